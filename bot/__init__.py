@@ -1,0 +1,1 @@
+"""Alumnibot: keeps mbo alumni connected to their school."""

@@ -1,0 +1,171 @@
+"""The one wiring point: builds the PTB Application with every service and handler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeDefault, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, TypeHandler
+
+from bot.catalogue import Catalogue
+from bot.clock import Clock, SystemClock
+from bot.commands import COMMANDS
+from bot.context import Deps
+from bot.conversation import ConversationService
+from bot.messenger import Outgoing, Send
+from bot.render import LOCALES, Renderer
+from bot.settings import Settings
+from handlers import common, onboarding, privacy, profile
+from handlers.context import AlumniContext, BotData
+from handlers.processor import PerChatUpdateProcessor
+from handlers.telegram_messenger import TelegramMessenger
+from storage.db import make_engine
+from storage.migrate import upgrade
+from storage.repositories import Storage
+
+logger = logging.getLogger(__name__)
+
+AlumniApplication = Application[Any, AlumniContext, Any, Any, BotData, Any]
+
+
+def build_application(
+    settings: Settings, *, clock: Clock | None = None, webhook: bool = False
+) -> AlumniApplication:
+    """Create the Application: HTML defaults, services, handlers in order, error handler.
+
+    Args:
+        settings: the deployment's settings; a token is required (the sandbox sets one).
+        clock: time source; tests pass a frozen clock.
+        webhook: build without an Updater; updates arrive through ``handlers.webhook``.
+    """
+    if settings.telegram_token is None:
+        raise ValueError("build_application needs a token; the sandbox provides one")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .context_types(ContextTypes(context=AlumniContext, bot_data=BotData))
+        .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates))
+        # One HTTP connection per concurrent update, or sends queue behind each other.
+        .connection_pool_size(settings.concurrent_updates)
+        .pool_timeout(30)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if settings.telegram_api_url:
+        builder = builder.base_url(settings.telegram_api_url)
+        builder = builder.base_file_url(
+            settings.telegram_file_url or settings.telegram_api_url.replace("/bot", "/file/bot")
+        )
+    if webhook:
+        builder = builder.updater(None)
+    application: AlumniApplication = builder.build()
+
+    storage = Storage(make_engine(settings.database_url))
+    conversation_ref: list[ConversationService] = []
+
+    async def on_blocked(chat_id: int) -> None:
+        await conversation_ref[0].set_reachable(chat_id, reachable=False)
+
+    deps = Deps(
+        settings=settings,
+        storage=storage,
+        renderer=Renderer(settings.content_dir),
+        catalogue=Catalogue(settings.content_dir / "catalogue"),
+        clock=clock or SystemClock(),
+        messenger=TelegramMessenger(application.bot, on_blocked),
+    )
+    conversation = ConversationService(deps)
+    conversation_ref.append(conversation)
+    application.bot_data.deps = deps
+    application.bot_data.conversation = conversation
+
+    # Group -1 runs first: a resent update_id stops here, before any feature sees it.
+    application.add_handler(TypeHandler(Update, common.claim_update), group=-1)
+    # Group 0: the first matching handler wins, so feature handlers come before the
+    # catch-alls of ``common`` (unknown commands, media, stale buttons).
+    application.add_handlers(
+        [
+            *onboarding.handlers(),
+            *profile.handlers(),
+            *privacy.handlers(),
+            *common.handlers(),
+        ]
+    )
+    application.add_error_handler(_on_error)
+    return application
+
+
+@asynccontextmanager
+async def running(application: AlumniApplication) -> AsyncIterator[AlumniApplication]:
+    """Initialise and shut down around a block, running the post_init/post_shutdown hooks.
+
+    PTB calls those hooks only from ``run_polling``/``run_webhook``; we drive the lifecycle
+    ourselves because the aiohttp webhook server and the simulator share the event loop.
+    """
+    await application.initialize()
+    try:
+        if application.post_init:
+            await application.post_init(application)
+        yield application
+    finally:
+        await application.shutdown()
+        if application.post_shutdown:
+            await application.post_shutdown(application)
+
+
+async def _post_init(application: AlumniApplication) -> None:
+    """Migrate the database and publish the command menu per language."""
+    deps = application.bot_data.deps
+    await upgrade(deps.storage.engine)
+    await publish_commands(application)
+
+
+async def publish_commands(application: AlumniApplication) -> None:
+    """Register the command menu: Dutch by default, English for English-speaking clients."""
+    renderer = application.bot_data.deps.renderer
+    for locale in LOCALES:
+        commands = [
+            BotCommand(getattr(c, locale), renderer.label(f"labels.cmd_{c.key}", locale))
+            for c in COMMANDS
+        ]
+        language_code = None if locale == "nl" else locale
+        await application.bot.set_my_commands(
+            commands, scope=BotCommandScopeDefault(), language_code=language_code
+        )
+
+
+async def _post_shutdown(application: AlumniApplication) -> None:
+    """Close the database pool."""
+    await application.bot_data.deps.storage.dispose()
+
+
+async def _on_error(update: object, context: AlumniContext) -> None:
+    """Log the failure (never the message body) and tell the person politely."""
+    logger.error("error while handling an update", exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if update.effective_chat.type != "private":
+        return
+    deps = context.deps
+    user = update.effective_user
+    locale = "en" if user and (user.language_code or "").startswith("en") else "nl"
+    async with deps.storage.transaction() as tx:
+        alumnus = await tx.alumni.by_chat(update.effective_chat.id)
+    if alumnus is not None and alumnus.locale:
+        locale = alumnus.locale
+    try:
+        await deps.messenger.perform(
+            update.effective_chat.id, [Send(Outgoing(deps.renderer.text("common.error", locale)))]
+        )
+    except Exception:
+        logger.exception("could not tell the person about the error")

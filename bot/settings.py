@@ -1,0 +1,71 @@
+"""Settings, read once from the environment (prefix ``ALUMNIBOT_``) and passed explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONTENT_DIR = REPO_ROOT / "content"
+
+
+def normalise_database_url(url: str) -> str:
+    """Map plain ``sqlite://`` and ``postgresql://`` URLs onto their async drivers."""
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    return url
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can configure; see ``.env.example`` and the README table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALUMNIBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str | None = Field(
+        default=None,
+        description="Bot API base URL ending in /bot, e.g. a self-hosted server or the simulator.",
+    )
+    telegram_file_url: str | None = None
+    database_url: str = "sqlite+aiosqlite:///alumnibot.db"
+
+    # Webhook mode (``alumnibot run --webhook``).
+    webhook_url: str | None = Field(
+        default=None, description="Public HTTPS URL Telegram posts to."
+    )
+    webhook_secret: SecretStr | None = None
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8443
+
+    # Offline sandbox (no token): simulator plus web chat.
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = 8080
+
+    school_name: str = "Voorbeeld mbo-college"
+    privacy_contact: str = "privacy@school.example"
+    timezone: str = "Europe/Amsterdam"
+    secret_key: SecretStr = Field(
+        default=SecretStr("change-me-in-production"),
+        description="Keys the hashed suppression list; set a long random value in production.",
+    )
+    inbound_update_retention_days: int = 7
+    concurrent_updates: int = 64
+    log_level: str = "INFO"
+    content_dir: Path = CONTENT_DIR
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @property
+    def sandbox(self) -> bool:
+        """Return whether no Telegram token is configured (offline sandbox mode)."""
+        return self.telegram_token is None

@@ -1,0 +1,1 @@
+"""Entry points: Telegram update handlers, aiohttp routes and scheduled jobs."""

@@ -1,0 +1,123 @@
+"""Shared handler plumbing, plus /help, unknown commands, media and stale buttons."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.commands import names
+from bot.inbound import Inbound
+from handlers.context import AlumniContext
+
+logger = logging.getLogger(__name__)
+
+PRIVATE = filters.ChatType.PRIVATE
+
+_MEDIA_KINDS = (
+    "sticker",
+    "photo",
+    "voice",
+    "video",
+    "video_note",
+    "audio",
+    "document",
+    "animation",
+    "location",
+    "contact",
+    "poll",
+    "dice",
+    "venue",
+)
+
+
+def to_inbound(update: Update) -> Inbound:
+    """Translate a Telegram update into the service's neutral event."""
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None
+    query = update.callback_query
+    message = update.effective_message if query is None else None
+    media = None
+    if message is not None and message.text is None:
+        media = next((k for k in _MEDIA_KINDS if getattr(message, k, None)), "other")
+    return Inbound(
+        chat_id=chat.id,
+        update_id=update.update_id,
+        text=message.text if message is not None else None,
+        data=query.data if query is not None else None,
+        message_id=query.message.message_id if query is not None and query.message else None,
+        media=media,
+        first_name=user.first_name if user else None,
+        language_code=user.language_code if user else None,
+    )
+
+
+async def run(update: Update, context: AlumniContext, command: str | None = None) -> None:
+    """Hand an update to the conversation service; always answer a button press."""
+    query = update.callback_query
+    try:
+        toast = await context.conversation.handle(to_inbound(update), command)
+    except BaseException:
+        if query is not None:
+            await query.answer()
+        raise
+    if query is not None:
+        await query.answer(toast)
+
+
+Callback = Callable[[Update, AlumniContext], Coroutine[Any, Any, None]]
+
+
+def command(name: str) -> Callback:
+    """Return a callback that runs the named command."""
+
+    async def callback(update: Update, context: AlumniContext) -> None:
+        await run(update, context, name)
+
+    callback.__name__ = f"run_{name}"
+    return callback
+
+
+async def claim_update(update: Update, context: AlumniContext) -> None:
+    """Let each update_id through once, however often Telegram (or a proxy) resends it."""
+    deps = context.deps
+    async with deps.storage.transaction() as tx:
+        fresh = await tx.updates.claim(update.update_id, deps.clock.now())
+    if not fresh:
+        logger.info("update %s seen before; skipped", update.update_id)
+        raise ApplicationHandlerStop
+
+
+async def relay_media(update: Update, context: AlumniContext) -> None:
+    """Stickers, photos, voice...: the service answers politely."""
+    await run(update, context)
+
+
+async def answer_unknown_command(update: Update, context: AlumniContext) -> None:
+    """A command we do not know."""
+    await run(update, context, "unknown")
+
+
+async def answer_stale_button(update: Update, context: AlumniContext) -> None:
+    """A button whose data matches no feature: old or forged."""
+    await run(update, context)
+
+
+def handlers() -> list[BaseHandler[Update, AlumniContext, None]]:
+    """/help, then the catch-alls; these must be registered after the feature handlers."""
+    return [
+        CommandHandler(names("help"), command("help"), filters=PRIVATE),
+        MessageHandler(PRIVATE & filters.COMMAND, answer_unknown_command),
+        MessageHandler(PRIVATE & ~filters.TEXT & filters.UpdateType.MESSAGE, relay_media),
+        CallbackQueryHandler(answer_stale_button),
+    ]

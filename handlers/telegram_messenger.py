@@ -1,0 +1,84 @@
+"""The Telegram adapter of the :class:`bot.messenger.Messenger` protocol."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.error import BadRequest, Forbidden
+
+from bot.messenger import Action, Button, ClearButtons, Edit, Outgoing, Send, SendDocument
+
+logger = logging.getLogger(__name__)
+
+# Harmless answers to an edit: the message is already like that, or is gone.
+_IGNORABLE_EDIT_ERRORS = ("message is not modified", "message to edit not found")
+
+
+def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
+    """Build an inline keyboard, or None for no buttons."""
+    rows = [
+        [
+            InlineKeyboardButton(b.text, url=b.url)
+            if b.url
+            else InlineKeyboardButton(b.text, callback_data=b.data)
+            for b in row
+        ]
+        for row in buttons
+        if row
+    ]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+class TelegramMessenger:
+    """Carries out actions through PTB's Bot (HTML parse mode comes from Defaults)."""
+
+    def __init__(self, bot: Bot, on_blocked: Callable[[int], Awaitable[None]]) -> None:
+        self._bot = bot
+        self._on_blocked = on_blocked
+
+    async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
+        """Send, edit and clear in order; a blocked chat is recorded and stops the rest."""
+        try:
+            for action in actions:
+                await self._perform(chat_id, action)
+        except Forbidden:
+            logger.info("chat %s blocked the bot", chat_id)
+            await self._on_blocked(chat_id)
+
+    async def _perform(self, chat_id: int, action: Action) -> None:
+        match action:
+            case Send(message=message):
+                await self._send(chat_id, message)
+            case Edit(message_id=message_id, message=message):
+                await self._edit(
+                    self._bot.edit_message_text(
+                        message.text,
+                        chat_id=chat_id,
+                        message_id=message_id,
+                        reply_markup=keyboard(message.buttons),
+                    )
+                )
+            case ClearButtons(message_id=message_id):
+                await self._edit(
+                    self._bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+                )
+            case SendDocument(filename=filename, data=data, caption=caption):
+                await self._bot.send_document(
+                    chat_id, InputFile(data, filename=filename), caption=caption
+                )
+
+    async def _send(self, chat_id: int, message: Outgoing) -> int:
+        sent = await self._bot.send_message(
+            chat_id, message.text, reply_markup=keyboard(message.buttons)
+        )
+        return sent.message_id
+
+    @staticmethod
+    async def _edit(call: Awaitable[object]) -> None:
+        try:
+            await call
+        except BadRequest as error:
+            if not any(text in error.message.lower() for text in _IGNORABLE_EDIT_ERRORS):
+                raise

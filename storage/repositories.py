@@ -1,0 +1,224 @@
+"""Repositories: the only code that writes SQL. One per aggregate, grouped in a unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import col
+
+from storage.db import make_session_factory
+from storage.models import Alumnus, ConsentEvent, ConversationState, InboundUpdate, Suppression
+
+
+class AlumniRepository:
+    """Alumni and their profile."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def by_chat(self, chat_id: int) -> Alumnus | None:
+        """Return the alumnus talking in ``chat_id``, if any."""
+        result = await self._session.execute(
+            select(Alumnus).where(col(Alumnus.chat_id) == chat_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def create(self, chat_id: int, now: datetime) -> Alumnus:
+        """Insert a new alumnus with an empty profile."""
+        alumnus = Alumnus(chat_id=chat_id, created_at=now, updated_at=now, last_seen_at=now)
+        self._session.add(alumnus)
+        await self._session.flush()
+        return alumnus
+
+    def save(self, alumnus: Alumnus, now: datetime) -> None:
+        """Mark the alumnus changed; written at commit."""
+        alumnus.updated_at = now
+        self._session.add(alumnus)
+
+    async def touch(self, alumnus_id: int, now: datetime) -> None:
+        """Record activity without loading the row."""
+        await self._session.execute(
+            update(Alumnus).where(col(Alumnus.id) == alumnus_id).values(last_seen_at=now)
+        )
+
+    async def set_unreachable(self, chat_id: int, since: datetime | None) -> None:
+        """Record that a chat blocked the bot (``since``) or is reachable again (None)."""
+        await self._session.execute(
+            update(Alumnus).where(col(Alumnus.chat_id) == chat_id).values(unreachable_since=since)
+        )
+
+    async def delete(self, alumnus_id: int) -> None:
+        """Delete the alumnus and, by cascade and explicitly, everything that hangs off it."""
+        for table in (ConversationState, ConsentEvent):
+            await self._session.execute(delete(table).where(col(table.alumnus_id) == alumnus_id))
+        await self._session.execute(delete(Alumnus).where(col(Alumnus.id) == alumnus_id))
+
+    async def count(self) -> int:
+        """Return how many alumni exist."""
+        result = await self._session.execute(select(func.count()).select_from(Alumnus))
+        return int(result.scalar_one())
+
+
+class ConversationStateRepository:
+    """Where each alumnus is in a flow; lives in the database so restarts continue."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, alumnus_id: int) -> ConversationState | None:
+        """Return the open flow of an alumnus, if any."""
+        return await self._session.get(ConversationState, alumnus_id)
+
+    async def set(
+        self, alumnus_id: int, flow: str, step: str, data: dict[str, Any], now: datetime
+    ) -> ConversationState:
+        """Create or replace the flow state."""
+        state = await self._session.get(ConversationState, alumnus_id)
+        if state is None:
+            state = ConversationState(alumnus_id=alumnus_id, flow=flow, step=step, updated_at=now)
+        state.flow, state.step, state.data, state.updated_at = flow, step, dict(data), now
+        self._session.add(state)
+        return state
+
+    async def clear(self, alumnus_id: int) -> None:
+        """End any open flow."""
+        await self._session.execute(
+            delete(ConversationState).where(col(ConversationState.alumnus_id) == alumnus_id)
+        )
+
+
+class ConsentRepository:
+    """The append-only consent event log."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def record(self, event: ConsentEvent) -> None:
+        """Append one event; events are never updated."""
+        self._session.add(event)
+
+    async def history(self, alumnus_id: int) -> Sequence[ConsentEvent]:
+        """Return every event of an alumnus, oldest first."""
+        result = await self._session.execute(
+            select(ConsentEvent)
+            .where(col(ConsentEvent.alumnus_id) == alumnus_id)
+            .order_by(col(ConsentEvent.id))
+        )
+        return list(result.scalars())
+
+    async def current(self, alumnus_id: int) -> dict[str, bool]:
+        """Return the latest decision per purpose (absent means never given)."""
+        await self._session.flush()
+        return {event.purpose: event.granted for event in await self.history(alumnus_id)}
+
+
+class InboundUpdateRepository:
+    """Update ids seen: webhook receipt, claim for processing, purge."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def _insert(self) -> Any:
+        dialect = self._session.bind.dialect.name if self._session.bind else "sqlite"
+        return pg_insert if dialect == "postgresql" else sqlite_insert
+
+    async def receive(self, update_id: int, payload: dict[str, Any] | None, now: datetime) -> bool:
+        """Store an update id (and payload until it is claimed); False if already seen."""
+        insert = self._insert()
+        statement = (
+            insert(InboundUpdate)
+            .values(update_id=update_id, payload=payload, received_at=now)
+            .on_conflict_do_nothing(index_elements=["update_id"])
+        )
+        result = await self._session.execute(statement)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def claim(self, update_id: int, now: datetime) -> bool:
+        """Mark an update as being processed and drop its payload; False if claimed before."""
+        await self.receive(update_id, None, now)
+        result = await self._session.execute(
+            update(InboundUpdate)
+            .where(
+                col(InboundUpdate.update_id) == update_id, col(InboundUpdate.claimed_at).is_(None)
+            )
+            .values(claimed_at=now, payload=None)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def unclaimed(self) -> list[dict[str, Any]]:
+        """Return payloads received but never processed (a crash between receipt and work)."""
+        result = await self._session.execute(
+            select(col(InboundUpdate.payload))
+            .where(
+                col(InboundUpdate.claimed_at).is_(None), col(InboundUpdate.payload).is_not(None)
+            )
+            .order_by(col(InboundUpdate.update_id))
+        )
+        return [row for row in result.scalars() if row]
+
+    async def purge(self, before: datetime) -> int:
+        """Forget processed update ids older than ``before``."""
+        result = await self._session.execute(
+            delete(InboundUpdate).where(
+                col(InboundUpdate.received_at) < before,
+                col(InboundUpdate.claimed_at).is_not(None),
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class SuppressionRepository:
+    """Keyed hashes of erased people."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, subject_hash: str, now: datetime) -> None:
+        """Remember an erasure (idempotent)."""
+        if await self.contains(subject_hash):
+            return
+        self._session.add(Suppression(subject_hash=subject_hash, erased_at=now))
+
+    async def contains(self, subject_hash: str) -> bool:
+        """Return whether this subject was erased before."""
+        result = await self._session.execute(
+            select(col(Suppression.id)).where(col(Suppression.subject_hash) == subject_hash)
+        )
+        return result.first() is not None
+
+
+class Tx:
+    """One transaction with every repository bound to it."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.alumni = AlumniRepository(session)
+        self.states = ConversationStateRepository(session)
+        self.consents = ConsentRepository(session)
+        self.updates = InboundUpdateRepository(session)
+        self.suppressions = SuppressionRepository(session)
+
+
+class Storage:
+    """Owns the engine; hands out transactions."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = make_session_factory(engine)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """Open a session in a transaction; commit on success, roll back on error."""
+        async with self._sessions() as session, session.begin():
+            yield Tx(session)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

@@ -1,0 +1,261 @@
+"""Fixtures: a real database (SQLite or PostgreSQL), the Bot API simulator, the real app.
+
+``ALUMNIBOT_TEST_DB=postgres`` runs the suite on PostgreSQL at 127.0.0.1:5432 (database
+``test`` is used to create a scratch database). When PostgreSQL is asked for and cannot be
+reached the run fails: a skipped PostgreSQL run must never look green.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# PTB 22 warns on int retry_after unless opted in to timedelta; warnings are errors here.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+from pydantic import SecretStr
+from sqlalchemy import text
+from telegram import Update
+from telegram.ext import TypeHandler
+
+from bot.app import AlumniApplication, build_application, running
+from bot.clock import FrozenClock
+from bot.settings import Settings
+from sandbox.simulator import BotApiSimulator, SimMessage, SimUser
+from storage.db import make_engine
+from storage.migrate import upgrade
+from storage.models import SQLModel
+
+TOKEN = "123456:TEST-alumnibot-token-abcdefghijklmnop"
+PG_ADMIN_URL = os.environ.get(
+    "ALUMNIBOT_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+TEST_DB = os.environ.get("ALUMNIBOT_TEST_DB", "sqlite")
+
+
+def pytest_report_header() -> str:
+    return f"alumnibot test database: {TEST_DB}"
+
+
+# ---------------------------------------------------------------------------- real network guard
+
+
+@pytest.fixture(autouse=True)
+def _no_external_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any connection that leaves this machine (Telegram is never reachable here)."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (
+            host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")
+        ):
+            raise RuntimeError(f"test tried to reach {host}: tests must stay offline")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+# ---------------------------------------------------------------------------- databases
+
+
+async def _migrate(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _pg_admin(statement: str) -> None:
+    engine = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=None)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Migrate once per session: a template SQLite file, or a scratch PostgreSQL database."""
+    if TEST_DB == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "template.db"
+        asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+        yield str(path)
+        return
+    if TEST_DB != "postgres":
+        raise pytest.UsageError(f"ALUMNIBOT_TEST_DB must be sqlite or postgres, not {TEST_DB}")
+    name = f"alumnibot_test_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # the run must fail, never skip
+        pytest.exit(f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {error}", returncode=3)
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(_migrate(url))
+    yield url
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def database_url(database_template: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A clean, migrated database for one test."""
+    if TEST_DB == "sqlite":
+        path = tmp_path / "alumnibot.db"
+        shutil.copy(database_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    engine = make_engine(database_template)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+    yield database_template
+
+
+# ---------------------------------------------------------------------------- simulator and app
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[BotApiSimulator]:
+    simulator = BotApiSimulator(token=TOKEN, bot_username="alumnibot_test_bot")
+    await simulator.start(host="127.0.0.1", port=0)
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 6, 15, 10, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def settings(sim: BotApiSimulator, database_url: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        telegram_token=SecretStr(TOKEN),
+        telegram_api_url=sim.api_base_url,
+        telegram_file_url=sim.file_base_url,
+        database_url=database_url,
+        school_name="Testcollege",
+        privacy_contact="privacy@testcollege.example",
+        secret_key=SecretStr("test-secret-key"),
+        concurrent_updates=16,
+    )
+
+
+class Processed:
+    """Knows which update ids the app has finished, so tests wait on events, not sleeps."""
+
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+        self._changed = asyncio.Condition()
+
+    async def mark(self, update: Update, _context: Any) -> None:
+        async with self._changed:
+            self.ids.add(update.update_id)
+            self._changed.notify_all()
+
+    async def wait(self, update_id: int, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: update_id in self.ids)
+
+
+def track(application: AlumniApplication) -> Processed:
+    """Add a last-group handler that records each finished update."""
+    processed = Processed()
+    application.add_handler(TypeHandler(Update, processed.mark), group=99)
+    return processed
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[AlumniApplication]:
+    """The real Application, long-polling the simulator."""
+    application = build_application(settings, clock=clock)
+    application.bot_data.processed = track(application)  # type: ignore[attr-defined]
+    async with running(application):
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(timeout=1, poll_interval=0)
+        yield application
+        await application.updater.stop()
+        await application.stop()
+
+
+class Chat:
+    """An alumnus in a private chat with the bot, driven like a person would."""
+
+    def __init__(self, sim: BotApiSimulator, processed: Processed, user: SimUser) -> None:
+        self.sim, self.processed, self.user = sim, processed, user
+
+    @property
+    def chat_id(self) -> int:
+        return self.user.id
+
+    @property
+    def messages(self) -> list[SimMessage]:
+        return self.sim.bot_messages(self.chat_id)
+
+    @property
+    def last(self) -> SimMessage:
+        return self.messages[-1]
+
+    async def _settle(self, before: int) -> list[SimMessage]:
+        await self.processed.wait(self.sim.last_update_id)
+        return self.messages[before:]
+
+    async def say(self, text: str) -> list[SimMessage]:
+        """Type a message; return the bot's new messages once it is handled."""
+        before = len(self.messages)
+        await self.sim.user_sends(self.user, text)
+        return await self._settle(before)
+
+    async def send_media(self, kind: str) -> list[SimMessage]:
+        before = len(self.messages)
+        await self.sim.user_sends_media(self.user, kind=kind)
+        return await self._settle(before)
+
+    async def press(self, data: str, message: SimMessage | None = None) -> list[SimMessage]:
+        """Press a button with this callback data (forged data allowed)."""
+        before = len(self.messages)
+        target = message or self.last
+        await self.sim.user_presses(self.user, target.message_id, data)
+        return await self._settle(before)
+
+    async def tap(self, label: str, message: SimMessage | None = None) -> list[SimMessage]:
+        """Tap the button whose text contains ``label`` on the latest message that has it."""
+        candidates = [message] if message else list(reversed(self.messages))
+        for candidate in candidates:
+            for text_, data in buttons(candidate):
+                if label.casefold() in text_.casefold() and data:
+                    return await self.press(data, candidate)
+        raise AssertionError(f"no button with {label!r}; last: {buttons(self.last)}")
+
+
+def buttons(message: SimMessage) -> list[tuple[str, str | None]]:
+    """Return (text, callback_data) of every inline button of a message."""
+    markup = message.reply_markup or {}
+    return [
+        (b["text"], b.get("callback_data"))
+        for row in markup.get("inline_keyboard", [])
+        for b in row
+    ]
+
+
+@pytest.fixture
+def new_chat(sim: BotApiSimulator, app: AlumniApplication) -> Any:
+    """Factory: a new alumnus chat."""
+
+    def make(first_name: str = "Sanne", language_code: str | None = "nl") -> Chat:
+        user = sim.create_user(first_name=first_name, language_code=language_code)
+        return Chat(sim, app.bot_data.processed, user)  # type: ignore[attr-defined]
+
+    return make
