@@ -143,7 +143,7 @@ class PrivacyService:
             locale,
             school=self.deps.settings.school_name,
             contact=self.deps.settings.privacy_contact,
-            granted=[
+            granted_purposes=[
                 renderer.label(f"labels.purpose_{p}", locale) for p, on in current.items() if on
             ],
         )

@@ -13,6 +13,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -169,25 +170,43 @@ class Processed:
             await self._changed.wait_for(lambda: update_id in self.ids)
 
 
+_TRACKERS: dict[int, Processed] = {}
+
+
 def track(application: AlumniApplication) -> Processed:
     """Add a last-group handler that records each finished update."""
     processed = Processed()
     application.add_handler(TypeHandler(Update, processed.mark), group=99)
+    _TRACKERS[id(application)] = processed
     return processed
+
+
+def processed_of(application: AlumniApplication) -> Processed:
+    """Return the tracker of an application started by these fixtures."""
+    return _TRACKERS[id(application)]
+
+
+@asynccontextmanager
+async def polling_app(settings: Settings, clock: FrozenClock) -> AsyncIterator[AlumniApplication]:
+    """Run a real Application long-polling the simulator, as ``alumnibot run`` does."""
+    application = build_application(settings, clock=clock)
+    track(application)
+    async with running(application):
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(timeout=1, poll_interval=0)
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()
 
 
 @pytest.fixture
 async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[AlumniApplication]:
     """The real Application, long-polling the simulator."""
-    application = build_application(settings, clock=clock)
-    application.bot_data.processed = track(application)  # type: ignore[attr-defined]
-    async with running(application):
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(timeout=1, poll_interval=0)
+    async with polling_app(settings, clock) as application:
         yield application
-        await application.updater.stop()
-        await application.stop()
 
 
 class Chat:
@@ -256,6 +275,6 @@ def new_chat(sim: BotApiSimulator, app: AlumniApplication) -> Any:
 
     def make(first_name: str = "Sanne", language_code: str | None = "nl") -> Chat:
         user = sim.create_user(first_name=first_name, language_code=language_code)
-        return Chat(sim, app.bot_data.processed, user)  # type: ignore[attr-defined]
+        return Chat(sim, processed_of(app), user)
 
     return make

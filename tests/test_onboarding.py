@@ -36,7 +36,7 @@ async def onboard_nl(chat) -> None:
     ]
     await chat.tap("Verder")
     assert "Hoe wil je dat ik je noem" in chat.last.text
-    await chat.tap("Noem me Sanne")
+    await chat.tap("Noem me ")
     assert "locatie" in chat.last.text
     await chat.say("Zorgcampus")
     reply = await chat.say("verpleeg")
@@ -85,3 +85,114 @@ async def test_full_onboarding_in_dutch(app, new_chat):
     consent = app.bot_data.conversation.consent
     assert all(e.text_version == consent.text_version(e.purpose, "nl") for e in events)
     assert all(len(e.text_version) == 12 and e.evidence.isdigit() for e in events)
+
+
+async def test_full_onboarding_in_english(app, new_chat):
+    chat = new_chat("Alex", "en")
+    welcome = await chat.say("/start")
+    assert "alumni bot of <b>Testcollege</b>" in welcome[0].html
+    await chat.tap("English")
+    assert "What may we send you?" in chat.last.text
+    await chat.tap("Jobs and placements")
+    await chat.tap("Continue")
+    await chat.say("Alex")
+    await chat.tap("North site")
+    await chat.say("25998")  # an exact crebo code is taken at once
+    assert "BOL" in chat.last.text
+    await chat.tap("BOL")
+    await chat.tap("I am still studying")
+    assert "What are you doing now?" in chat.last.text
+    await chat.tap("looking for work")
+    assert "province" in chat.last.text  # no sector question when not working
+    await chat.tap("Utrecht")
+    await chat.tap("Skip")
+    assert "Is this right?" in chat.last.text
+    assert "Software developer (25998, level 4, BOL)" in chat.last.text
+    done = await chat.tap("Save")
+    assert "Your profile is saved" in done[-1].text
+
+    [alumnus] = await rows(app, Alumnus)
+    assert alumnus.locale == "en"
+    assert alumnus.still_studying is True
+    assert alumnus.graduation_year is None
+    assert (alumnus.situation, alumnus.sector, alumnus.region) == ("looking", None, "UT")
+    assert alumnus.interests == []
+    [event] = await rows(app, ConsentEvent)
+    assert (event.purpose, event.granted, event.locale) == ("jobs", True, "en")
+    assert event.text_version == app.bot_data.conversation.consent.text_version("jobs", "en")
+    assert event.text_version != app.bot_data.conversation.consent.text_version("jobs", "nl")
+
+
+async def test_restart_in_the_middle_of_onboarding_continues_at_the_same_step(
+    sim, settings, clock
+):
+    from tests.conftest import Chat, polling_app, processed_of
+
+    user = sim.create_user(first_name="Noor", language_code="nl")
+    async with polling_app(settings, clock) as first:
+        chat = Chat(sim, processed_of(first), user)
+        await chat.say("/start")
+        await chat.tap("Nederlands")
+        await chat.tap("Verder")
+        await chat.say("Noor")
+        await chat.tap("Locatie Noord")
+        assert "Welke opleiding" in chat.last.text
+        [state] = await rows(first, ConversationState)
+        assert (state.flow, state.step) == ("onboarding", "programme")
+
+    async with polling_app(settings, clock) as second:
+        chat.processed = processed_of(second)
+        reply = await chat.say("kok")
+        assert "Ik vond 2 opleidingen" in reply[-1].text
+        await chat.tap("Zelfstandig werkend kok")
+        assert "BOL" in chat.last.text
+        [state] = await rows(second, ConversationState)
+        assert state.step == "track"
+        assert state.data["draft"]["first_name"] == "Noor"
+        assert state.data["draft"]["crebo"] == "25181"
+
+
+async def test_back_returns_to_the_previous_question_and_skip_leaves_it_empty(app, new_chat):
+    chat = new_chat()
+    await chat.say("/start")
+    await chat.tap("Nederlands")
+    await chat.tap("Verder")
+    await chat.tap("Noem me")
+    await chat.tap("Overslaan")  # location
+    await chat.tap("Overslaan")  # programme: level is not asked, track is
+    assert "BOL" in chat.last.text
+    await chat.tap("Terug")
+    assert "Welke opleiding" in chat.last.text
+    await chat.tap("Terug")
+    assert "welke locatie" in chat.last.text.lower()
+    await chat.tap("Zuid")
+    await chat.tap("Overslaan")
+    await chat.tap("Overslaan")  # track
+    await chat.tap("Overslaan")  # graduation: no month question
+    assert "Wat doe je nu" in chat.last.text
+    for _ in range(4):  # situation, region, interests... until the summary
+        if "Klopt dit" in chat.last.text:
+            break
+        await chat.tap("Overslaan")
+    await chat.tap("Opslaan")
+    [alumnus] = await rows(app, Alumnus)
+    assert alumnus.location == "zuid"
+    assert alumnus.crebo is None and alumnus.track is None and alumnus.graduation_year is None
+
+
+async def test_multi_level_programme_asks_the_level(app, new_chat):
+    chat = new_chat()
+    for step in ("/start",):
+        await chat.say(step)
+    await chat.tap("Nederlands")
+    await chat.tap("Verder")
+    await chat.tap("Noem me")
+    await chat.tap("Centrum")
+    await chat.say("kapper")
+    await chat.tap("Kapper")
+    assert "Op welk niveau" in chat.last.text
+    assert [t for t, _ in buttons(chat.last)][:2] == ["Niveau 2", "Niveau 3"]
+    await chat.say("3")
+    assert "BOL" in chat.last.text
+    [state] = await rows(app, ConversationState)
+    assert state.data["draft"]["level"] == 3

@@ -1,0 +1,81 @@
+"""Every text exists in Dutch and English, renders, and is valid Telegram HTML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.catalogue import Catalogue
+from bot.render import LOCALES, Renderer
+from bot.settings import CONTENT_DIR
+from sandbox.simulator.tghtml import parse_html
+
+FEATURES = sorted(p.stem for p in (CONTENT_DIR / "nl").glob("*.j2") if not p.stem.startswith("_"))
+renderer = Renderer(CONTENT_DIR)
+catalogue = Catalogue(CONTENT_DIR / "catalogue")
+
+SAMPLE = {
+    "school": "Testcollege <&>",
+    "contact": "privacy@example.org",
+    "first_name": "Zoë <b>",
+    "onboarded": False,
+    "echo": "Software & <i>",
+    "suggestion": "Zoë",
+    "query": "<script>",
+    "count": 2,
+    "max": 64,
+    "first": 1960,
+    "last": 2030,
+    "purposes": [("llo", True), ("jobs", False)],
+    "rows": [("Naam", "Zoë"), ("Regio", None)],
+    "purpose": "Nazorg",
+    "granted": True,
+    "withdrawn": ["Nazorg"],
+    "granted_purposes": ["Nazorg", "Cursussen"],
+    "p": catalogue.programmes[0],
+    "level": 4,
+    "track": "BBL",
+    "year": 2025,
+    "month": 7,
+    "n": 3,
+    "on": True,
+    "text": "Digitaal",
+}
+
+
+def test_every_feature_has_the_same_blocks_in_every_language():
+    assert set(FEATURES) == {p.stem for p in (CONTENT_DIR / "en").glob("*.j2")} - {"_purposes"}
+    for feature in FEATURES:
+        assert set(renderer.blocks(feature, "nl")) == set(renderer.blocks(feature, "en")), feature
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("feature", FEATURES)
+def test_every_block_renders_to_valid_telegram_html(feature, locale):
+    for block in renderer.blocks(feature, locale):
+        text = renderer.text(f"{feature}.{block}", locale, **SAMPLE)
+        assert text.strip(), f"{locale}/{feature}.{block} is empty"
+        if feature != "labels":
+            parse_html(text)  # raises on anything Telegram would refuse
+            assert "<script>" not in text and "<&>" not in text  # user values are escaped
+
+
+def test_labels_are_plain_text():
+    assert renderer.label("labels.use_name", "nl", first_name="A&B") == "Noem me A&B"
+
+
+def test_consent_text_version_depends_on_text_and_language():
+    nl = renderer.version("privacy.purpose_llo", "nl", school="X")
+    assert nl == renderer.version("privacy.purpose_llo", "nl", school="X")
+    assert nl != renderer.version("privacy.purpose_llo", "en", school="X")
+    assert nl != renderer.version("privacy.purpose_jobs", "nl", school="X")
+
+
+def test_catalogue_files_are_complete(tmp_path: Path):
+    assert len({p.code for p in catalogue.programmes}) == len(catalogue.programmes)
+    assert all(p.code.isdigit() and len(p.code) == 5 for p in catalogue.programmes)
+    assert all(set(p.levels) <= {1, 2, 3, 4} for p in catalogue.programmes)
+    sectors = {s.code for s in catalogue.sectors}
+    assert all(p.sector in sectors for p in catalogue.programmes)
+    assert len(catalogue.regions) == 12

@@ -1,0 +1,145 @@
+"""Webhook mode: the aiohttp endpoint, its secret, de-duplication and replay after a crash."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.app import AlumniApplication, build_application, running
+from handlers.webhook import SECRET_HEADER, webhook_app
+from storage.models import Alumnus, InboundUpdate
+from tests.conftest import Chat, processed_of, track
+from tests.test_onboarding import rows
+
+SECRET = "webhook-secret-for-tests_123"
+
+
+@asynccontextmanager
+async def webhook_bot(settings, clock) -> AsyncIterator[tuple[AlumniApplication, str]]:
+    """Run the app in webhook mode on a free port; yield it and its webhook URL."""
+    application = build_application(settings, clock=clock, webhook=True)
+    track(application)
+    runner = web.AppRunner(webhook_app(application, SECRET, "/telegram"))
+    async with running(application):
+        await application.start()
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        url = f"http://{host}:{port}/telegram"
+        await application.bot.set_webhook(url, secret_token=SECRET)
+        try:
+            yield application, url
+        finally:
+            await runner.cleanup()
+            await application.stop()
+
+
+def start_update(update_id: int, user_id: int) -> dict:
+    user = {"id": user_id, "is_bot": False, "first_name": "Piet", "language_code": "nl"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "date": 1781000000,
+            "chat": {"id": user_id, "type": "private", "first_name": "Piet"},
+            "from": user,
+            "text": "/start",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }
+
+
+async def test_onboarding_starts_through_the_webhook(sim, settings, clock):
+    async with webhook_bot(settings, clock) as (app, url):
+        assert sim.webhook["url"] == url and sim.webhook["secret_token"] == SECRET
+        chat = Chat(sim, processed_of(app), sim.create_user(first_name="Piet"))
+        reply = await chat.say("/start")
+        assert "alumnibot van <b>Testcollege</b>" in reply[0].html
+        await chat.tap("Nederlands")
+        assert "Waarvoor mogen we je berichten sturen" in chat.last.text
+
+
+@pytest.mark.parametrize("headers", [{}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: SECRET[:-1]}])
+async def test_missing_or_wrong_secret_is_refused_and_nothing_processed(
+    sim, settings, clock, headers
+):
+    user = sim.create_user(first_name="Piet")
+    async with webhook_bot(settings, clock) as (app, url):
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, json=start_update(5000, user.id), headers=headers) as r:
+                assert r.status == 403
+        assert await rows(app, InboundUpdate) == []
+        assert await rows(app, Alumnus) == []
+        assert sim.bot_messages(user.id) == []
+
+
+async def test_malformed_bodies_are_refused(sim, settings, clock):
+    async with webhook_bot(settings, clock) as (app, url), aiohttp.ClientSession() as session:
+        for body, status in ((b"{not json", 400), (b'{"no_update_id": 1}', 400), (b"[1]", 400)):
+            async with session.post(
+                url, data=body, headers={SECRET_HEADER: SECRET, "Content-Type": "application/json"}
+            ) as response:
+                assert response.status == status
+        assert await rows(app, InboundUpdate) == []
+
+
+async def test_the_same_update_id_twice_is_processed_once(sim, settings, clock):
+    user = sim.create_user(first_name="Piet")
+    async with webhook_bot(settings, clock) as (app, url):
+        async with aiohttp.ClientSession() as session:
+            for _ in range(2):
+                async with session.post(
+                    url, json=start_update(7000, user.id), headers={SECRET_HEADER: SECRET}
+                ) as response:
+                    assert response.status == 200
+        await processed_of(app).wait(7000)
+        # A later update of the same chat is handled strictly after the duplicate.
+        chat = Chat(sim, processed_of(app), user)
+        await chat.say("/help")
+        texts = [m.text for m in sim.bot_messages(user.id)]
+        assert sum("alumnibot van" in t for t in texts) == 1
+        assert len(await rows(app, Alumnus)) == 1
+
+
+async def test_the_same_update_id_twice_is_processed_once_when_polling(app, sim):
+    user = sim.create_user(first_name="Piet")
+    await sim.inject_raw_update(start_update(9000, user.id))
+    await processed_of(app).wait(9000)
+    await sim.inject_raw_update(start_update(9000, user.id))
+    chat = Chat(sim, processed_of(app), user)
+    await chat.say("/help")
+    texts = [m.text for m in sim.bot_messages(user.id)]
+    assert sum("alumnibot van" in t for t in texts) == 1
+
+
+async def test_an_update_received_but_not_processed_is_replayed_at_start(sim, settings, clock):
+    from handlers.webhook import replay_unprocessed
+
+    user = sim.create_user(first_name="Piet")
+    # First run: the update is stored (as the webhook does before answering 200), then the
+    # process dies before handling it.
+    application = build_application(settings, clock=clock, webhook=True)
+    async with running(application):
+        deps = application.bot_data.deps
+        async with deps.storage.transaction() as tx:
+            assert await tx.updates.receive(8000, start_update(8000, user.id), clock.now())
+    # Second run: start-up replays it.
+    async with webhook_bot(settings, clock) as (app, _url):
+        assert await replay_unprocessed(app) == 1
+        await processed_of(app).wait(8000)
+        assert "alumnibot van" in sim.bot_messages(user.id)[0].text
+        [row] = await rows(app, InboundUpdate)
+        assert row.claimed_at is not None and row.payload is None
+        assert await replay_unprocessed(app) == 0
+
+
+async def test_healthz_reports_the_database(sim, settings, clock):
+    async with webhook_bot(settings, clock) as (_app, url), aiohttp.ClientSession() as session:
+        async with session.get(url.replace("/telegram", "/healthz")) as response:
+            assert response.status == 200
+            assert await response.json() == {"status": "ok"}
