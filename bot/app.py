@@ -19,7 +19,7 @@ from bot.conversation import ConversationService
 from bot.messenger import Outgoing, Send
 from bot.render import LOCALES, Renderer
 from bot.settings import Settings
-from handlers import common, onboarding, privacy, profile
+from handlers import common, jobs, onboarding, privacy, profile
 from handlers.context import AlumniContext, BotData
 from handlers.processor import PerChatUpdateProcessor
 from handlers.telegram_messenger import TelegramMessenger
@@ -102,6 +102,8 @@ def build_application(
         ]
     )
     application.add_error_handler(_on_error)
+    assert application.job_queue is not None  # python-telegram-bot[job-queue] is a dependency
+    jobs.schedule(application.job_queue)
     return application
 
 

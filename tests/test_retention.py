@@ -1,0 +1,27 @@
+"""The retention job forgets processed update ids after the configured period."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.retention import purge_expired
+from storage.models import InboundUpdate
+from tests.test_onboarding import rows
+
+
+async def test_old_processed_update_ids_are_purged_and_unprocessed_ones_kept(app, clock):
+    deps = app.bot_data.deps
+    async with deps.storage.transaction() as tx:
+        await tx.updates.receive(1, None, clock.now() - timedelta(days=8))
+        await tx.updates.claim(1, clock.now() - timedelta(days=8))
+        await tx.updates.receive(
+            2, {"update_id": 2}, clock.now() - timedelta(days=8)
+        )  # never processed
+        await tx.updates.claim(3, clock.now() - timedelta(days=1))
+    assert await purge_expired(deps) == 1
+    assert sorted(r.update_id for r in await rows(app, InboundUpdate)) == [2, 3]
+
+
+async def test_the_purge_job_is_scheduled(app):
+    [job] = app.job_queue.get_jobs_by_name("retention")
+    assert job.job.trigger.interval == timedelta(hours=1)
