@@ -123,3 +123,137 @@ class Suppression(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     subject_hash: str = Field(max_length=64)
     erased_at: datetime = _ts()
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row is in its life (see DESIGN.md, "Delivery")."""
+
+    PENDING = "pending"  # waiting for its time (not_before)
+    SENDING = "sending"  # claimed under a lease; the call to Telegram may be under way
+    SENT = "sent"  # Telegram answered 200; telegram_message_id is set
+    FAILED = "failed"  # 403: the person blocked the bot or is gone
+    DEAD = "dead"  # 400 or too many attempts: will never succeed as it is
+    UNKNOWN = "unknown"  # the request may have reached Telegram: a person decides
+    CANCELLED = "cancelled"  # consent withdrawn, campaign cancelled, or person erased
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message that must not be lost: one row per (purpose or campaign, recipient)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key"),
+        Index("ix_outbox_due", "status", "not_before"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=128, description="Unique per purpose and recipient.")
+    alumnus_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("alumnus.id", ondelete="CASCADE"), nullable=True),
+    )
+    chat_id: int = Field(sa_type=BigInteger)
+    message_thread_id: int | None = Field(default=None, sa_type=BigInteger)
+    purpose: str | None = Field(
+        default=None, max_length=16, description="Consent purpose re-checked at send time."
+    )
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=OutboxStatus.PENDING.value, max_length=16)
+    attempts: int = 0
+    not_before: datetime = _ts()
+    lease_until: datetime | None = _ts(nullable=True)
+    telegram_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    last_error: str | None = Field(default=None, max_length=256)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    sent_at: datetime | None = _ts(nullable=True)
+
+
+class Team(SQLModel, table=True):
+    """A team of coordinators (LLO, work and career, aftercare...), with its staff group."""
+
+    __tablename__ = "team"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=128)
+    chat_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
+    is_default: bool = False
+    created_at: datetime = _ts()
+
+
+class StaffMember(SQLModel, table=True):
+    """A school staff member who uses the web console and/or the team's Telegram group."""
+
+    __tablename__ = "staff_member"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    display_name: str = Field(max_length=128)
+    password_hash: str | None = Field(default=None, max_length=256)
+    role: str = Field(default="coordinator", max_length=16, description="admin or coordinator.")
+    telegram_user_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
+    active: bool = True
+    created_at: datetime = _ts()
+    last_login_at: datetime | None = _ts(nullable=True)
+
+
+class TeamMembership(SQLModel, table=True):
+    """Which staff member works in which team."""
+
+    __tablename__ = "team_membership"
+
+    staff_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("staff_member.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    team_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("team.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
+class WebSession(SQLModel, table=True):
+    """A server-side console session; the cookie holds a random token, we keep its hash."""
+
+    __tablename__ = "web_session"
+
+    token_hash: str = Field(max_length=64, primary_key=True)
+    staff_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("staff_member.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)
+    last_seen_at: datetime = _ts()
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Login attempts, for rate limiting and lock-out (kept briefly)."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=300, description="Lower-cased e-mail, or 'ip:' + address.")
+    success: bool
+    at: datetime = _ts()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who among staff did or read what (staff reads are audited, DESIGN.md)."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("staff_member.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
+    action: str = Field(max_length=64)
+    subject: str | None = Field(default=None, max_length=128)
+    at: datetime = _ts(index=True)

@@ -14,7 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from storage.db import make_session_factory
-from storage.models import Alumnus, ConsentEvent, ConversationState, InboundUpdate, Suppression
+from storage.models import (
+    Alumnus,
+    ConsentEvent,
+    ConversationState,
+    InboundUpdate,
+    OutboxMessage,
+    Suppression,
+)
 
 
 class AlumniRepository:
@@ -56,7 +63,7 @@ class AlumniRepository:
 
     async def delete(self, alumnus_id: int) -> None:
         """Delete the alumnus and, by cascade and explicitly, everything that hangs off it."""
-        for table in (ConversationState, ConsentEvent):
+        for table in (ConversationState, ConsentEvent, OutboxMessage):
             await self._session.execute(delete(table).where(col(table.alumnus_id) == alumnus_id))
         await self._session.execute(delete(Alumnus).where(col(Alumnus.id) == alumnus_id))
 
