@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +56,26 @@ class Settings(BaseSettings):
         description="Keys the hashed suppression list; set a long random value in production.",
     )
     inbound_update_retention_days: int = 7
+
+    # Delivery engine (outbox dispatcher), see DESIGN.md "Delivery".
+    send_rate: float = Field(default=25.0, gt=0, description="Messages per second, overall.")
+    paid_broadcast: bool = Field(
+        default=False, description="Telegram paid broadcasts: allows send_rate up to 1000/s."
+    )
+    outbox_batch_size: int = 200
+    outbox_lease_seconds: int = 60
+    outbox_max_attempts: int = 8
+
+    # Coordinator web console.
+    web_host: str = "127.0.0.1"
+    web_port: int = 8081
+    web_cookie_secure: bool = Field(
+        default=True,
+        description="Send the session cookie over HTTPS only (off only for local use).",
+    )
+    web_session_hours: int = 12
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
     concurrent_updates: int = 64
     log_level: str = "INFO"
     content_dir: Path = CONTENT_DIR
@@ -64,6 +84,16 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @model_validator(mode="after")
+    def _rate_within_telegram_limits(self) -> Settings:
+        cap = 1000.0 if self.paid_broadcast else 30.0
+        if self.send_rate > cap:
+            raise ValueError(
+                f"send_rate {self.send_rate}/s exceeds Telegram's {cap:g}/s"
+                + ("" if self.paid_broadcast else " (set paid_broadcast for up to 1000/s)")
+            )
+        return self
 
     @property
     def sandbox(self) -> bool:
