@@ -16,6 +16,7 @@ from bot.clock import Clock, SystemClock
 from bot.commands import COMMANDS
 from bot.context import Deps
 from bot.conversation import ConversationService
+from bot.dispatch import Dispatcher
 from bot.messenger import Outgoing, Send
 from bot.render import LOCALES, Renderer
 from bot.settings import Settings
@@ -88,6 +89,7 @@ def build_application(
     conversation_ref.append(conversation)
     application.bot_data.deps = deps
     application.bot_data.conversation = conversation
+    application.bot_data.dispatcher = Dispatcher(deps)
 
     # Group -1 runs first: a resent update_id stops here, before any feature sees it.
     application.add_handler(TypeHandler(Update, common.claim_update), group=-1)
@@ -108,18 +110,26 @@ def build_application(
 
 
 @asynccontextmanager
-async def running(application: AlumniApplication) -> AsyncIterator[AlumniApplication]:
+async def running(
+    application: AlumniApplication, *, dispatch: bool = True
+) -> AsyncIterator[AlumniApplication]:
     """Initialise and shut down around a block, running the post_init/post_shutdown hooks.
 
     PTB calls those hooks only from ``run_polling``/``run_webhook``; we drive the lifecycle
     ourselves because the aiohttp webhook server and the simulator share the event loop.
+    The outbox dispatcher runs in between (``dispatch=False``: tests drive it by hand); it
+    stops before the Bot's HTTP client closes, finishing the batch in hand.
     """
     await application.initialize()
+    dispatcher = application.bot_data.dispatcher
     try:
         if application.post_init:
             await application.post_init(application)
+        if dispatch:
+            dispatcher.start()
         yield application
     finally:
+        await dispatcher.stop()
         await application.shutdown()
         if application.post_shutdown:
             await application.post_shutdown(application)

@@ -62,13 +62,41 @@ class SendDocument:
 Action = Send | Edit | ClearButtons | SendDocument
 
 
-class UnreachableError(Exception):
-    """The person blocked the bot or deleted their account."""
+class DeliveryError(Exception):
+    """A message could not be delivered; the subclass says what to do next."""
+
+
+class RetryLaterError(DeliveryError):
+    """The messenger asked us to slow down (Telegram 429): try again after ``retry_after``."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"retry after {retry_after:g}s")
+        self.retry_after = retry_after
+
+
+class TransientError(DeliveryError):
+    """Nothing was delivered (connection refused, 5xx): safe to try again after a pause."""
+
+
+class MaybeDeliveredError(DeliveryError):
+    """The request went out but no answer came back: resending could duplicate it."""
+
+
+class UnreachableError(DeliveryError):
+    """The person blocked the bot or deleted their account (Telegram 403)."""
+
+
+class RejectedError(DeliveryError):
+    """The messenger refused the message itself (Telegram 400): it will never succeed."""
 
 
 class Messenger(Protocol):
-    """Delivers actions to one chat; implemented per messenger (Telegram now)."""
+    """Delivers to one chat; implemented per messenger (Telegram now)."""
 
     async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
-        """Carry out ``actions`` in order in ``chat_id``."""
+        """Carry out ``actions`` in order in ``chat_id`` (direct replies to a person)."""
+        ...
+
+    async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
+        """Send one outbox message; return its message id or raise a ``DeliveryError``."""
         ...

@@ -38,6 +38,8 @@ class ConsentService:
         if current.get(purpose, False) == granted:
             return False
         locale = alumnus.locale or "nl"
+        if not granted:
+            await tx.outbox.cancel_pending(alumnus.id, purpose, self.deps.clock.now())
         tx.consents.record(
             ConsentEvent(
                 alumnus_id=alumnus.id,

@@ -8,6 +8,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.context import Deps
 from bot.conversation import ConversationService
+from bot.dispatch import Dispatcher
 
 
 class BotData:
@@ -15,6 +16,7 @@ class BotData:
 
     deps: Deps
     conversation: ConversationService
+    dispatcher: Dispatcher
 
 
 class AlumniContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
@@ -32,6 +34,11 @@ class AlumniContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any]
     def deps(self) -> Deps:
         """Return settings, storage, renderer, catalogue, clock and messenger."""
         return self.bot_data.deps
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """Return the outbox dispatcher."""
+        return self.bot_data.dispatcher
 
     @property
     def conversation(self) -> ConversationService:

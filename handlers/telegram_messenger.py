@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 
+import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from bot.messenger import Action, Button, ClearButtons, Edit, Outgoing, Send, SendDocument
+from bot.messenger import (
+    Action,
+    Button,
+    ClearButtons,
+    DeliveryError,
+    Edit,
+    MaybeDeliveredError,
+    Outgoing,
+    RejectedError,
+    RetryLaterError,
+    Send,
+    SendDocument,
+    TransientError,
+    UnreachableError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +63,19 @@ class TelegramMessenger:
             logger.info("chat %s blocked the bot", chat_id)
             await self._on_blocked(chat_id)
 
+    async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
+        """Send one outbox message; translate PTB's errors into delivery outcomes."""
+        try:
+            sent = await self._bot.send_message(
+                chat_id,
+                message.text,
+                reply_markup=keyboard(message.buttons),
+                message_thread_id=thread_id,
+            )
+        except TelegramError as error:
+            raise classify(error) from error
+        return sent.message_id
+
     async def _perform(self, chat_id: int, action: Action) -> None:
         match action:
             case Send(message=message):
@@ -82,3 +111,31 @@ class TelegramMessenger:
         except BadRequest as error:
             if not any(text in error.message.lower() for text in _IGNORABLE_EDIT_ERRORS):
                 raise
+
+
+# httpx errors raised before the request left this machine: nothing can have been delivered.
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+)
+
+
+def classify(error: TelegramError) -> DeliveryError:
+    """Map a PTB error onto what the outbox must do (DESIGN.md, "Delivery")."""
+    if isinstance(error, RetryAfter):
+        delay = error.retry_after
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+        return RetryLaterError(seconds)
+    if isinstance(error, Forbidden):
+        return UnreachableError(error.message)
+    if isinstance(error, BadRequest):
+        return RejectedError(error.message)
+    cause = error.__cause__
+    if isinstance(error, TimedOut | NetworkError):
+        if cause is None or isinstance(cause, _NOT_SENT):
+            # No httpx cause: Telegram answered with a 5xx, so nothing was sent.
+            return TransientError(error.message)
+        return MaybeDeliveredError(f"{type(cause).__name__}: {error.message}")
+    return MaybeDeliveredError(error.message)

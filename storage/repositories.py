@@ -22,6 +22,7 @@ from storage.models import (
     OutboxMessage,
     Suppression,
 )
+from storage.outbox import OutboxRepository
 
 
 class AlumniRepository:
@@ -211,6 +212,7 @@ class Tx:
         self.consents = ConsentRepository(session)
         self.updates = InboundUpdateRepository(session)
         self.suppressions = SuppressionRepository(session)
+        self.outbox = OutboxRepository(session)
 
 
 class Storage:

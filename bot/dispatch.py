@@ -1,0 +1,315 @@
+"""The delivery engine: sends outbox rows at Telegram's limits, nothing lost, nothing twice.
+
+One dispatcher per process claims due rows in batches of about one second of sending,
+commits the claim, re-checks consent and reachability, sends with its own pacing (a global
+token bucket, and per chat at most 1 msg/s, or 20 msg/min for groups) and records every
+outcome as DESIGN.md prescribes. What is not known to have failed before it left (a timeout
+after the request went out, a lease that expired) becomes ``unknown``: never a blind resend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.context import Deps
+from bot.messenger import (
+    Button,
+    MaybeDeliveredError,
+    Outgoing,
+    RejectedError,
+    RetryLaterError,
+    TransientError,
+    UnreachableError,
+)
+from storage.models import OutboxMessage, OutboxStatus
+from storage.repositories import Tx
+
+logger = logging.getLogger(__name__)
+
+PRIVATE_CHAT_INTERVAL = 1.0  # seconds between two messages to one person
+GROUP_CHAT_INTERVAL = 3.0  # 20 messages a minute to a group
+MAX_IN_FLIGHT = 100
+MAX_BACKOFF = 300.0
+
+
+def payload_of(message: Outgoing) -> dict[str, Any]:
+    """Serialise a message for the outbox."""
+    return {
+        "text": message.text,
+        "buttons": [[vars(button) for button in row] for row in message.buttons],
+    }
+
+
+def outgoing_of(payload: dict[str, Any]) -> Outgoing:
+    """Rebuild the message from an outbox payload."""
+    return Outgoing(
+        text=payload["text"],
+        buttons=[[Button(**button) for button in row] for row in payload.get("buttons", [])],
+    )
+
+
+async def enqueue(
+    tx: Tx,
+    now: datetime,
+    *,
+    key: str,
+    chat_id: int,
+    message: Outgoing,
+    purpose: str | None = None,
+    alumnus_id: int | None = None,
+    not_before: datetime | None = None,
+    thread_id: int | None = None,
+) -> bool:
+    """Queue one message in the caller's transaction; False if ``key`` was queued before."""
+    added = await tx.outbox.enqueue(
+        [
+            row(
+                now,
+                key=key,
+                chat_id=chat_id,
+                message=message,
+                purpose=purpose,
+                alumnus_id=alumnus_id,
+                not_before=not_before,
+                thread_id=thread_id,
+            )
+        ]
+    )
+    return added == 1
+
+
+def row(
+    now: datetime,
+    *,
+    key: str,
+    chat_id: int,
+    message: Outgoing,
+    purpose: str | None = None,
+    alumnus_id: int | None = None,
+    not_before: datetime | None = None,
+    thread_id: int | None = None,
+) -> dict[str, Any]:
+    """Build one outbox row (for bulk enqueues such as a campaign)."""
+    return {
+        "dedupe_key": key,
+        "chat_id": chat_id,
+        "message_thread_id": thread_id,
+        "alumnus_id": alumnus_id,
+        "purpose": purpose,
+        "payload": payload_of(message),
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "not_before": not_before or now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+class Pacer:
+    """Pacing in loop time: a global token bucket and a next free slot per chat."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.rate = rate
+        # A small bucket lets sends catch up after scheduling jitter without ever exceeding
+        # rate * (1 s + 0.1 s) in any window, well inside Telegram's 30/s.
+        self.capacity = max(1.0, rate * 0.1)
+        self._tokens = self.capacity
+        self._updated = clock()
+        self._clock, self._sleep = clock, sleep
+        self._lock = asyncio.Lock()
+        self._next_chat: dict[int, float] = {}
+
+    def reserve_chat(self, chat_id: int) -> float:
+        """Reserve the chat's next slot; return how many seconds from now it is."""
+        now = self._clock()
+        if len(self._next_chat) > 50_000:
+            self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
+        slot = max(now, self._next_chat.get(chat_id, now))
+        interval = GROUP_CHAT_INTERVAL if chat_id < 0 else PRIVATE_CHAT_INTERVAL
+        self._next_chat[chat_id] = slot + interval
+        return slot - now
+
+    async def acquire(self) -> None:
+        """Wait for one token of the global rate."""
+        async with self._lock:
+            # Reserve first, then wait off the debt: no retry loop that float rounding could
+            # keep spinning, and waiters leave in the order they came (the lock is FIFO).
+            now = self._clock()
+            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            self._tokens -= 1
+            if self._tokens < 0:
+                await self._sleep(-self._tokens / self.rate)
+
+
+class Dispatcher:
+    """Sends due outbox rows; run one per process (several on PostgreSQL is safe)."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.pacer = Pacer(deps.settings.send_rate)
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Run the send loop in the background."""
+        self._stopping = False
+        self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        """Look for due rows now instead of at the next idle tick."""
+        self._wake.set()
+
+    async def _loop(self, idle: float = 0.5) -> None:
+        while not self._stopping:
+            try:
+                handled = await self.run_once()
+            except Exception:
+                logger.exception("dispatcher batch failed; retrying shortly")
+                handled = 0
+            if handled == 0 and not self._stopping:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), idle)
+
+    # ------------------------------------------------------------------ one batch
+
+    async def run_once(self) -> int:
+        """Claim one batch of due rows, send them, record the outcomes; return the count."""
+        settings, clock, storage = self.deps.settings, self.deps.clock, self.deps.storage
+        now = clock.now()
+        limit = max(1, min(settings.outbox_batch_size, math.ceil(settings.send_rate)))
+        lease = timedelta(seconds=settings.outbox_lease_seconds)
+        async with storage.transaction() as tx:
+            claimed = await tx.outbox.claim_due(now, now + lease, limit)
+            if not claimed:
+                return 0
+            sendable, skipped = await self._recheck(tx, claimed, now)
+            await tx.outbox.record(skipped)
+        # The claim is committed before any call to Telegram.
+        outcomes = await asyncio.gather(*(self._send(r) for r in sendable))
+        blocked = [
+            r.alumnus_id
+            for r, o in zip(sendable, outcomes, strict=True)
+            if o["status"] == OutboxStatus.FAILED.value and r.alumnus_id is not None
+        ]
+        async with storage.transaction() as tx:
+            await tx.outbox.record(outcomes)
+            await tx.outbox.mark_unreachable(blocked, clock.now())
+        return len(claimed)
+
+    async def _recheck(
+        self, tx: Tx, rows: Sequence[OutboxMessage], now: datetime
+    ) -> tuple[list[OutboxMessage], list[dict[str, Any]]]:
+        """Drop rows whose consent is gone or whose person blocked the bot."""
+        wanted = {
+            (r.alumnus_id, r.purpose) for r in rows if r.purpose and r.alumnus_id is not None
+        }
+        consenting = await tx.outbox.consenting(wanted)
+        blocked = await tx.outbox.unreachable(r.alumnus_id for r in rows if r.alumnus_id)
+        sendable: list[OutboxMessage] = []
+        skipped: list[dict[str, Any]] = []
+        for r in rows:
+            if r.purpose and (r.alumnus_id, r.purpose) not in consenting:
+                skipped.append(self._final(r, OutboxStatus.CANCELLED, "no consent at send time"))
+            elif r.alumnus_id in blocked:
+                skipped.append(self._final(r, OutboxStatus.FAILED, "person blocked the bot"))
+            else:
+                sendable.append(r)
+        return sendable, skipped
+
+    async def _send(self, r: OutboxMessage) -> dict[str, Any]:
+        wait = self.pacer.reserve_chat(r.chat_id)
+        if wait > self.deps.settings.outbox_lease_seconds / 2:
+            # This chat is booked for a while: give the row back instead of holding a lease.
+            return self._retry(r, wait, "waiting for the chat's rate", counts=False)
+        await asyncio.sleep(wait)
+        async with self._in_flight:
+            await self.pacer.acquire()
+            try:
+                message_id = await self.deps.messenger.deliver(
+                    r.chat_id, outgoing_of(r.payload), r.message_thread_id
+                )
+            except RetryLaterError as error:
+                return self._retry(r, error.retry_after, str(error), counts=False)
+            except TransientError as error:
+                if r.attempts >= self.deps.settings.outbox_max_attempts:
+                    return self._final(r, OutboxStatus.DEAD, f"gave up: {error}")
+                backoff = min(MAX_BACKOFF, 2.0**r.attempts) * random.uniform(0.5, 1.5)
+                return self._retry(r, backoff, str(error), counts=True)
+            except MaybeDeliveredError as error:
+                return self._final(r, OutboxStatus.UNKNOWN, str(error))
+            except UnreachableError as error:
+                return self._final(r, OutboxStatus.FAILED, str(error))
+            except RejectedError as error:
+                return self._final(r, OutboxStatus.DEAD, str(error))
+            except Exception as error:  # an unknown failure may have sent it: no blind resend
+                logger.exception("unexpected delivery failure for outbox row %s", r.id)
+                return self._final(r, OutboxStatus.UNKNOWN, type(error).__name__)
+        now = self.deps.clock.now()
+        return {
+            "id": r.id,
+            "status": OutboxStatus.SENT.value,
+            "telegram_message_id": message_id,
+            "sent_at": now,
+            "lease_until": None,
+            "last_error": None,
+            "updated_at": now,
+        }
+
+    def _final(self, r: OutboxMessage, status: OutboxStatus, error: str) -> dict[str, Any]:
+        return {
+            "id": r.id,
+            "status": status.value,
+            "lease_until": None,
+            "last_error": error[:256],
+            "updated_at": self.deps.clock.now(),
+        }
+
+    def _retry(
+        self, r: OutboxMessage, delay: float, error: str, *, counts: bool
+    ) -> dict[str, Any]:
+        now = self.deps.clock.now()
+        return {
+            "id": r.id,
+            "status": OutboxStatus.PENDING.value,
+            "not_before": now + timedelta(seconds=delay),
+            "attempts": r.attempts if counts else r.attempts - 1,
+            "lease_until": None,
+            "last_error": error[:256],
+            "updated_at": now,
+        }
+
+    async def reap(self) -> int:
+        """Turn expired leases into ``unknown`` (the process died mid-send)."""
+        async with self.deps.storage.transaction() as tx:
+            reaped = await tx.outbox.reap(self.deps.clock.now())
+        if reaped:
+            logger.warning("outbox: %d rows had an expired lease and are now unknown", reaped)
+        return reaped
