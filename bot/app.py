@@ -20,7 +20,7 @@ from bot.dispatch import Dispatcher
 from bot.messenger import Outgoing, Send
 from bot.render import LOCALES, Renderer
 from bot.settings import Settings
-from handlers import common, jobs, onboarding, privacy, profile
+from handlers import common, jobs, offers, onboarding, privacy, profile
 from handlers.context import AlumniContext, BotData
 from handlers.processor import PerChatUpdateProcessor
 from handlers.telegram_messenger import TelegramMessenger
@@ -100,6 +100,7 @@ def build_application(
             *onboarding.handlers(),
             *profile.handlers(),
             *privacy.handlers(),
+            *offers.handlers(),
             *common.handlers(),
         ]
     )

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.campaigns import CampaignService
 from bot.context import Deps
 from bot.inbound import Inbound
 from bot.messenger import Action, Button, ClearButtons, Edit, Outgoing, Send
@@ -58,6 +59,7 @@ class ConversationService:
         self.deps = deps
         self.consent = ConsentService(deps)
         self.privacy = PrivacyService(deps, self.consent)
+        self.campaigns = CampaignService(deps, self.consent)
 
     # ----------------------------------------------------------------- entry points
 
@@ -199,6 +201,8 @@ class ConversationService:
             return await self._begin_edit(tx, alumnus, event, rest)
         if kind == "x":
             return await self._erase_answer(tx, alumnus, event, rest)
+        if kind == "o":
+            return await self._offer_answer(tx, alumnus, state, event, rest)
         return await self._stale(tx, alumnus, state, event)
 
     async def _stale(
@@ -243,6 +247,19 @@ class ConversationService:
         await self.privacy.erase(tx, alumnus)
         logger.info("alumnus erased on request")
         return Reply([Edit(event.message_id or 0, Outgoing(text("privacy.erased", locale)))])
+
+    async def _offer_answer(
+        self, tx: Tx, alumnus: Alumnus, state: ConversationState | None, event: Inbound, rest: str
+    ) -> Reply:
+        """A push button: ``i:<campaign>`` interest, ``x:<campaign>`` no more of these."""
+        action, _, number = rest.partition(":")
+        reply = None
+        if action in ("i", "x") and number.isdigit():
+            reply = await self.campaigns.respond(tx, alumnus, action, int(number), event.update_id)
+        if reply is None:
+            return await self._stale(tx, alumnus, state, event)
+        locale = self._locale(alumnus, event)
+        return Reply([Send(Outgoing(self.deps.renderer.text(reply, locale)))])
 
     # ----------------------------------------------------------------- flows
 

@@ -164,6 +164,7 @@ class Dispatcher:
         self.pacer = Pacer(deps.settings.send_rate)
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set while nothing due is left unhandled
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -184,7 +185,12 @@ class Dispatcher:
 
     def wake(self) -> None:
         """Look for due rows now instead of at the next idle tick."""
+        self._idle.clear()
         self._wake.set()
+
+    async def idle(self) -> None:
+        """Wait until the loop has handled everything due (outcomes recorded)."""
+        await self._idle.wait()
 
     async def _loop(self, idle: float = 0.5) -> None:
         while not self._stopping:
@@ -194,6 +200,8 @@ class Dispatcher:
                 logger.exception("dispatcher batch failed; retrying shortly")
                 handled = 0
             if handled == 0 and not self._stopping:
+                if not self._wake.is_set():
+                    self._idle.set()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), idle)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -257,3 +257,78 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=64)
     subject: str | None = Field(default=None, max_length=128)
     at: datetime = _ts(index=True)
+
+
+class OfferKind(StrEnum):
+    """What an offer is; the kind fixes the consent purpose it needs."""
+
+    LLO = "llo"
+    JOB = "job"
+    BPV = "bpv"
+    EVENT = "event"
+    NEWS = "news"
+
+
+# Never optional: a push of this kind reaches only alumni who gave this purpose.
+PURPOSE_OF_KIND: dict[str, str] = {
+    OfferKind.LLO: Purpose.LLO,
+    OfferKind.JOB: Purpose.JOBS,
+    OfferKind.BPV: Purpose.JOBS,
+    OfferKind.EVENT: Purpose.NETWORK,
+    OfferKind.NEWS: Purpose.NETWORK,
+}
+
+
+class Offer(SQLModel, table=True):
+    """An LLO course, job lead, bpv place, event or news item, with who it is for."""
+
+    __tablename__ = "offer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=8)
+    title: str = Field(max_length=120)
+    body: str = Field(max_length=1500)
+    provider: str | None = Field(default=None, max_length=120)
+    link: str | None = Field(default=None, max_length=500)
+    regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    sectors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    crebos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    levels: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    starts_on: date | None = None
+    deadline: date | None = None
+    cost: str | None = Field(default=None, max_length=64)
+    contact_team: str | None = Field(default=None, max_length=32)
+    created_at: datetime = _ts()
+
+
+class Campaign(SQLModel, table=True):
+    """One offer sent to one segment, now or at a set time."""
+
+    __tablename__ = "campaign"
+
+    id: int | None = Field(default=None, primary_key=True)
+    offer_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("offer.id", ondelete="CASCADE"), nullable=False)
+    )
+    segment: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="draft", max_length=16)
+    send_at: datetime | None = _ts(nullable=True)
+    targeted: int = 0
+    created_at: datetime = _ts()
+
+
+class OfferResponse(SQLModel, table=True):
+    """An alumnus' tap on a push: interest or opt-out (once each per campaign)."""
+
+    __tablename__ = "offer_response"
+    __table_args__ = (UniqueConstraint("campaign_id", "alumnus_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("campaign.id", ondelete="CASCADE"), nullable=False)
+    )
+    alumnus_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("alumnus.id", ondelete="CASCADE"), nullable=False)
+    )
+    kind: str = Field(max_length=16, description="interest or optout.")
+    at: datetime = _ts()

@@ -13,12 +13,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
+from storage.campaigns import OfferRepository
 from storage.db import make_session_factory
 from storage.models import (
     Alumnus,
     ConsentEvent,
     ConversationState,
     InboundUpdate,
+    OfferResponse,
     OutboxMessage,
     Suppression,
 )
@@ -64,7 +66,7 @@ class AlumniRepository:
 
     async def delete(self, alumnus_id: int) -> None:
         """Delete the alumnus and, by cascade and explicitly, everything that hangs off it."""
-        for table in (ConversationState, ConsentEvent, OutboxMessage):
+        for table in (ConversationState, ConsentEvent, OutboxMessage, OfferResponse):
             await self._session.execute(delete(table).where(col(table.alumnus_id) == alumnus_id))
         await self._session.execute(delete(Alumnus).where(col(Alumnus.id) == alumnus_id))
 
@@ -213,6 +215,7 @@ class Tx:
         self.updates = InboundUpdateRepository(session)
         self.suppressions = SuppressionRepository(session)
         self.outbox = OutboxRepository(session)
+        self.offers = OfferRepository(session)
 
 
 class Storage:
