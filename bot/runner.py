@@ -1,4 +1,7 @@
-"""Run the bot: long polling, webhook, or the offline sandbox (simulator + web chat)."""
+"""Run the bot: long polling, webhook, or the offline sandbox (simulator + web chat).
+
+In every mode the coordinator web console is served next to the bot, in the same event loop.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import asyncio
 import logging
 import secrets
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import urlparse
 
 from aiohttp import web
@@ -14,6 +19,7 @@ from telegram import Update
 
 from bot.app import AlumniApplication, build_application, running
 from bot.settings import Settings
+from handlers.web import console_app
 from handlers.webhook import replay_unprocessed, webhook_app
 
 logger = logging.getLogger(__name__)
@@ -28,9 +34,31 @@ def _stop_event() -> asyncio.Event:
     return event
 
 
+@asynccontextmanager
+async def serving_console(application: AlumniApplication) -> AsyncIterator[str]:
+    """Serve the coordinator console on ``web_host:web_port`` for the block; yield its URL.
+
+    Enter it inside ``running()``: the console uses the application's database engine, which
+    ``running()`` disposes of on the way out, after the console has stopped.
+    """
+    settings = application.bot_data.deps.settings
+    runner = web.AppRunner(console_app(application.bot_data.deps), handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.web_host, settings.web_port)
+        await site.start()
+        url = f"http://{settings.web_host}:{settings.web_port}/inbox"
+        logger.info("coordinator console at %s", url)
+        yield url
+    finally:
+        # Stops accepting, lets requests in flight finish, then closes.
+        await runner.cleanup()
+        logger.info("coordinator console stopped")
+
+
 async def run_polling(application: AlumniApplication, stop: asyncio.Event) -> None:
     """Long-poll until ``stop`` is set; finish the updates in hand, then close."""
-    async with running(application):
+    async with running(application), serving_console(application):
         await application.start()
         assert application.updater is not None
         await application.bot.delete_webhook()
@@ -55,7 +83,7 @@ async def run_webhook(
     )
     path = urlparse(settings.webhook_url).path or "/telegram"
     runner = web.AppRunner(webhook_app(application, secret, path), handle_signals=False)
-    async with running(application):
+    async with running(application), serving_console(application):
         await application.start()
         await runner.setup()
         site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
@@ -84,9 +112,15 @@ async def run_sandbox(settings: Settings, stop: asyncio.Event) -> None:
             "telegram_token": SecretStr(simulator.token),
             "telegram_api_url": simulator.api_base_url,
             "telegram_file_url": simulator.file_base_url,
+            # The sandbox is local plain http: a Secure cookie would never come back.
+            "web_cookie_secure": False,
         }
     )
     logger.info("sandbox: chat with the bot at %s", simulator.url)
+    logger.info(
+        "sandbox: no console accounts are created; add one with `alumnibot staff add` "
+        "(see docs/console.md)"
+    )
     try:
         await run_polling(build_application(sandbox_settings), stop)
     finally:

@@ -58,7 +58,11 @@ async def eventually(check, timeout: float = 20.0):
 
 async def test_run_without_token_serves_the_sandbox_web_chat(tmp_path, database_url):
     port = free_port()
-    env = clean_env(ALUMNIBOT_SANDBOX_PORT=str(port), ALUMNIBOT_DATABASE_URL=database_url)
+    env = clean_env(
+        ALUMNIBOT_SANDBOX_PORT=str(port),
+        ALUMNIBOT_WEB_PORT=str(free_port()),
+        ALUMNIBOT_DATABASE_URL=database_url,
+    )
     process = await start(["run"], env, tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -104,6 +108,7 @@ async def test_webhook_mode_sets_the_webhook_serves_and_stops_gracefully(
         ALUMNIBOT_DATABASE_URL=database_url,
         ALUMNIBOT_WEBHOOK_URL=url,
         ALUMNIBOT_LISTEN_PORT=str(port),
+        ALUMNIBOT_WEB_PORT=str(free_port()),
     )
     process = await start(["run", "--webhook"], env, tmp_path)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from bot.catalogue import Catalogue
 from bot.render import LOCALES, Renderer
 from bot.settings import CONTENT_DIR
 from sandbox.simulator.tghtml import parse_html
+from storage.models import Offer
 
 FEATURES = sorted(p.stem for p in (CONTENT_DIR / "nl").glob("*.j2") if not p.stem.startswith("_"))
 renderer = Renderer(CONTENT_DIR)
@@ -41,6 +43,23 @@ SAMPLE = {
     "n": 3,
     "on": True,
     "text": "Digitaal",
+    "offer": Offer(
+        kind="llo",
+        title="Excel <voor> beginners",
+        body="Leer & oefen",
+        provider="ROC <X>",
+        link="https://example.org",
+        starts_on=date(2026, 9, 1),
+        deadline=date(2026, 8, 15),
+        cost="€ 95",
+    ),
+    "programme": "Kok",
+    "cohort": 2024,
+    "row": 3,
+    "field": "kind",
+    "reason": "soort <fout>",
+    "value": "<x>",
+    "kind": "llo",
 }
 
 

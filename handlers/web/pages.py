@@ -1,0 +1,127 @@
+"""What every console route shares: the services, the page renderer and the request state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from bot.clock import Clock
+from bot.render import DEFAULT_LOCALE, LOCALES, Renderer
+from bot.settings import Settings
+from bot.staff import ConsoleAuth, LoginFormToken, Principal, StaffService
+from storage.repositories import Storage
+
+LOCALE_COOKIE = "alumnibot_lang"
+
+
+class ConsoleDeps(Protocol):
+    """The part of ``bot.context.Deps`` the console needs (the console sends no messages)."""
+
+    @property
+    def settings(self) -> Settings:
+        """Return the deployment's settings."""
+        ...
+
+    @property
+    def storage(self) -> Storage:
+        """Return the database access."""
+        ...
+
+    @property
+    def renderer(self) -> Renderer:
+        """Return the words."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """Return the time source."""
+        ...
+
+
+@dataclass
+class Console:
+    """Services and settings of one console app."""
+
+    settings: Settings
+    clock: Clock
+    auth: ConsoleAuth
+    staff: StaffService
+    login_tokens: LoginFormToken
+    pages: Pages
+
+
+CONSOLE: web.AppKey[Console] = web.AppKey("console", Console)
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal", Principal)
+
+
+def console_of(request: web.Request) -> Console:
+    """Return the console services of the app serving ``request``."""
+    return request.app[CONSOLE]
+
+
+def principal_of(request: web.Request) -> Principal | None:
+    """Return the signed-in staff member, or None."""
+    return request.get(PRINCIPAL)
+
+
+def signed_in(request: web.Request) -> Principal:
+    """Return the signed-in staff member of a route that requires one."""
+    principal = request.get(PRINCIPAL)
+    if principal is None:  # the access middleware lets no such request through
+        raise web.HTTPSeeOther("/inbox/login")
+    return principal
+
+
+def pick_page_locale(request: web.Request) -> str:
+    """Choose the page language: the staff member's choice (cookie), else Accept-Language."""
+    chosen = request.cookies.get(LOCALE_COOKIE)
+    if chosen in LOCALES:
+        return chosen
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(request.headers.get("Accept-Language", "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, position, tag.strip().lower().split("-")[0]))
+    for _, _, language in sorted(ranked):
+        if language in LOCALES:
+            return language
+    return DEFAULT_LOCALE
+
+
+class Pages:
+    """Renders ``content/web/*.html``: autoescape on, undefined names are errors."""
+
+    def __init__(self, renderer: Renderer, pages_dir: Path) -> None:
+        self._renderer = renderer
+        # A separate environment from the Telegram texts: HTML pages, always autoescaped.
+        self.env = Environment(
+            loader=FileSystemLoader(pages_dir),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def render(
+        self, request: web.Request, name: str, *, status: int = 200, **ctx: Any
+    ) -> web.Response:
+        """Render a page in the request's language; words come from ``content/<locale>/web.j2``."""
+        locale = pick_page_locale(request)
+
+        def t(block: str) -> str:
+            # Plain text (unescaped) so the page's autoescape escapes it exactly once.
+            return self._renderer.label(f"web.{block}", locale)
+
+        html = self.env.get_template(name).render(
+            t=t, locale=locale, principal=principal_of(request), path=request.path, **ctx
+        )
+        return web.Response(text=html, content_type="text/html", charset="utf-8", status=status)

@@ -1,0 +1,98 @@
+"""Shared helpers for the console tests: a console app on a real database, and form helpers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from bot.clock import FrozenClock
+from bot.render import Renderer
+from bot.settings import Settings
+from bot.staff import StaffService
+from handlers.web import console_app
+from storage.db import make_engine
+from storage.repositories import Storage
+
+PASSWORD = "correct horse battery staple"
+CSRF_PATTERN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class ConsoleDeps:
+    """What ``console_app`` needs; the bot's full ``Deps`` has the same attributes."""
+
+    settings: Settings
+    storage: Storage
+    renderer: Renderer
+    clock: FrozenClock
+
+
+def console_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "secret_key": SecretStr("test-secret-key"),
+        "web_cookie_secure": False,
+        "login_max_failures": 3,
+        "login_lockout_minutes": 15,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def console_deps(settings: Settings, clock: FrozenClock) -> AsyncIterator[ConsoleDeps]:
+    storage = Storage(make_engine(settings.database_url))
+    try:
+        yield ConsoleDeps(settings, storage, Renderer(settings.content_dir), clock)
+    finally:
+        await storage.dispose()
+
+
+async def add_people(deps: ConsoleDeps) -> StaffService:
+    """An admin (Ann) in team llo, a coordinator (Cor) in team nazorg."""
+    service = StaffService(deps.storage, deps.clock)
+    await service.add_team("llo", "Leven lang ontwikkelen")
+    await service.add_team("nazorg", "Nazorg", default=True)
+    await service.add_staff("ann@school.example", "Ann Admin", "admin", PASSWORD, ["llo"])
+    await service.add_staff(
+        "cor@school.example", "Cor Coördinator", "coordinator", PASSWORD, ["nazorg"]
+    )
+    return service
+
+
+@asynccontextmanager
+async def console_client(deps: ConsoleDeps) -> AsyncIterator[TestClient]:
+    async with TestClient(TestServer(console_app(deps))) as client:
+        yield client
+
+
+def csrf_in(html: str) -> str:
+    match = CSRF_PATTERN.search(html)
+    assert match, "no csrf_token field on the page"
+    return match.group(1)
+
+
+async def log_in(client: TestClient, email: str, password: str) -> ClientResponse:
+    """Open the login form and submit it, as a browser would; do not follow the redirect."""
+    async with client.get("/inbox/login") as form:
+        token = csrf_in(await form.text())
+    response = await client.post(
+        "/inbox/login",
+        data={"csrf_token": token, "email": email, "password": password},
+        allow_redirects=False,
+    )
+    await response.read()
+    return response
+
+
+def session_cookie(client: TestClient) -> str | None:
+    for cookie in client.session.cookie_jar:
+        if cookie.key.endswith("alumnibot_session"):
+            return cookie.value
+    return None

@@ -1,0 +1,114 @@
+"""The console in real headless Chromium (Debian's /usr/bin/chromium): sign in, see, sign out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from bot.render import Renderer
+from bot.settings import CONTENT_DIR
+from handlers.web import console_app
+from tests.console_fixtures import (
+    PASSWORD,
+    add_people,
+    console_deps,
+    console_settings,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+words = Renderer(CONTENT_DIR)
+
+
+@pytest.fixture
+async def console_url(database_url, clock) -> AsyncIterator[str]:
+    """The console served by a real AppRunner, as ``alumnibot run`` serves it."""
+    async with console_deps(console_settings(database_url), clock) as deps:
+        await add_people(deps)
+        runner = web.AppRunner(console_app(deps))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            await runner.cleanup()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    # CI installs Debian's chromium; a missing browser must fail the run, never skip it.
+    assert CHROMIUM.exists(), "Chromium is missing: apt-get install -y chromium"
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(locale="nl-NL")
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
+
+
+async def sign_in(page: Page, base: str, email: str, password: str) -> None:
+    await page.goto(base + "/")
+    await expect(page).to_have_url(base + "/inbox/login")
+    await page.fill("#email", email)
+    await page.fill("#password", password)
+    await page.click("#login")
+
+
+async def test_sign_in_see_the_inbox_and_sign_out(page: Page, console_url: str):
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text))  # e.g. CSP violations
+    await sign_in(page, console_url, "ann@school.example", PASSWORD)
+
+    await expect(page).to_have_url(console_url + "/inbox")
+    await expect(page.locator("#staff-name")).to_have_text("Ann Admin")
+    await expect(page.locator("#empty-inbox")).to_have_text("Nog geen gesprekken")
+    await expect(page.locator("#role")).to_have_text("Beheerder")
+    await expect(page.locator("#teams")).to_contain_text("Leven lang ontwikkelen")
+    # The stylesheet loads under the Content-Security-Policy.
+    background = await page.eval_on_selector(
+        "header", "element => getComputedStyle(element).backgroundColor"
+    )
+    assert background == "rgb(11, 92, 173)"
+    cookies = await page.context.cookies()
+    [session] = [c for c in cookies if c["name"] == "alumnibot_session"]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+
+    await page.click("#logout")
+    await expect(page).to_have_url(console_url + "/inbox/login")
+    await expect(page.locator("#login")).to_be_visible()
+    assert not [c for c in await page.context.cookies() if c["name"] == "alumnibot_session"]
+    await page.goto(console_url + "/inbox")  # signed out for real
+    await expect(page).to_have_url(console_url + "/inbox/login")
+    assert errors == []
+
+
+async def test_wrong_password_shows_the_generic_error(page: Page, console_url: str):
+    await sign_in(page, console_url, "ann@school.example", "this is not the password")
+    await expect(page.locator("#login-error")).to_have_text(words.label("web.login_failed", "nl"))
+    await expect(page).to_have_url(console_url + "/inbox/login")
+    await expect(page.locator("#email")).to_have_value("ann@school.example")
+    await page.fill("#password", PASSWORD)  # the form still works after a failure
+    await page.click("#login")
+    await expect(page.locator("#staff-name")).to_have_text("Ann Admin")
