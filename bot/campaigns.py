@@ -219,6 +219,14 @@ class CampaignService:
                 )
             )
 
+    @staticmethod
+    def segment_of(campaign: Campaign) -> Segment:
+        """Rebuild the segment stored with a campaign."""
+        data = dict(campaign.segment)
+        if data.get("active_since"):
+            data["active_since"] = datetime.fromisoformat(data["active_since"])
+        return Segment(**data)
+
     def first_allowed(self, moment: datetime) -> datetime:
         """Move a moment out of the quiet hours (school time zone) to when they end."""
         settings = self.deps.settings
@@ -244,10 +252,7 @@ class CampaignService:
                 raise LookupError(f"no campaign {campaign_id}")
             offer = await tx.offers.offer(campaign.offer_id)
             assert offer is not None
-        segment_data = dict(campaign.segment)
-        if segment_data.get("active_since"):
-            segment_data["active_since"] = datetime.fromisoformat(segment_data["active_since"])
-        segment = Segment(**segment_data)
+        segment = self.segment_of(campaign)
         send_at = self.first_allowed(max(now, campaign.send_at or now))
         pushes: dict[str, Outgoing] = {}
         queued = targeted = 0

@@ -1,4 +1,4 @@
-"""The ``alumnibot`` command: ``run [--webhook]``, ``db upgrade``, ``staff ...``, ``teams ...``."""
+"""The ``alumnibot`` command: run, db, staff, teams, offers and campaigns."""
 
 from __future__ import annotations
 
@@ -9,9 +9,18 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from bot.campaigns import CampaignService, OfferImportError
+from bot.catalogue import Catalogue
 from bot.clock import SystemClock
+from bot.context import Deps
 from bot.logs import configure_logging
+from bot.messenger import Action, Outgoing
+from bot.privacy import ConsentService
+from bot.render import Renderer
 from bot.settings import Settings
 from bot.staff import MIN_PASSWORD_LENGTH, ROLES, StaffError, StaffService
 from storage.db import make_engine
@@ -55,6 +64,40 @@ def _parser() -> argparse.ArgumentParser:
         "--default", action="store_true", help="the team for conversations no rule routes"
     )
     team_actions.add_parser("list", help="list teams")
+
+    offers = commands.add_parser("offers", help="LLO courses, job leads, bpv places, events")
+    offer_actions = offers.add_subparsers(dest="action", required=True)
+    offer_import = offer_actions.add_parser(
+        "import", help="import a CSV or YAML file: all rows, or none when any row is wrong"
+    )
+    offer_import.add_argument("file")
+    offer_actions.add_parser("list", help="list offers")
+
+    campaigns = commands.add_parser("campaigns", help="send an offer to a segment of alumni")
+    campaign_actions = campaigns.add_subparsers(dest="action", required=True)
+    create = campaign_actions.add_parser(
+        "create", help="create a campaign and show how many alumni it reaches"
+    )
+    create.add_argument("offer", type=int, help="offer id (see `alumnibot offers list`)")
+    create.add_argument("--at", help="send at this time (ISO 8601, school time zone)")
+    for name, meta in (
+        ("crebo", "CODE"),
+        ("region", "CODE"),
+        ("location", "CODE"),
+        ("situation", "working|studying|looking|other"),
+        ("sector", "CODE"),
+        ("interest", "CODE"),
+    ):
+        create.add_argument(f"--{name}", action="append", default=[], metavar=meta)
+    create.add_argument("--level", action="append", type=int, default=[], choices=[1, 2, 3, 4])
+    create.add_argument("--cohort-from", type=int, metavar="YEAR")
+    create.add_argument("--cohort-to", type=int, metavar="YEAR")
+    send = campaign_actions.add_parser(
+        "send", help="queue the pushes; the running bot sends them at the configured rate"
+    )
+    send.add_argument("campaign", type=int)
+    stats = campaign_actions.add_parser("stats", help="targeted, delivered, interest, opt-outs")
+    stats.add_argument("campaign", type=int)
     return parser
 
 
@@ -126,6 +169,89 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> None:
         await engine.dispose()
 
 
+class _QueueOnly:
+    """The CLI only queues: the running bot's dispatcher sends (nothing here talks to Telegram)."""
+
+    async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
+        raise RuntimeError("the command line queues messages; the running bot sends them")
+
+    async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
+        raise RuntimeError("the command line queues messages; the running bot sends them")
+
+
+async def _campaigns(settings: Settings, args: argparse.Namespace) -> None:
+    """Run an ``offers`` or ``campaigns`` action."""
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        deps = Deps(
+            settings=settings,
+            storage=Storage(engine),
+            renderer=Renderer(settings.content_dir),
+            catalogue=Catalogue(settings.content_dir / "catalogue"),
+            clock=SystemClock(),
+            messenger=_QueueOnly(),
+        )
+        service = CampaignService(deps, ConsentService(deps))
+        render = deps.renderer.text
+        if args.command == "offers" and args.action == "import":
+            try:
+                offers = await service.import_file(Path(args.file))
+            except OfferImportError as failed:
+                _out(render("offers.import_failed", "nl", count=len(failed.errors)))
+                for e in failed.errors:
+                    reason = render(e.reason, "nl")
+                    _out(
+                        render(
+                            "offers.import_row_error",
+                            "nl",
+                            row=e.row,
+                            field=e.field,
+                            reason=reason,
+                            value=e.value,
+                        )
+                    )
+                raise SystemExit(1) from None
+            _out(render("offers.import_done", "nl", count=len(offers)))
+        elif args.command == "offers" and args.action == "list":
+            async with deps.storage.transaction() as tx:
+                for offer in await tx.offers.offers():
+                    _out(f"{offer.id}\t{offer.kind}\t{offer.title}")
+        elif args.command == "campaigns" and args.action == "create":
+            send_at = None
+            if args.at:
+                moment = datetime.fromisoformat(args.at)
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=ZoneInfo(settings.timezone))
+                send_at = moment.astimezone(UTC)
+            campaign = await service.create(
+                args.offer,
+                send_at=send_at,
+                crebos=args.crebo,
+                levels=args.level,
+                regions=args.region,
+                locations=args.location,
+                situations=args.situation,
+                sectors=args.sector,
+                interests=args.interest,
+                cohort_from=args.cohort_from,
+                cohort_to=args.cohort_to,
+            )
+            assert campaign.id is not None
+            reach = await service.count(service.segment_of(campaign))
+            _out(f"campaign {campaign.id}: reaches {reach} alumni now")
+        elif args.command == "campaigns" and args.action == "send":
+            queued = await service.launch(args.campaign)
+            _out(f"campaign {args.campaign}: {queued} pushes queued")
+        elif args.command == "campaigns" and args.action == "stats":
+            for key, value in (await service.stats(args.campaign)).items():
+                _out(f"{key}\t{value}")
+    except LookupError as error:
+        raise SystemExit(f"error: {error}") from None
+    finally:
+        await engine.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
@@ -135,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(_db_upgrade(settings))
     elif args.command in ("staff", "teams"):
         asyncio.run(_staff(settings, args))
+    elif args.command in ("offers", "campaigns"):
+        asyncio.run(_campaigns(settings, args))
     elif args.command == "run":
         from bot.runner import run
 

@@ -141,3 +141,33 @@ async def test_db_upgrade_creates_the_schema(tmp_path):
     with sqlite3.connect(db) as connection:
         tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
     assert {"alumnus", "consent_event", "conversation_state", "inbound_update"} <= tables
+
+
+async def test_offers_import_reports_every_bad_row_and_imports_nothing(tmp_path):
+    db = tmp_path / "cli.db"
+    env = clean_env(ALUMNIBOT_DATABASE_URL=f"sqlite:///{db}")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kind,title,text\nllo,Goed,Prima\ncursus,,tekst\n", encoding="utf-8")
+    process = await start(["offers", "import", str(bad)], env, tmp_path)
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    out = stdout.decode()
+    assert process.returncode == 1
+    assert "Niets geïmporteerd: het bestand heeft 2 fouten." in out
+    assert "Rij 2, veld kind: soort moet llo, job, bpv, event of news zijn" in out
+    assert "Rij 2, veld title" in out
+
+    good = tmp_path / "good.yaml"
+    good.write_text("- {kind: llo, title: Excel, text: In vier avonden, regions: [UT]}\n")
+    process = await start(["offers", "import", str(good)], env, tmp_path)
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0 and "1 aanbod geïmporteerd." in stdout.decode()
+
+    process = await start(["campaigns", "create", "1", "--region", "UT"], env, tmp_path)
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0 and "campaign 1: reaches 0 alumni now" in stdout.decode()
+    process = await start(["campaigns", "send", "1"], env, tmp_path)
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert "campaign 1: 0 pushes queued" in stdout.decode()
+    process = await start(["campaigns", "stats", "1"], env, tmp_path)
+    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert "targeted\t0" in stdout.decode()
