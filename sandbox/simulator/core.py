@@ -18,13 +18,16 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from sandbox.simulator import forum, media  # noqa: F401  (registers their Bot API methods)
 from sandbox.simulator.methods import METHODS
 from sandbox.simulator.models import (
     JSON,
+    TOPIC_COLORS,
     ApiError,
     FaultSet,
     SimChat,
     SimMessage,
+    SimTopic,
     SimUser,
     Stats,
     StoredFile,
@@ -32,12 +35,15 @@ from sandbox.simulator.models import (
 from sandbox.simulator.params import read_params
 from sandbox.simulator.ratelimit import RateLimiter
 from sandbox.simulator.updates import (
+    CHANNEL_BOT,
     DEFAULT_UPDATE_TYPES,
+    GROUP_ANONYMOUS_BOT,
     ChatRef,
     chat_id_of,
     chat_member,
     media_content,
     message_view,
+    shallow,
     update_kind,
 )
 from sandbox.simulator.webhook import WebhookDispatcher
@@ -50,6 +56,10 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # covers a client that just cancelled its long poll (the server notices the closed socket a
 # moment later).
 POLL_HANDOVER_SECONDS = 0.25
+
+# Member statuses set_member_status accepts (restricted is not modelled).
+MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "left", "kicked"})
+_PRESENT = frozenset({"creator", "administrator", "member"})
 
 
 class BotApiSimulator:
@@ -104,6 +114,8 @@ class BotApiSimulator:
         self.not_started: set[int] = set()
         self.bot_groups: set[int] = set()
         self.files: dict[str, StoredFile] = {}
+        self.forum_topics: dict[int, dict[int, SimTopic]] = {}
+        self.members: dict[int, dict[int, str]] = {}
         self.callbacks: dict[str, JSON] = {}
         self.chat_actions: list[JSON] = []
         self.allowed_updates: frozenset[str] = DEFAULT_UPDATE_TYPES
@@ -324,10 +336,14 @@ class BotApiSimulator:
         return value
 
     def store_message(self, message: SimMessage) -> SimMessage:
-        """Record a new message (from the bot or a user) and announce it."""
+        """Record a new message (from the bot or a user) and announce it.
+
+        Service messages (kind "service", e.g. forum_topic_created) stay out of
+        ``bot_messages`` even when the bot caused them; ``chat_messages`` has them.
+        """
         self._log.setdefault(message.chat_id, []).append(message)
         self._messages[(message.chat_id, message.message_id)] = message
-        if message.from_bot:
+        if message.from_bot and message.kind != "service":
             self._bot_log.setdefault(message.chat_id, []).append(message)
             self.stats.messages_sent += 1
         if message.chat_id in self._subscribers:
@@ -359,8 +375,18 @@ class BotApiSimulator:
         """Return every message (user and bot) in a chat with message_id > after."""
         return [m for m in self._log.get(chat_id_of(chat), []) if m.message_id > after]
 
-    def new_file(self, data: bytes, file_name: str | None, mime_type: str | None) -> StoredFile:
-        """Store bytes and return the file record with a fresh file_id."""
+    def new_file(
+        self,
+        data: bytes,
+        file_name: str | None,
+        mime_type: str | None,
+        kind: str = "document",
+    ) -> StoredFile:
+        """Store bytes and return the file record with a fresh file_id.
+
+        kind ("document", "photo", "voice", "sticker") decides the file_path folder and
+        which send methods accept the file_id.
+        """
         number = next(self._file_ids)
         unique = f"AgAD{number:06d}"
         stored = StoredFile(
@@ -369,6 +395,7 @@ class BotApiSimulator:
             data=data,
             file_name=file_name,
             mime_type=mime_type,
+            kind=kind,
         )
         self.files[stored.file_id] = stored
         return stored
@@ -521,6 +548,8 @@ class BotApiSimulator:
         """Create a group (or supergroup, the default) without the bot in it."""
         number = next(self._group_ids)
         chat_id = -(1_000_000_000_000 + number) if supergroup else -(4_000_000_000 + number)
+        if is_forum and not supergroup:
+            raise ValueError("only supergroups can be forums")
         chat = SimChat(
             id=chat_id,
             type="supergroup" if supergroup else "group",
@@ -528,7 +557,144 @@ class BotApiSimulator:
             is_forum=is_forum,
         )
         self.chats[chat_id] = chat
+        if is_forum:
+            # Message 1 is the General topic's; created topics get ids from 2 on, so no
+            # topic collides with General's thread id 1 (which sends may not name).
+            self._message_ids[chat_id] = 1
+            self.forum_topics[chat_id] = {}
         return chat
+
+    def create_channel(self, title: str = "Alumni nieuws", username: str | None = None) -> SimChat:
+        """Create a channel chat (the bot is not in it); it can post in groups as sender_chat."""
+        number = next(self._group_ids)
+        chat = SimChat(
+            id=-(1_000_000_000_000 + number), type="channel", title=title, username=username
+        )
+        self.chats[chat.id] = chat
+        return chat
+
+    # ------------------------------------------------------------ members
+
+    def set_member_status(self, group: SimChat, user: SimUser, status: str) -> None:
+        """Set a user's status in a group, as getChatMember will report it.
+
+        status is one of creator, administrator, member, left, kicked. Users become members
+        of a group on their own when they send there.
+        """
+        if status not in MEMBER_STATUSES:
+            raise ValueError(f"unsupported member status {status!r}")
+        if not group.is_group:
+            raise ValueError("members exist only in groups")
+        self.members.setdefault(group.id, {})[user.id] = status
+
+    def member_status(self, chat: ChatRef, user: ChatRef) -> str:
+        """Return a user's status in a group ("left" when never seen there)."""
+        return self.members.get(chat_id_of(chat), {}).get(chat_id_of(user), "left")
+
+    def _join(self, group: SimChat, user_id: int) -> None:
+        statuses = self.members.setdefault(group.id, {})
+        if statuses.get(user_id) not in _PRESENT:
+            statuses[user_id] = "member"
+
+    # ------------------------------------------------------------ forum topics
+
+    def topics(self, group: ChatRef) -> dict[int, SimTopic]:
+        """Return the group's open and closed forum topics by message_thread_id."""
+        return dict(self.forum_topics.get(chat_id_of(group), {}))
+
+    def topic(self, group: ChatRef, thread_id: int) -> SimTopic | None:
+        """Return one forum topic, or None when it does not exist (or was deleted)."""
+        return self.forum_topics.get(chat_id_of(group), {}).get(thread_id)
+
+    def open_topic(
+        self,
+        group: SimChat,
+        name: str,
+        sender: JSON,
+        *,
+        icon_color: int = TOPIC_COLORS[0],
+        icon_custom_emoji_id: str | None = None,
+        sender_chat: SimChat | None = None,
+    ) -> tuple[SimTopic, SimMessage]:
+        """Create a topic and its forum_topic_created service message (no checks)."""
+        if not group.is_forum:
+            raise ValueError(f"chat {group.id} is not a forum")
+        created: JSON = {"name": name, "icon_color": icon_color}
+        if icon_custom_emoji_id:
+            created["icon_custom_emoji_id"] = icon_custom_emoji_id
+        message_id = self._message_ids.get(group.id, 0) + 1
+        topic = SimTopic(message_id, name, icon_color, icon_custom_emoji_id)
+        self.forum_topics.setdefault(group.id, {})[message_id] = topic
+        message = self.service_message(
+            group, sender, {"forum_topic_created": created}, message_id, sender_chat=sender_chat
+        )
+        return topic, message
+
+    def service_message(
+        self,
+        chat: SimChat,
+        sender: JSON,
+        content: JSON,
+        thread_id: int | None = None,
+        *,
+        sender_chat: SimChat | None = None,
+    ) -> SimMessage:
+        """Store a service message (in a topic when thread_id is given) and return it."""
+        message_id = self.next_message_id(chat.id)
+        date = int(time.time())
+        raw: JSON = {"message_id": message_id, "from": sender}
+        if sender_chat is not None:
+            raw["sender_chat"] = sender_chat.to_dict()
+        raw.update(chat=chat.to_dict(), date=date)
+        if thread_id is not None:
+            raw["message_thread_id"] = thread_id
+            raw["is_topic_message"] = True
+            root = self.get_message(chat.id, thread_id)
+            if root is not None and root.message_id != message_id:
+                raw["reply_to_message"] = shallow(root.raw)
+        raw.update(content)
+        message = SimMessage(
+            message_id=message_id,
+            chat_id=chat.id,
+            date=date,
+            raw=raw,
+            message_thread_id=thread_id,
+            from_bot=sender.get("id") == self.bot_id,
+            kind="service",
+        )
+        return self.store_message(message)
+
+    async def create_topic(
+        self,
+        group: SimChat,
+        name: str,
+        by: SimUser | None = None,
+        *,
+        icon_color: int = TOPIC_COLORS[0],
+    ) -> SimTopic:
+        """Let an admin create a topic in the app; the bot gets the service message.
+
+        Without by, an anonymous admin creates it (from GroupAnonymousBot).
+        """
+        sender = by.to_dict() if by is not None else dict(GROUP_ANONYMOUS_BOT)
+        if by is not None:
+            self._join(group, by.id)
+        topic, message = self.open_topic(
+            group, name, sender, icon_color=icon_color, sender_chat=None if by else group
+        )
+        self.emit_for_chat(group, "message", message.raw)
+        return topic
+
+    def delete_topic(self, group: SimChat, thread_id: int) -> None:
+        """Delete a topic and all its messages, as an admin in the app (no update for bots)."""
+        topics = self.forum_topics.get(group.id, {})
+        if thread_id not in topics:
+            raise KeyError(f"no topic {thread_id} in chat {group.id}")
+        del topics[thread_id]
+        for message in list(self._log.get(group.id, ())):
+            if message.message_thread_id == thread_id:
+                self.remove_message(message)
+        self.notify()
 
     def _chat_member_update(
         self, chat: SimChat, by: SimUser, old_status: str, new_status: str
@@ -549,6 +715,9 @@ class BotApiSimulator:
     ) -> JSON:
         """Add the bot to a group: a my_chat_member update and a new_chat_members message."""
         self.bot_groups.add(group.id)
+        self.members.setdefault(group.id, {})[self.bot_id] = (
+            "administrator" if as_admin else "member"
+        )
         self._chat_member_update(group, by, "left", "administrator" if as_admin else "member")
         message = self._user_message(by, group, {"new_chat_members": [self.bot_user.to_dict()]})
         self.emit("message", message.raw)
@@ -557,6 +726,7 @@ class BotApiSimulator:
     def remove_bot_from_group(self, group: SimChat, by: SimUser) -> None:
         """Remove the bot from a group (a my_chat_member update with status "kicked")."""
         self.bot_groups.discard(group.id)
+        self.members.setdefault(group.id, {})[self.bot_id] = "kicked"
         self._chat_member_update(group, by, "member", "kicked")
 
     def block(self, user: SimUser) -> None:
@@ -598,21 +768,56 @@ class BotApiSimulator:
             raise KeyError(f"unknown user {user.id}")
         if chat.type == "private":
             self.not_started.discard(user.id)
+        elif chat.is_group:
+            if self.member_status(chat, user.id) == "kicked":
+                raise PermissionError(f"user {user.id} is banned from chat {chat.id}")
+            self._join(chat, user.id)
+        return self._incoming_message(
+            user.to_dict(),
+            chat,
+            content,
+            kind=kind,
+            message_thread_id=message_thread_id,
+            reply_to_message_id=reply_to_message_id,
+        )
+
+    def _incoming_message(
+        self,
+        sender: JSON,
+        chat: SimChat,
+        content: JSON,
+        *,
+        kind: str = "text",
+        sender_chat: SimChat | None = None,
+        message_thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
+    ) -> SimMessage:
+        """Store a message that a user (or an anonymous admin, or a channel) sent."""
+        if (
+            message_thread_id is not None
+            and chat.is_forum
+            and self.topic(chat, message_thread_id) is None
+        ):
+            raise KeyError(f"no topic {message_thread_id} in chat {chat.id}")
         message_id = self.next_message_id(chat.id)
         date = int(time.time())
-        raw: JSON = {
-            "message_id": message_id,
-            "from": user.to_dict(),
-            "chat": chat.to_dict(),
-            "date": date,
-        }
+        raw: JSON = {"message_id": message_id, "from": sender}
+        if sender_chat is not None:
+            raw["sender_chat"] = sender_chat.to_dict()
+        raw.update(chat=chat.to_dict(), date=date)
         if message_thread_id is not None:
             raw["message_thread_id"] = message_thread_id
-            raw["is_topic_message"] = True
+            if chat.is_forum:
+                raw["is_topic_message"] = True
+        replied = None
         if reply_to_message_id is not None:
             replied = self.get_message(chat.id, reply_to_message_id)
-            if replied is not None:
-                raw["reply_to_message"] = replied.raw
+        if replied is None and message_thread_id is not None and chat.is_forum:
+            # Telegram shows a topic message without an explicit reply as a reply to the
+            # topic's forum_topic_created message.
+            replied = self.get_message(chat.id, message_thread_id)
+        if replied is not None:
+            raw["reply_to_message"] = shallow(replied.raw)
         raw.update(content)
         message = SimMessage(
             message_id=message_id,
@@ -637,18 +842,14 @@ class BotApiSimulator:
         message_thread_id: int | None = None,
         reply_to_message_id: int | None = None,
     ) -> JSON:
-        """Let a user send text (private chat unless chat is given); return the Message."""
+        """Let a user send text (private chat unless chat is given); return the Message.
+
+        In a forum, message_thread_id names the topic; the message then carries
+        is_topic_message and replies to the topic's creation message unless
+        reply_to_message_id says otherwise. KeyError for a missing (deleted) topic.
+        """
         target = self._chat_for(user, chat)
-        content: JSON = {"text": text}
-        if text.startswith("/"):
-            command = text.split(maxsplit=1)[0] if text.strip() else text
-            content["entities"] = [
-                {
-                    "type": "bot_command",
-                    "offset": 0,
-                    "length": len(command.encode("utf-16-le")) // 2,
-                }
-            ]
+        content = _text_content(text)
         message = self._user_message(
             user,
             target,
@@ -665,14 +866,79 @@ class BotApiSimulator:
         kind: str = "sticker",
         caption: str | None = None,
         chat: SimChat | None = None,
+        *,
+        message_thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
     ) -> JSON:
-        """Let a user send a sticker, photo, voice, document, location or contact."""
+        """Let a user send a sticker, photo, voice, document, location or contact.
+
+        The files are stored, so the bot can getFile and download them.
+        """
         target = self._chat_for(user, chat)
         content = media_content(user, kind, self.new_file)
         if caption and kind in ("photo", "voice", "document"):
             content["caption"] = caption
-        message = self._user_message(user, target, content, kind=kind)
+        message = self._user_message(
+            user,
+            target,
+            content,
+            kind=kind,
+            message_thread_id=message_thread_id,
+            reply_to_message_id=reply_to_message_id,
+        )
         self.emit_for_chat(target, "message", message.raw)
+        return message.raw
+
+    async def anonymous_admin_sends(
+        self,
+        group: SimChat,
+        text: str,
+        message_thread_id: int | None = None,
+        *,
+        reply_to_message_id: int | None = None,
+    ) -> JSON:
+        """Let an anonymous admin post: from is GroupAnonymousBot, sender_chat the group."""
+        if not group.is_group:
+            raise ValueError("anonymous admins exist only in groups")
+        message = self._incoming_message(
+            dict(GROUP_ANONYMOUS_BOT),
+            group,
+            _text_content(text),
+            sender_chat=group,
+            message_thread_id=message_thread_id,
+            reply_to_message_id=reply_to_message_id,
+        )
+        self.emit_for_chat(group, "message", message.raw)
+        return message.raw
+
+    async def channel_sends_in(
+        self,
+        group: SimChat,
+        channel_title: str,
+        text: str,
+        message_thread_id: int | None = None,
+        *,
+        reply_to_message_id: int | None = None,
+    ) -> JSON:
+        """Let a user post in a group on behalf of a channel (sender_chat is the channel).
+
+        The channel is created on first use and reused by title; from is Channel_Bot.
+        """
+        if not group.is_group:
+            raise ValueError("channels post on their own behalf only in groups")
+        channel = next(
+            (c for c in self.chats.values() if c.type == "channel" and c.title == channel_title),
+            None,
+        ) or self.create_channel(channel_title)
+        message = self._incoming_message(
+            dict(CHANNEL_BOT),
+            group,
+            _text_content(text),
+            sender_chat=channel,
+            message_thread_id=message_thread_id,
+            reply_to_message_id=reply_to_message_id,
+        )
+        self.emit_for_chat(group, "message", message.raw)
         return message.raw
 
     async def user_presses(
@@ -710,9 +976,15 @@ class BotApiSimulator:
 
     # ------------------------------------------------------------------ reading
 
-    def bot_messages(self, chat: ChatRef) -> list[SimMessage]:
-        """Return the bot's messages in a chat, oldest first, edits applied."""
-        return list(self._bot_log.get(chat_id_of(chat), ()))
+    def bot_messages(self, chat: ChatRef, thread_id: int | None = None) -> list[SimMessage]:
+        """Return the bot's messages in a chat, oldest first, edits applied.
+
+        With thread_id, only those in that forum topic (or reply thread).
+        """
+        messages = self._bot_log.get(chat_id_of(chat), ())
+        if thread_id is None:
+            return list(messages)
+        return [m for m in messages if m.message_thread_id == thread_id]
 
     def file_bytes(self, file_id: str) -> bytes:
         """Return the content of a stored file."""
@@ -756,3 +1028,18 @@ class BotApiSimulator:
                 f"got {len(got)}:\n{lines or '  (none)'}\nlast Bot API calls: {calls}"
             ) from None
         return self.bot_messages(chat_id)
+
+
+def _text_content(text: str) -> JSON:
+    """Return the Message fields for text a person typed (a leading /command is an entity)."""
+    content: JSON = {"text": text}
+    if text.startswith("/"):
+        command = text.split(maxsplit=1)[0] if text.strip() else text
+        content["entities"] = [
+            {
+                "type": "bot_command",
+                "offset": 0,
+                "length": len(command.encode("utf-16-le")) // 2,
+            }
+        ]
+    return content

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sandbox.simulator.models import JSON, ApiError, SimChat, SimMessage, bad_request
 from sandbox.simulator.params import Params
 from sandbox.simulator.tghtml import HtmlParseError, ParsedText, parse_html, plain_text
+from sandbox.simulator.updates import chat_member, shallow
 
 if TYPE_CHECKING:
     from sandbox.simulator.core import BotApiSimulator
@@ -27,6 +28,8 @@ MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_BUTTONS = 100
 MAX_ROW = 8
+MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile serves files up to 20 MB
+GENERAL_TOPIC_ID = 1
 CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -112,8 +115,30 @@ def check_can_send(sim: BotApiSimulator, chat: SimChat) -> None:
         if chat.id in sim.not_started:
             raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
     elif chat.id not in sim.bot_groups:
-        kind = "supergroup" if chat.type == "supergroup" else "group"
+        kind = chat.type if chat.type in ("supergroup", "channel") else "group"
         raise ApiError(403, f"Forbidden: bot is not a member of the {kind} chat")
+
+
+def bot_is_admin(sim: BotApiSimulator, chat: SimChat) -> bool:
+    """Return whether the bot is an administrator of a group."""
+    return sim.member_status(chat, sim.bot_id) in ("administrator", "creator")
+
+
+def check_thread(sim: BotApiSimulator, chat: SimChat, p: Params) -> int | None:
+    """Validate message_thread_id for a send into a forum; return it (or None).
+
+    A deleted or never created topic, and the General topic (id 1), answer 400 "message
+    thread not found" like Telegram; a closed topic accepts posts only from admins.
+    """
+    thread_id = p.integer("message_thread_id")
+    if thread_id is None or not chat.is_forum:
+        return None
+    topic = sim.topic(chat, thread_id)
+    if topic is None or thread_id == GENERAL_TOPIC_ID:
+        raise bad_request("message thread not found")
+    if topic.is_closed and not bot_is_admin(sim, chat):
+        raise bad_request("TOPIC_CLOSED")
+    return thread_id
 
 
 def charge_send(sim: BotApiSimulator, chat: SimChat) -> None:
@@ -214,19 +239,26 @@ def bot_message(
         "chat": chat.to_dict(),
         "date": date,
     }
-    thread_id = p.integer("message_thread_id")
-    if thread_id is not None and chat.is_forum:
-        raw["message_thread_id"] = thread_id
-        raw["is_topic_message"] = True
+    thread_id = p.integer("message_thread_id") if chat.is_forum else None
     reply = p.json("reply_parameters")
     reply_to = reply.get("message_id") if isinstance(reply, dict) else None
     reply_to = reply_to or p.integer("reply_to_message_id")
+    replied: SimMessage | None = None
     if reply_to is not None:
         replied = sim.get_message(chat.id, int(reply_to))
-        if replied is not None:
-            raw["reply_to_message"] = replied.raw
-        elif not (isinstance(reply, dict) and reply.get("allow_sending_without_reply")):
+        if replied is None and not (
+            isinstance(reply, dict) and reply.get("allow_sending_without_reply")
+        ):
             raise bad_request("message to be replied not found")
+        if replied is not None and thread_id is None and chat.is_forum:
+            thread_id = replied.message_thread_id  # a reply lands in the replied topic
+    if thread_id is not None:
+        raw["message_thread_id"] = thread_id
+        raw["is_topic_message"] = True
+        if replied is None:
+            replied = sim.get_message(chat.id, thread_id)  # the forum_topic_created message
+    if replied is not None:
+        raw["reply_to_message"] = shallow(replied.raw)
     raw.update(content)
     if markup is not None and "inline_keyboard" in markup:
         raw["reply_markup"] = markup
@@ -415,6 +447,7 @@ async def send_message(sim: BotApiSimulator, p: Params) -> JSON:
     if len(parsed.text) > MAX_TEXT:
         raise bad_request("message is too long")
     markup = validate_markup(p.json("reply_markup"))
+    check_thread(sim, chat, p)
     charge_send(sim, chat)
     content: JSON = {"text": parsed.text}
     if parsed.entities:
@@ -449,6 +482,7 @@ async def send_document(sim: BotApiSimulator, p: Params) -> JSON:
     if len(parsed.text) > MAX_CAPTION:
         raise bad_request("message caption is too long")
     markup = validate_markup(p.json("reply_markup"))
+    check_thread(sim, chat, p)
     charge_send(sim, chat)
     document: JSON = {
         "file_id": stored.file_id,
@@ -626,6 +660,7 @@ async def leave_chat(sim: BotApiSimulator, p: Params) -> bool:
     if chat.id not in sim.bot_groups:
         raise ApiError(403, "Forbidden: bot is not a member of the supergroup chat")
     sim.bot_groups.discard(chat.id)
+    sim.members.setdefault(chat.id, {})[sim.bot_id] = "left"
     sim.emit(
         "my_chat_member",
         {
@@ -658,12 +693,35 @@ async def get_file(sim: BotApiSimulator, p: Params) -> JSON:
     stored = sim.files.get(p.string("file_id", required=True) or "")
     if stored is None:
         raise bad_request("invalid file_id")
+    if len(stored.data) > MAX_DOWNLOAD:
+        raise bad_request("file is too big")
     return {
         "file_id": stored.file_id,
         "file_unique_id": stored.file_unique_id,
         "file_size": len(stored.data),
         "file_path": stored.file_path,
     }
+
+
+@api_method("getChatMember")
+async def get_chat_member(sim: BotApiSimulator, p: Params) -> JSON:
+    """Return a user's ChatMember in a group (or in the private chat with the bot)."""
+    chat = resolve_chat(sim, p)
+    user_id = p.integer("user_id", required=True) or 0
+    if user_id == sim.bot_id:
+        user = sim.bot_user
+    else:
+        found = sim.users.get(user_id)
+        if found is None:
+            raise bad_request("user not found")
+        user = found
+    if chat.type == "private":
+        if user.id not in (chat.id, sim.bot_id):
+            raise bad_request("user not found")
+        return chat_member(user, "member")
+    if chat.id not in sim.bot_groups:
+        raise bad_request("chat not found")
+    return chat_member(user, sim.member_status(chat, user.id))
 
 
 @api_method("close")

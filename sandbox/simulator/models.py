@@ -59,7 +59,7 @@ class SimUser:
 
 @dataclass(slots=True)
 class SimChat:
-    """A simulated chat: private (id == user id), group or supergroup (negative id)."""
+    """A simulated chat: private (id == user id), group, supergroup or channel (negative id)."""
 
     id: int
     type: str
@@ -120,11 +120,44 @@ class StoredFile:
     data: bytes
     file_name: str | None = None
     mime_type: str | None = None
+    kind: str = "document"
 
     @property
     def file_path(self) -> str:
-        """Return the path used by ``getFile`` and the file download URL."""
-        return f"documents/{self.file_unique_id}"
+        """Return the path used by ``getFile`` and the file download URL.
+
+        Telegram files photos, voice notes and stickers under their own folders.
+        """
+        folder = _FILE_FOLDERS.get(self.kind, "documents")
+        return f"{folder}/{self.file_unique_id}"
+
+
+_FILE_FOLDERS = {"photo": "photos", "voice": "voice", "sticker": "stickers"}
+
+# Telegram's fixed palette for forum topic icons (createForumTopic's icon_color).
+TOPIC_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
+
+
+@dataclass(slots=True)
+class SimTopic:
+    """A forum topic; its message_thread_id is the id of its forum_topic_created message."""
+
+    message_thread_id: int
+    name: str
+    icon_color: int = TOPIC_COLORS[0]
+    icon_custom_emoji_id: str | None = None
+    is_closed: bool = False
+
+    def to_dict(self) -> JSON:
+        """Return the Bot API ``ForumTopic`` object."""
+        data: JSON = {
+            "message_thread_id": self.message_thread_id,
+            "name": self.name,
+            "icon_color": self.icon_color,
+        }
+        if self.icon_custom_emoji_id:
+            data["icon_custom_emoji_id"] = self.icon_custom_emoji_id
+        return data
 
 
 @dataclass(slots=True)

@@ -2,13 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sandbox.simulator.models import SimChat, SimMessage, SimUser, StoredFile
 
 JSON = dict[str, Any]
 ChatRef = int | SimUser | SimChat
+
+# The placeholder senders Telegram puts in "from" when the real sender is hidden behind a chat.
+GROUP_ANONYMOUS_BOT: JSON = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+CHANNEL_BOT: JSON = {
+    "id": 136817688,
+    "is_bot": True,
+    "first_name": "Channel",
+    "username": "Channel_Bot",
+}
+# Message fields that make a message copyable content (copyMessage keeps these).
+COPYABLE_FIELDS = (
+    "text",
+    "entities",
+    "link_preview_options",
+    "photo",
+    "document",
+    "voice",
+    "sticker",
+    "location",
+    "contact",
+    "caption",
+    "caption_entities",
+)
+MEDIA_FIELDS = ("photo", "document", "voice", "sticker", "location", "contact")
+
+
+class NewFile(Protocol):
+    """``BotApiSimulator.new_file``: store bytes and return the file record."""
+
+    def __call__(
+        self, data: bytes, file_name: str | None, mime_type: str | None, kind: str = ...
+    ) -> StoredFile:
+        """Store data and return its record."""
+        ...
+
 
 # Update types delivered when the bot never chose allowed_updates (or chose []).
 DEFAULT_UPDATE_TYPES = frozenset(
@@ -84,14 +123,52 @@ def chat_member(user: SimUser, status: str) -> JSON:
             can_manage_topics=True,
             can_pin_messages=True,
         )
+    elif status == "creator":
+        member["is_anonymous"] = False
     elif status == "kicked":
         member["until_date"] = 0
     return member
 
 
-def media_content(
-    user: SimUser, kind: str, new_file: Callable[[bytes, str | None, str | None], StoredFile]
-) -> JSON:
+def file_ref(stored: StoredFile) -> JSON:
+    """Return the file_id, file_unique_id and file_size fields of a file object."""
+    return {
+        "file_id": stored.file_id,
+        "file_unique_id": stored.file_unique_id,
+        "file_size": len(stored.data),
+    }
+
+
+def photo_sizes(
+    new_file: NewFile, data: bytes, mime_type: str | None = "image/jpeg"
+) -> list[JSON]:
+    """Return a photo as Telegram does: PhotoSizes smallest first, each its own file."""
+    sizes: list[JSON] = []
+    for width, height in ((90, 68), (320, 240)):
+        stored = new_file(data, None, mime_type, kind="photo")
+        sizes.append({**file_ref(stored), "width": width, "height": height})
+    return sizes
+
+
+def voice_object(stored: StoredFile, duration: int = 2) -> JSON:
+    """Return a Voice object for a stored file."""
+    voice: JSON = {**file_ref(stored), "duration": duration}
+    if stored.mime_type:
+        voice["mime_type"] = stored.mime_type
+    return voice
+
+
+def document_object(stored: StoredFile) -> JSON:
+    """Return a Document object for a stored file."""
+    document = file_ref(stored)
+    if stored.file_name:
+        document["file_name"] = stored.file_name
+    if stored.mime_type:
+        document["mime_type"] = stored.mime_type
+    return document
+
+
+def media_content(user: SimUser, kind: str, new_file: NewFile) -> JSON:
     """Return the Message fields for a user sending media of the given kind."""
     if kind == "location":
         return {"location": {"latitude": 52.0907, "longitude": 5.1214}}
@@ -112,12 +189,10 @@ def media_content(
     if kind not in specs:
         raise ValueError(f"unsupported media kind {kind!r}")
     data, file_name, mime_type = specs[kind]
-    stored = new_file(data, file_name, mime_type)
-    ref: JSON = {
-        "file_id": stored.file_id,
-        "file_unique_id": stored.file_unique_id,
-        "file_size": len(data),
-    }
+    if kind == "photo":
+        return {"photo": photo_sizes(new_file, data, mime_type)}
+    stored = new_file(data, file_name, mime_type, kind=kind)
+    ref = file_ref(stored)
     if kind == "sticker":
         return {
             "sticker": {
@@ -130,11 +205,9 @@ def media_content(
                 "emoji": "👍",
             }
         }
-    if kind == "photo":
-        return {"photo": [{**ref, "width": 320, "height": 240}]}
     if kind == "voice":
-        return {"voice": {**ref, "duration": 2, "mime_type": mime_type}}
-    return {"document": {**ref, "file_name": file_name, "mime_type": mime_type}}
+        return {"voice": voice_object(stored)}
+    return {"document": document_object(stored)}
 
 
 def message_view(message: SimMessage) -> JSON:
@@ -146,3 +219,8 @@ def message_view(message: SimMessage) -> JSON:
         "keyboard": message.reply_markup,
         "message": message.raw,
     }
+
+
+def shallow(message: JSON) -> JSON:
+    """Return a Message as Telegram nests it in reply_to_message (one level, no deeper reply)."""
+    return {key: value for key, value in message.items() if key != "reply_to_message"}

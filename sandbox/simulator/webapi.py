@@ -40,6 +40,15 @@ def _static_dir() -> str:
     return str(STATIC_DIR)
 
 
+def _thread(body: JSON) -> int | None:
+    value = body.get("message_thread_id")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise web.HTTPBadRequest(text="message_thread_id must be an integer")
+    return value
+
+
 def _user_json(user: SimUser) -> JSON:
     return {**user.to_dict(), "chat_id": user.id}
 
@@ -122,26 +131,42 @@ class UserApi:
         return web.json_response(_user_json(self._user(request)))
 
     async def send_text(self, request: web.Request) -> web.Response:
-        """Let the user send {text, chat_id?}."""
+        """Let the user send {text, chat_id?, message_thread_id?}."""
         user = self._user(request)
         body = await self._body(request)
         text = body.get("text")
         if not isinstance(text, str) or not text.strip() or len(text) > 4096:
             raise web.HTTPBadRequest(text="text must be 1-4096 characters")
-        message = await self.sim.user_sends(user, text, chat=self._target(body))
+        try:
+            message = await self.sim.user_sends(
+                user, text, chat=self._target(body), message_thread_id=_thread(body)
+            )
+        except KeyError:
+            raise web.HTTPNotFound(text="unknown topic") from None
+        except PermissionError:
+            raise web.HTTPForbidden(text="user is banned from this chat") from None
         return web.json_response(message, status=201)
 
     async def send_media(self, request: web.Request) -> web.Response:
-        """Let the user send {kind, caption?, chat_id?}."""
+        """Let the user send {kind, caption?, chat_id?, message_thread_id?}."""
         user = self._user(request)
         body = await self._body(request)
         kind = body.get("kind")
         if kind not in MEDIA_KINDS:
             raise web.HTTPBadRequest(text=f"kind must be one of {', '.join(MEDIA_KINDS)}")
         caption = body.get("caption") if isinstance(body.get("caption"), str) else None
-        message = await self.sim.user_sends_media(
-            user, kind=str(kind), caption=caption, chat=self._target(body)
-        )
+        try:
+            message = await self.sim.user_sends_media(
+                user,
+                kind=str(kind),
+                caption=caption,
+                chat=self._target(body),
+                message_thread_id=_thread(body),
+            )
+        except KeyError:
+            raise web.HTTPNotFound(text="unknown topic") from None
+        except PermissionError:
+            raise web.HTTPForbidden(text="user is banned from this chat") from None
         return web.json_response(message, status=201)
 
     async def press(self, request: web.Request) -> web.Response:

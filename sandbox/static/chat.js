@@ -107,9 +107,20 @@ function inlineKeyboard(message) {
   return box;
 }
 
+function mediaFileId(message, kind) {
+  if (kind === "photo" && Array.isArray(message.photo) && message.photo.length) return message.photo[message.photo.length - 1].file_id;
+  if (kind === "voice" && message.voice) return message.voice.file_id;
+  return null;
+}
+
 function mediaNote(message) {
   for (const kind of Object.keys(MEDIA_LABELS)) {
-    if (message[kind] && kind !== "document") return el("span", { class: "media-note", text: MEDIA_LABELS[kind] });
+    if (!message[kind] || kind === "document") continue;
+    const fileId = mediaFileId(message, kind);
+    if (fileId) {
+      return el("a", { class: "media-note", href: `${API}/files/${encodeURIComponent(fileId)}`, download: "", text: MEDIA_LABELS[kind] });
+    }
+    return el("span", { class: "media-note", text: MEDIA_LABELS[kind] });
   }
   return null;
 }
