@@ -20,7 +20,7 @@ from bot.dispatch import Dispatcher
 from bot.messenger import Outgoing, Send
 from bot.render import LOCALES, Renderer
 from bot.settings import Settings
-from handlers import common, jobs, offers, onboarding, privacy, profile
+from handlers import common, inbox, jobs, offers, onboarding, privacy, profile
 from handlers.context import AlumniContext, BotData
 from handlers.processor import PerChatUpdateProcessor
 from handlers.telegram_messenger import TelegramMessenger
@@ -85,11 +85,12 @@ def build_application(
         clock=clock or SystemClock(),
         messenger=TelegramMessenger(application.bot, on_blocked),
     )
-    conversation = ConversationService(deps)
+    dispatcher = Dispatcher(deps)
+    conversation = ConversationService(deps, dispatcher)
     conversation_ref.append(conversation)
     application.bot_data.deps = deps
     application.bot_data.conversation = conversation
-    application.bot_data.dispatcher = Dispatcher(deps)
+    application.bot_data.dispatcher = dispatcher
 
     # Group -1 runs first: a resent update_id stops here, before any feature sees it.
     application.add_handler(TypeHandler(Update, common.claim_update), group=-1)
@@ -101,6 +102,7 @@ def build_application(
             *profile.handlers(),
             *privacy.handlers(),
             *offers.handlers(),
+            *inbox.handlers(),
             *common.handlers(),
         ]
     )

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from bot.context import Deps
-from bot.dispatch import enqueue, row
+from bot.dispatch import row
+from bot.inbox import InboxService
 from bot.messenger import Button, Outgoing
 from bot.privacy import ConsentService
 from storage.campaigns import Segment
@@ -30,6 +31,8 @@ from storage.repositories import Tx
 
 logger = logging.getLogger(__name__)
 
+# Which inbox topic an interest in an offer of this kind belongs to (routes it to a team).
+TOPIC_OF_KIND = {"llo": "courses", "job": "work", "bpv": "work", "event": "other", "news": "other"}
 URL = re.compile(r"^https?://[^\s<>\"']+$")
 LIST_FIELDS = ("regions", "sectors", "crebos", "levels")
 
@@ -75,9 +78,10 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 class CampaignService:
     """Everything between an offer file and the pushes in the outbox."""
 
-    def __init__(self, deps: Deps, consent: ConsentService) -> None:
+    def __init__(self, deps: Deps, consent: ConsentService, inbox: InboxService) -> None:
         self.deps = deps
         self.consent = consent
+        self.inbox = inbox
 
     # ------------------------------------------------------------------ import
 
@@ -351,27 +355,17 @@ class CampaignService:
             )
             return "offers.optout_done"
         if await tx.offers.respond(campaign_id, alumnus.id, "interest", now):
-            await self._notify_team(tx, offer, alumnus, campaign_id)
+            # A person follows up: a routed conversation in the inbox, the offer attached.
+            await self.inbox.open_or_join(
+                tx,
+                alumnus,
+                topic=TOPIC_OF_KIND.get(offer.kind, "other"),
+                context={
+                    "source": "offer",
+                    "offer_id": offer.id,
+                    "campaign_id": campaign_id,
+                    "title": offer.title,
+                },
+                note=self.deps.renderer.text("offers.interest_note", "nl", offer=offer),
+            )
         return "offers.interest_thanks"
-
-    async def _notify_team(self, tx: Tx, offer: Offer, alumnus: Alumnus, campaign_id: int) -> None:
-        """Tell the offer's contact team in its staff group (the inbox will take this over)."""
-        chat_id = await tx.offers.team_chat(offer.contact_team) if offer.contact_team else None
-        if chat_id is None:
-            return
-        programme = self.deps.catalogue.programme(alumnus.crebo)
-        text = self.deps.renderer.text(
-            "offers.interest_notice",
-            "nl",
-            offer=offer,
-            first_name=alumnus.first_name,
-            programme=programme.label("nl") if programme else None,
-            cohort=alumnus.graduation_year,
-        )
-        await enqueue(
-            tx,
-            self.deps.clock.now(),
-            key=f"interest:{campaign_id}:{alumnus.id}",
-            chat_id=chat_id,
-            message=Outgoing(text),
-        )

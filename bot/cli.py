@@ -17,6 +17,8 @@ from bot.campaigns import CampaignService, OfferImportError
 from bot.catalogue import Catalogue
 from bot.clock import SystemClock
 from bot.context import Deps
+from bot.dispatch import Dispatcher
+from bot.inbox import InboxService
 from bot.logs import configure_logging
 from bot.messenger import Action, Outgoing
 from bot.privacy import ConsentService
@@ -54,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     staff_actions.add_parser("list", help="list staff members")
     disable = staff_actions.add_parser("disable", help="disable a staff member, end sessions")
     disable.add_argument("email")
+    link = staff_actions.add_parser(
+        "link", help="link a staff member's Telegram account (numeric user id) for staff groups"
+    )
+    link.add_argument("email")
+    link.add_argument("telegram_user_id", type=int)
 
     teams = commands.add_parser("teams", help="teams of coordinators")
     team_actions = teams.add_subparsers(dest="action", required=True)
@@ -64,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
         "--default", action="store_true", help="the team for conversations no rule routes"
     )
     team_actions.add_parser("list", help="list teams")
+    group = team_actions.add_parser(
+        "group", help="use a forum supergroup (chat id, negative) as the team's staff group"
+    )
+    group.add_argument("code")
+    group.add_argument("chat_id", type=int)
 
     offers = commands.add_parser("offers", help="LLO courses, job leads, bpv places, events")
     offer_actions = offers.add_subparsers(dest="action", required=True)
@@ -154,6 +166,12 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> None:
         elif args.command == "staff" and args.action == "disable":
             await service.disable(args.email)
             _out(f"disabled {args.email.strip().lower()}; their console sessions are ended")
+        elif args.command == "staff" and args.action == "link":
+            await service.link_telegram(args.email, args.telegram_user_id)
+            _out(f"linked {args.email.strip().lower()} to Telegram user {args.telegram_user_id}")
+        elif args.command == "teams" and args.action == "group":
+            await service.link_group(args.code, args.chat_id)
+            _out(f"team {args.code} now uses group {args.chat_id}")
         elif args.command == "teams" and args.action == "add":
             team = await service.add_team(args.code, args.name, default=args.default)
             _out(f"added team {team.code}" + (" (default)" if team.is_default else ""))
@@ -178,6 +196,14 @@ class _QueueOnly:
     async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
         raise RuntimeError("the command line queues messages; the running bot sends them")
 
+    async def copy(
+        self, chat_id: int, from_chat_id: int, message_id: int, thread_id: int | None = None
+    ) -> int:
+        raise RuntimeError("the command line queues messages; the running bot sends them")
+
+    async def create_topic(self, chat_id: int, name: str) -> int:
+        raise RuntimeError("the command line queues messages; the running bot sends them")
+
 
 async def _campaigns(settings: Settings, args: argparse.Namespace) -> None:
     """Run an ``offers`` or ``campaigns`` action."""
@@ -192,7 +218,7 @@ async def _campaigns(settings: Settings, args: argparse.Namespace) -> None:
             clock=SystemClock(),
             messenger=_QueueOnly(),
         )
-        service = CampaignService(deps, ConsentService(deps))
+        service = CampaignService(deps, ConsentService(deps), InboxService(deps, Dispatcher(deps)))
         render = deps.renderer.text
         if args.command == "offers" and args.action == "import":
             try:

@@ -16,6 +16,7 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", "start", "start"),
+    Command("vraag", "question", "question"),
     Command("profiel", "profile", "profile"),
     Command("privacy", "privacy", "privacy"),
     Command("mijngegevens", "mydata", "mydata"),

@@ -12,7 +12,9 @@ from typing import Any
 
 from bot.campaigns import CampaignService
 from bot.context import Deps
+from bot.dispatch import Dispatcher
 from bot.inbound import Inbound
+from bot.inbox import TOPICS, InboxService, Incoming
 from bot.messenger import Action, Button, ClearButtons, Edit, Outgoing, Send
 from bot.privacy import ConsentService, PrivacyService
 from bot.render import LOCALES, pick_locale
@@ -39,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 ONBOARDING = "onboarding"
 EDIT = "edit"
+QUESTION = "question"
 LANGUAGE, CONSENT, CONFIRM = "language", "consent", "confirm"
 ONBOARDING_STEPS: tuple[str, ...] = (LANGUAGE, CONSENT, *PROFILE_STEPS, CONFIRM)
 PURPOSES = frozenset(p.value for p in Purpose)
@@ -55,11 +58,12 @@ class Reply:
 class ConversationService:
     """Routes each event to the open flow or to a command screen."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, dispatcher: Dispatcher) -> None:
         self.deps = deps
         self.consent = ConsentService(deps)
         self.privacy = PrivacyService(deps, self.consent)
-        self.campaigns = CampaignService(deps, self.consent)
+        self.inbox = InboxService(deps, dispatcher)
+        self.campaigns = CampaignService(deps, self.consent, self.inbox)
 
     # ----------------------------------------------------------------- entry points
 
@@ -77,6 +81,9 @@ class ConversationService:
         since = None if reachable else self.deps.clock.now()
         async with self.deps.storage.transaction() as tx:
             await tx.alumni.set_unreachable(chat_id, since)
+            alumnus = await tx.alumni.by_chat(chat_id)
+            if alumnus is not None and not reachable:
+                await self.inbox.unreachable(tx, alumnus)
 
     async def _alumnus(self, tx: Tx, event: Inbound) -> Alumnus:
         now = self.deps.clock.now()
@@ -95,6 +102,8 @@ class ConversationService:
         state = await tx.states.get(alumnus.id)
         if command is not None:
             return await self._command(tx, alumnus, state, event, command)
+        if state is not None and state.flow == QUESTION:
+            return await self._question_input(tx, alumnus, state, event)
         if event.data is not None:
             return await self._button(tx, alumnus, state, event)
         if state is None and alumnus.onboarded_at is None:
@@ -102,9 +111,8 @@ class ConversationService:
             return await self._begin_onboarding(tx, alumnus, event)
         if state is not None:
             return await self._flow_input(tx, alumnus, state, event)
-        locale = self._locale(alumnus, event)
-        name = "common.media_not_understood" if event.media else "common.not_understood"
-        return Reply([Send(Outgoing(self.deps.renderer.text(name, locale)))])
+        # Outside any flow, a message is a question for the school.
+        return await self._ask(tx, alumnus, event)
 
     # ----------------------------------------------------------------- commands
 
@@ -172,6 +180,12 @@ class ConversationService:
             return Reply(self.privacy.ask_erase(alumnus))
         if command == "stop":
             return Reply(await self.privacy.stop(tx, alumnus, event.update_id))
+        if command == "question":
+            if alumnus.onboarded_at is None:
+                return Reply([Send(Outgoing(text("inbox.finish_onboarding_first", locale)))])
+            if state is not None:
+                await tx.states.clear(alumnus.id or 0)
+            return await self._ask(tx, alumnus, event, typed=False)
         return Reply([Send(Outgoing(text("common.unknown_command", locale)))])
 
     def _resume(
@@ -203,6 +217,8 @@ class ConversationService:
             return await self._erase_answer(tx, alumnus, event, rest)
         if kind == "o":
             return await self._offer_answer(tx, alumnus, state, event, rest)
+        if kind == "r":
+            return await self._rating(tx, alumnus, state, event, rest)
         return await self._stale(tx, alumnus, state, event)
 
     async def _stale(
@@ -260,6 +276,105 @@ class ConversationService:
             return await self._stale(tx, alumnus, state, event)
         locale = self._locale(alumnus, event)
         return Reply([Send(Outgoing(self.deps.renderer.text(reply, locale)))])
+
+    # ----------------------------------------------------------------- questions
+
+    def _incoming(self, event: Inbound) -> dict[str, object]:
+        kind = event.media or "text"
+        return {
+            "message_id": event.message_id,
+            "kind": kind,
+            "text": event.text,
+            "file_id": event.file_id,
+        }
+
+    async def _ask(self, tx: Tx, alumnus: Alumnus, event: Inbound, *, typed: bool = True) -> Reply:
+        """A message outside any flow joins the open conversation or starts a question."""
+        assert alumnus.id is not None
+        locale = self._locale(alumnus, event)
+        conversation = await tx.inbox.open_for(alumnus.id) if typed else None
+        if conversation is not None:
+            await self.inbox.add_from_alumnus(
+                tx, conversation, self._as_incoming(event.chat_id, self._incoming(event))
+            )
+            return Reply([Send(Outgoing(self.inbox.acknowledgement(locale, new=False)))])
+        pending = [self._incoming(event)] if typed else []
+        await tx.states.set(
+            alumnus.id, QUESTION, "topic", {"pending": pending}, self.deps.clock.now()
+        )
+        return Reply([Send(self._topic_prompt(locale, "inbox.choose_topic"))])
+
+    def _topic_prompt(self, locale: str, block: str) -> Outgoing:
+        label = self.deps.renderer.label
+        buttons = [Button(label(f"labels.topic_{t}", locale), f"q:{t}") for t in TOPICS]
+        return Outgoing(self.deps.renderer.text(block, locale), rows(buttons, 1))
+
+    @staticmethod
+    def _as_incoming(chat_id: int, data: dict[str, object]) -> Incoming:
+        return Incoming(
+            chat_id=chat_id,
+            message_id=int(str(data["message_id"])),
+            kind=str(data.get("kind") or "text"),
+            text=data.get("text") if isinstance(data.get("text"), str) else None,  # type: ignore[arg-type]
+            file_id=data.get("file_id") if isinstance(data.get("file_id"), str) else None,  # type: ignore[arg-type]
+        )
+
+    async def _question_input(
+        self, tx: Tx, alumnus: Alumnus, state: ConversationState, event: Inbound
+    ) -> Reply:
+        """Choosing the topic of a question, or typing it after /vraag."""
+        assert alumnus.id is not None
+        locale = self._locale(alumnus, event)
+        pending = list(state.data.get("pending", []))
+        if event.data is not None:
+            kind, _, topic = event.data.partition(":")
+            if kind != "q" or topic not in TOPICS or state.step != "topic":
+                return await self._button(tx, alumnus, None, event)
+            if not pending:  # /vraag: topic first, then the question
+                await tx.states.set(
+                    alumnus.id, QUESTION, "text", {"topic": topic}, self.deps.clock.now()
+                )
+                ask = Outgoing(self.deps.renderer.text("inbox.ask_question", locale))
+                return Reply([ClearButtons(event.message_id or 0), Send(ask)], None)
+            return await self._open(tx, alumnus, event, topic, pending, clear=event.message_id)
+        if state.step == "text":
+            return await self._open(
+                tx, alumnus, event, state.data["topic"], [self._incoming(event)]
+            )
+        pending.append(self._incoming(event))
+        await tx.states.set(
+            alumnus.id, QUESTION, "topic", {"pending": pending}, self.deps.clock.now()
+        )
+        return Reply([Send(self._topic_prompt(locale, "inbox.choose_topic_first"))])
+
+    async def _open(
+        self,
+        tx: Tx,
+        alumnus: Alumnus,
+        event: Inbound,
+        topic: str,
+        pending: list[dict[str, object]],
+        clear: int | None = None,
+    ) -> Reply:
+        messages = [self._as_incoming(event.chat_id, p) for p in pending]
+        _, new = await self.inbox.open_or_join(tx, alumnus, topic=topic, messages=messages)
+        await tx.states.clear(alumnus.id or 0)
+        locale = self._locale(alumnus, event)
+        actions: list[Action] = [ClearButtons(clear)] if clear else []
+        actions.append(Send(Outgoing(self.inbox.acknowledgement(locale, new=new))))
+        return Reply(actions)
+
+    async def _rating(
+        self, tx: Tx, alumnus: Alumnus, state: ConversationState | None, event: Inbound, rest: str
+    ) -> Reply:
+        conversation, _, score = rest.partition(":")
+        if not (conversation.isdigit() and score.isdigit()):
+            return await self._stale(tx, alumnus, state, event)
+        if not await self.inbox.rate(tx, alumnus, int(conversation), int(score)):
+            return await self._stale(tx, alumnus, state, event)
+        locale = self._locale(alumnus, event)
+        thanks = Outgoing(self.deps.renderer.text("inbox.rating_thanks", locale))
+        return Reply([ClearButtons(event.message_id or 0), Send(thanks)])
 
     # ----------------------------------------------------------------- flows
 

@@ -15,7 +15,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -120,6 +120,7 @@ class Pacer:
         self,
         rate: float,
         *,
+        group_interval: float = GROUP_CHAT_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
@@ -132,6 +133,7 @@ class Pacer:
         self._clock, self._sleep = clock, sleep
         self._lock = asyncio.Lock()
         self._next_chat: dict[int, float] = {}
+        self._group_interval = group_interval
 
     def reserve_chat(self, chat_id: int) -> float:
         """Reserve the chat's next slot; return how many seconds from now it is."""
@@ -139,7 +141,7 @@ class Pacer:
         if len(self._next_chat) > 50_000:
             self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
         slot = max(now, self._next_chat.get(chat_id, now))
-        interval = GROUP_CHAT_INTERVAL if chat_id < 0 else PRIVATE_CHAT_INTERVAL
+        interval = self._group_interval if chat_id < 0 else PRIVATE_CHAT_INTERVAL
         self._next_chat[chat_id] = slot + interval
         return slot - now
 
@@ -156,17 +158,49 @@ class Pacer:
                 await self._sleep(-self._tokens / self.rate)
 
 
+Sender = Callable[[OutboxMessage], Awaitable[int]]
+OutcomeListener = Callable[[Sequence[tuple[OutboxMessage, str]]], Awaitable[None]]
+
+
 class Dispatcher:
-    """Sends due outbox rows; run one per process (several on PostgreSQL is safe)."""
+    """Sends due outbox rows; run one per process (several on PostgreSQL is safe).
+
+    A row's ``payload["kind"]`` picks how it is sent: ``text`` (the default) and ``copy``
+    here; features register more with :meth:`register` (the inbox adds ``relay``). Listeners
+    hear every recorded outcome (the inbox tells a topic when an alumnus blocked the bot).
+    """
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.pacer = Pacer(deps.settings.send_rate)
+        self._senders: dict[str, Sender] = {"text": self._send_text, "copy": self._send_copy}
+        self._listeners: list[OutcomeListener] = []
+        self.pacer = Pacer(
+            deps.settings.send_rate, group_interval=60.0 / deps.settings.group_messages_per_minute
+        )
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()  # set while nothing due is left unhandled
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+
+    def register(self, kind: str, sender: Sender) -> None:
+        """Teach the dispatcher a payload kind."""
+        self._senders[kind] = sender
+
+    def listen(self, listener: OutcomeListener) -> None:
+        """Call ``listener`` with (row, status) pairs after each batch's outcomes are recorded."""
+        self._listeners.append(listener)
+
+    async def _send_text(self, r: OutboxMessage) -> int:
+        return await self.deps.messenger.deliver(
+            r.chat_id, outgoing_of(r.payload), r.message_thread_id
+        )
+
+    async def _send_copy(self, r: OutboxMessage) -> int:
+        source = r.payload["copy"]
+        return await self.deps.messenger.copy(
+            r.chat_id, source["from_chat_id"], source["message_id"], r.message_thread_id
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -220,8 +254,14 @@ class Dispatcher:
                 return 0
             sendable, skipped = await self._recheck(tx, claimed, now)
             await tx.outbox.record(skipped)
-        # The claim is committed before any call to Telegram.
-        outcomes = await asyncio.gather(*(self._send(r) for r in sendable))
+        # The claim is committed before any call to Telegram. Chats are served concurrently;
+        # one chat's rows strictly in order (a topic's history, a person's messages).
+        by_chat: dict[int, list[OutboxMessage]] = {}
+        for r in sendable:
+            by_chat.setdefault(r.chat_id, []).append(r)
+        per_chat = await asyncio.gather(*(self._send_in_order(rows) for rows in by_chat.values()))
+        by_id = {o["id"]: o for chat in per_chat for o in chat}
+        outcomes = [by_id[r.id] for r in sendable]
         blocked = [
             r.alumnus_id
             for r, o in zip(sendable, outcomes, strict=True)
@@ -230,6 +270,17 @@ class Dispatcher:
         async with storage.transaction() as tx:
             await tx.outbox.record(outcomes)
             await tx.outbox.mark_unreachable(blocked, clock.now())
+        if self._listeners:
+            heard = [(r, o["status"]) for r, o in zip(sendable, outcomes, strict=True)]
+            heard += [
+                (r, o["status"])
+                for r, o in ((r, o) for r in claimed for o in skipped if o["id"] == r.id)
+            ]
+            for listener in self._listeners:
+                try:
+                    await listener(heard)
+                except Exception:
+                    logger.exception("outbox outcome listener failed")
         return len(claimed)
 
     async def _recheck(
@@ -252,6 +303,22 @@ class Dispatcher:
                 sendable.append(r)
         return sendable, skipped
 
+    async def _send_in_order(self, rows: Sequence[OutboxMessage]) -> list[dict[str, Any]]:
+        """Send one chat's rows one by one; after one that did not go out, hold the rest."""
+        outcomes: list[dict[str, Any]] = []
+        for index, r in enumerate(rows):
+            outcome = await self._send(r)
+            outcomes.append(outcome)
+            if outcome["status"] != OutboxStatus.SENT.value:
+                later = outcome.get("not_before", self.deps.clock.now())
+                wait = max(0.0, (later - self.deps.clock.now()).total_seconds())
+                outcomes.extend(
+                    self._retry(rest, wait, "after an earlier message to this chat", counts=False)
+                    for rest in rows[index + 1 :]
+                )
+                break
+        return outcomes
+
     async def _send(self, r: OutboxMessage) -> dict[str, Any]:
         wait = self.pacer.reserve_chat(r.chat_id)
         if wait > self.deps.settings.outbox_lease_seconds / 2:
@@ -260,10 +327,11 @@ class Dispatcher:
         await asyncio.sleep(wait)
         async with self._in_flight:
             await self.pacer.acquire()
+            sender = self._senders.get(r.payload.get("kind", "text"))
+            if sender is None:
+                return self._final(r, OutboxStatus.DEAD, f"unknown kind {r.payload.get('kind')}")
             try:
-                message_id = await self.deps.messenger.deliver(
-                    r.chat_id, outgoing_of(r.payload), r.message_thread_id
-                )
+                message_id = await sender(r)
             except RetryLaterError as error:
                 return self._retry(r, error.retry_after, str(error), counts=False)
             except TransientError as error:

@@ -30,9 +30,10 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Send:
-    """Send a new message."""
+    """Send a new message (into a forum topic when ``thread_id`` is set)."""
 
     message: Outgoing
+    thread_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,4 +100,14 @@ class Messenger(Protocol):
 
     async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
         """Send one outbox message; return its message id or raise a ``DeliveryError``."""
+        ...
+
+    async def copy(
+        self, chat_id: int, from_chat_id: int, message_id: int, thread_id: int | None = None
+    ) -> int:
+        """Copy a message (any media) into a chat; return the new id or raise ``DeliveryError``."""
+        ...
+
+    async def create_topic(self, chat_id: int, name: str) -> int:
+        """Create a forum topic in a group; return its thread id or raise ``DeliveryError``."""
         ...

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     outbox_batch_size: int = 200
     outbox_lease_seconds: int = 60
     outbox_max_attempts: int = 8
+    group_messages_per_minute: float = Field(
+        default=20, gt=0, description="Telegram allows 20 messages a minute into one group."
+    )
     quiet_hours_start: int = Field(default=21, ge=0, le=23, description="Hour pushes stop.")
     quiet_hours_end: int = Field(default=8, ge=0, le=23, description="Hour pushes resume.")
 

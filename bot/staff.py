@@ -292,6 +292,42 @@ class StaffService:
                 raise NotFoundError(f"no team with code {code!r}")
             await repos.teams.add_member(member.id, team.id)
 
+    async def link_telegram(self, email: str, telegram_user_id: int) -> None:
+        """Link a staff member's Telegram account (by numeric user id, never by username).
+
+        Raises:
+            NotFoundError: unknown e-mail address.
+            DuplicateError: that Telegram account is linked to someone else.
+        """
+        email = normalise_email(email)
+        async with self._storage.transaction() as tx:
+            member = await tx.staff.by_email(email)
+            if member is None or member.id is None:
+                raise NotFoundError(f"no staff member with e-mail {email}")
+            other = await tx.staff.by_telegram(telegram_user_id)
+            if other is not None and other.id != member.id:
+                raise DuplicateError("that Telegram account is linked to another staff member")
+            await tx.staff.link_telegram(member.id, telegram_user_id)
+
+    async def link_group(self, code: str, chat_id: int) -> None:
+        """Make a forum supergroup the staff group of a team.
+
+        Raises:
+            NotFoundError: unknown team code.
+            InvalidInputError: not a group chat id (they are negative).
+            DuplicateError: the group belongs to another team.
+        """
+        if chat_id >= 0:
+            raise InvalidInputError("a group chat id is negative, e.g. -1001234567890")
+        async with self._storage.transaction() as tx:
+            team = await tx.teams.by_code(code.strip().lower())
+            if team is None or team.id is None:
+                raise NotFoundError(f"no team with code {code!r}")
+            other = await tx.teams.by_chat(chat_id)
+            if other is not None and other.id != team.id:
+                raise DuplicateError(f"that group belongs to team {other.code}")
+            await tx.teams.set_chat(team.id, chat_id)
+
 
 class ConsoleAuth:
     """Console sign-in: one generic failure, lock-out, server-side sessions and the audit log."""

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -41,22 +41,36 @@ _MEDIA_KINDS = (
 )
 
 
+def media_of(message: Message | None) -> tuple[str | None, str | None]:
+    """Return the kind of non-text content of a message and its file id, if any."""
+    if message is None or message.text is not None:
+        return None, None
+    kind = next((k for k in _MEDIA_KINDS if getattr(message, k, None)), "other")
+    content = getattr(message, kind, None)
+    if isinstance(content, tuple):  # photo sizes: take the largest
+        content = content[-1] if content else None
+    return kind, getattr(content, "file_id", None)
+
+
 def to_inbound(update: Update) -> Inbound:
     """Translate a Telegram update into the service's neutral event."""
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None
     query = update.callback_query
     message = update.effective_message if query is None else None
-    media = None
-    if message is not None and message.text is None:
-        media = next((k for k in _MEDIA_KINDS if getattr(message, k, None)), "other")
+    media, file_id = media_of(message)
+    if query is not None:
+        message_id = query.message.message_id if query.message else None
+    else:
+        message_id = message.message_id if message is not None else None
     return Inbound(
         chat_id=chat.id,
         update_id=update.update_id,
-        text=message.text if message is not None else None,
+        text=(message.text or message.caption) if message is not None else None,
         data=query.data if query is not None else None,
-        message_id=query.message.message_id if query is not None and query.message else None,
+        message_id=message_id,
         media=media,
+        file_id=file_id,
         first_name=user.first_name if user else None,
         language_code=user.language_code if user else None,
     )

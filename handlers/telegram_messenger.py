@@ -76,10 +76,30 @@ class TelegramMessenger:
             raise classify(error) from error
         return sent.message_id
 
+    async def copy(
+        self, chat_id: int, from_chat_id: int, message_id: int, thread_id: int | None = None
+    ) -> int:
+        """Copy a message (text, photo, document, voice...) into a chat or topic."""
+        try:
+            copied = await self._bot.copy_message(
+                chat_id, from_chat_id, message_id, message_thread_id=thread_id
+            )
+        except TelegramError as error:
+            raise classify(error) from error
+        return copied.message_id
+
+    async def create_topic(self, chat_id: int, name: str) -> int:
+        """Create a forum topic; Telegram allows 1-128 characters."""
+        try:
+            topic = await self._bot.create_forum_topic(chat_id, name[:128] or "?")
+        except TelegramError as error:
+            raise classify(error) from error
+        return topic.message_thread_id
+
     async def _perform(self, chat_id: int, action: Action) -> None:
         match action:
-            case Send(message=message):
-                await self._send(chat_id, message)
+            case Send(message=message, thread_id=thread_id):
+                await self._send(chat_id, message, thread_id)
             case Edit(message_id=message_id, message=message):
                 await self._edit(
                     self._bot.edit_message_text(
@@ -98,9 +118,12 @@ class TelegramMessenger:
                     chat_id, InputFile(data, filename=filename), caption=caption
                 )
 
-    async def _send(self, chat_id: int, message: Outgoing) -> int:
+    async def _send(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
         sent = await self._bot.send_message(
-            chat_id, message.text, reply_markup=keyboard(message.buttons)
+            chat_id,
+            message.text,
+            reply_markup=keyboard(message.buttons),
+            message_thread_id=thread_id,
         )
         return sent.message_id
 

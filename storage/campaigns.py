@@ -100,13 +100,6 @@ class OfferRepository:
         """Return the codes of every team (for validating an offer's contact team)."""
         return set((await self._session.execute(select(col(Team.code)))).scalars())
 
-    async def team_chat(self, code: str) -> int | None:
-        """Return the staff group chat of a team, if it has one."""
-        result = await self._session.execute(
-            select(col(Team.chat_id)).where(col(Team.code) == code)
-        )
-        return result.scalar_one_or_none()
-
     # ------------------------------------------------------------------ audience
 
     def audience(self, segment: Segment) -> Select[int | None, int, str | None]:

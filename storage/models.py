@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -332,3 +332,75 @@ class OfferResponse(SQLModel, table=True):
     )
     kind: str = Field(max_length=16, description="interest or optout.")
     at: datetime = _ts()
+
+
+class InboxStatus(StrEnum):
+    """Where a conversation in the coordinator inbox stands."""
+
+    OPEN = "open"  # waiting for the school
+    WAITING = "waiting"  # the school answered; waiting for the alumnus
+    CLOSED = "closed"
+
+
+class InboxConversation(SQLModel, table=True):
+    """One question or request of an alumnus, owned by one team, in one forum topic."""
+
+    __tablename__ = "inbox_conversation"
+    __table_args__ = (
+        Index("ix_inbox_conversation_alumnus_status", "alumnus_id", "status"),
+        Index("ix_inbox_conversation_team_status", "team_id", "status"),
+        UniqueConstraint("team_id", "thread_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    alumnus_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("alumnus.id", ondelete="CASCADE"), nullable=False)
+    )
+    team_id: int = Field(sa_column=Column(Integer, ForeignKey("team.id"), nullable=False))
+    topic: str = Field(max_length=16, description="courses, work, aftercare, diploma, other.")
+    status: str = Field(default=InboxStatus.OPEN.value, max_length=16)
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    thread_id: int | None = Field(default=None, sa_type=BigInteger)
+    thread_state: str = Field(default="none", max_length=12, description="none, creating, ready.")
+    assigned_staff_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("staff_member.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    last_alumnus_at: datetime | None = _ts(nullable=True)
+    last_staff_at: datetime | None = _ts(nullable=True)
+    reminded_at: datetime | None = _ts(nullable=True)
+    away_notice_on: date | None = None
+    closed_at: datetime | None = _ts(nullable=True)
+    rating: int | None = None
+
+
+class InboxMessage(SQLModel, table=True):
+    """One message in a conversation: from the alumnus, to them, or a private staff note."""
+
+    __tablename__ = "inbox_message"
+    __table_args__ = (Index("ix_inbox_message_conversation", "conversation_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("inbox_conversation.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    direction: str = Field(max_length=8, description="in, out, note or system.")
+    kind: str = Field(default="text", max_length=12, description="text, photo, document, voice.")
+    text: str | None = Field(default=None, sa_type=Text)
+    file_id: str | None = Field(default=None, max_length=256)
+    source_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    source_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    staff_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("staff_member.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
+    via: str = Field(default="telegram", max_length=8, description="telegram or web.")
+    created_at: datetime = _ts()

@@ -15,16 +15,19 @@ from sqlmodel import col
 
 from storage.campaigns import OfferRepository
 from storage.db import make_session_factory
+from storage.inbox import InboxRepository
 from storage.models import (
     Alumnus,
     ConsentEvent,
     ConversationState,
     InboundUpdate,
+    InboxConversation,
     OfferResponse,
     OutboxMessage,
     Suppression,
 )
 from storage.outbox import OutboxRepository
+from storage.staff import StaffRepository, TeamRepository
 
 
 class AlumniRepository:
@@ -66,7 +69,13 @@ class AlumniRepository:
 
     async def delete(self, alumnus_id: int) -> None:
         """Delete the alumnus and, by cascade and explicitly, everything that hangs off it."""
-        for table in (ConversationState, ConsentEvent, OutboxMessage, OfferResponse):
+        for table in (
+            ConversationState,
+            ConsentEvent,
+            OutboxMessage,
+            OfferResponse,
+            InboxConversation,
+        ):
             await self._session.execute(delete(table).where(col(table.alumnus_id) == alumnus_id))
         await self._session.execute(delete(Alumnus).where(col(Alumnus.id) == alumnus_id))
 
@@ -216,6 +225,9 @@ class Tx:
         self.suppressions = SuppressionRepository(session)
         self.outbox = OutboxRepository(session)
         self.offers = OfferRepository(session)
+        self.staff = StaffRepository(session)
+        self.teams = TeamRepository(session)
+        self.inbox = InboxRepository(session)
 
 
 class Storage:

@@ -29,6 +29,21 @@ class StaffRepository:
         """Return a staff member by id."""
         return await self._session.get(StaffMember, staff_id)
 
+    async def by_telegram(self, user_id: int) -> StaffMember | None:
+        """Return the staff member linked to this Telegram user id (never by username)."""
+        result = await self._session.execute(
+            select(StaffMember).where(col(StaffMember.telegram_user_id) == user_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def link_telegram(self, staff_id: int, user_id: int | None) -> None:
+        """Link (or unlink) a staff member's Telegram account."""
+        await self._session.execute(
+            update(StaffMember)
+            .where(col(StaffMember.id) == staff_id)
+            .values(telegram_user_id=user_id)
+        )
+
     async def add(self, member: StaffMember) -> StaffMember:
         """Insert a staff member and return it with its id."""
         self._session.add(member)
@@ -68,6 +83,30 @@ class TeamRepository:
         """Return the team with this code, if any."""
         result = await self._session.execute(select(Team).where(col(Team.code) == code))
         return result.scalar_one_or_none()
+
+    async def by_id(self, team_id: int) -> Team | None:
+        """Return one team."""
+        return await self._session.get(Team, team_id)
+
+    async def by_chat(self, chat_id: int) -> Team | None:
+        """Return the team whose staff group is this chat."""
+        result = await self._session.execute(select(Team).where(col(Team.chat_id) == chat_id))
+        return result.scalar_one_or_none()
+
+    async def default(self) -> Team | None:
+        """Return the default team (for conversations no rule routes)."""
+        result = await self._session.execute(select(Team).where(col(Team.is_default).is_(True)))
+        return result.scalars().first()
+
+    async def set_chat(self, team_id: int, chat_id: int | None) -> None:
+        """Link a team to its staff group."""
+        await self._session.execute(
+            update(Team).where(col(Team.id) == team_id).values(chat_id=chat_id)
+        )
+
+    async def is_member(self, staff_id: int, team_id: int) -> bool:
+        """Return whether a staff member belongs to a team."""
+        return await self._session.get(TeamMembership, (staff_id, team_id)) is not None
 
     async def add(self, team: Team) -> Team:
         """Insert a team and return it with its id."""

@@ -34,11 +34,13 @@ async def test_media_during_onboarding_is_answered_and_the_question_repeated(app
 
 
 @pytest.mark.parametrize("kind", ["sticker", "photo", "voice"])
-async def test_media_after_onboarding_gets_a_polite_answer(app, new_chat, kind):
+async def test_media_after_onboarding_starts_a_question_and_is_kept(app, new_chat, kind):
     chat = new_chat()
     await onboard_nl(chat)
     reply = await chat.send_media(kind)
-    assert "Ik kan alleen tekst lezen" in reply[0].text
+    assert "Waar gaat je vraag over?" in reply[0].text
+    [state] = await rows(app, ConversationState)
+    assert [p["kind"] for p in state.data["pending"]] == [kind]
 
 
 async def test_unknown_command_is_answered(app, new_chat):

@@ -191,11 +191,14 @@ async def test_hier_niet_meer_over_withdraws_that_purpose_in_one_tap(
     assert (await campaigns.stats(campaign_id))["optout"] == 1
 
 
-async def test_interest_is_recorded_once_and_reaches_the_team(app, sim, campaigns, tmp_path):
-    staff_group = sim.create_group(title="Team LLO")
-    staff = sim.create_user(first_name="Coördinator")
-    await sim.add_bot_to_group(staff_group, by=staff)
-    await add_team(app, "llo", chat_id=staff_group.id)
+async def test_interest_is_recorded_once_and_opens_a_routed_conversation(
+    app, sim, campaigns, tmp_path
+):
+    from storage.models import InboxConversation
+    from tests.test_inbox import staff_team
+
+    group, _ = await staff_team(app, sim, code="llo", default=False)
+    await add_team(app, "nazorg")
     await imported(campaigns, tmp_path)
     user = sim.create_user(first_name="Ada")
     await add_alumnus(
@@ -207,11 +210,19 @@ async def test_interest_is_recorded_once_and_reaches_the_team(app, sim, campaign
     reply = await chat.tap("Ik heb interesse", message=push)
     assert "Iemand neemt contact met je op" in reply[-1].text
     await chat.tap("Ik heb interesse", message=push)
-    [notice] = await sim.wait_for_bot_messages(staff_group.id, 1)
+    app.bot_data.dispatcher.wake()
     await app.bot_data.dispatcher.idle()
+    [conversation] = await rows(app, InboxConversation)
+    assert conversation.topic == "courses"  # routed to the LLO team by content/inbox.yaml
     assert (
-        "Excel voor beginners" in notice.text and "Ada – Mbo-Verpleegkundige – 2024" in notice.text
+        conversation.context["source"] == "offer"
+        and conversation.context["title"] == "Excel voor beginners"
     )
+    [topic] = sim.topics(group).values()
+    assert topic.name == "Ada - Mbo-Verpleegkundige - 2024"
+    in_topic = [m.text for m in sim.bot_messages(group, thread_id=topic.message_thread_id)]
+    assert any('Naar aanleiding van het aanbod "Excel voor beginners"' in t for t in in_topic)
+    assert any("Interesse in het aanbod" in t for t in in_topic)
     assert len(await rows(app, OfferResponse)) == 1
     assert (await campaigns.stats(campaign_id))["interest"] == 1
 

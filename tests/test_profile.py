@@ -82,9 +82,9 @@ async def test_language_switch_in_the_middle_of_onboarding_repeats_the_question(
 
 async def test_help_lists_the_commands_in_each_language(app, new_chat):
     nl = (await new_chat(language_code="nl").say("/help"))[0].text
-    assert "/mijngegevens" in nl and "/verwijderen" in nl and "/taal" in nl
+    assert "/mijngegevens" in nl and "/verwijderen" in nl and "/taal" in nl and "/vraag" in nl
     en = (await new_chat(language_code="en").say("/help"))[0].text
-    assert "/mydata" in en and "/delete" in en and "/language" in en
+    assert "/mydata" in en and "/delete" in en and "/language" in en and "/question" in en
 
 
 async def test_command_menu_is_registered_per_language(app, sim):
@@ -94,6 +94,7 @@ async def test_command_menu_is_registered_per_language(app, sim):
     }
     assert menus[""] == [
         "start",
+        "vraag",
         "profiel",
         "privacy",
         "mijngegevens",
@@ -104,6 +105,7 @@ async def test_command_menu_is_registered_per_language(app, sim):
     ]
     assert menus["en"] == [
         "start",
+        "question",
         "profile",
         "privacy",
         "mydata",
@@ -120,4 +122,4 @@ async def test_welcome_back_after_onboarding(app, new_chat):
     reply = await chat.say("/start")
     assert "Welkom terug, Sanne" in reply[0].text
     reply = await chat.say("hoi daar")
-    assert "Ik begrijp het nog niet helemaal" in reply[0].text
+    assert "Waar gaat je vraag over?" in reply[0].text  # outside a flow, a message is a question

@@ -209,3 +209,38 @@ async def test_cli_staff_list_on_an_empty_database_says_what_to_do(tmp_path):
     code, out, err = await alumnibot(tmp_path, url, "staff", "list")
     assert code == 0, err
     assert "alumnibot staff add" in out
+
+
+async def test_cli_links_telegram_accounts_and_staff_groups(tmp_path, database_url):
+    def run(*args, password=None):
+        return alumnibot(tmp_path, database_url, *args, password=password)
+
+    assert (await run("teams", "add", "nazorg", "--name", "Nazorg"))[0] == 0
+    code, _, err = await run(
+        "staff", "add", "ann@school.example", "--name", "Ann", "--role", "coordinator",
+        "--team", "nazorg", password=PASSWORD,
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = await run("staff", "link", "ann@school.example", "424242")
+    assert code == 0 and "linked ann@school.example to Telegram user 424242" in out, err
+    code, out, _ = await run("teams", "group", "nazorg", "-1001234567890")
+    assert code == 0 and "team nazorg now uses group -1001234567890" in out
+    code, _, err = await run("teams", "group", "nazorg", "1234")
+    assert code != 0 and "a group chat id is negative" in err
+    code, _, err = await run("staff", "link", "nobody@school.example", "1")
+    assert code != 0 and "no staff member" in err
+
+
+async def test_a_telegram_account_links_to_one_staff_member_only(service):
+    await service.add_staff("a@school.example", "A", "coordinator", PASSWORD, [])
+    await service.add_staff("b@school.example", "B", "coordinator", PASSWORD, [])
+    await service.link_telegram("a@school.example", 77)
+    with pytest.raises(DuplicateError):
+        await service.link_telegram("b@school.example", 77)
+    await service.add_team("x", "X")
+    await service.add_team("y", "Y")
+    await service.link_group("x", -100)
+    with pytest.raises(DuplicateError):
+        await service.link_group("y", -100)
+    with pytest.raises(NotFoundError):
+        await service.link_group("z", -200)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,9 @@ from bot.catalogue import Catalogue
 from bot.render import LOCALES, Renderer
 from bot.settings import CONTENT_DIR
 from sandbox.simulator.tghtml import parse_html
-from storage.models import Offer
+from storage.models import InboxMessage, Offer
+
+NOW = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
 
 FEATURES = sorted(p.stem for p in (CONTENT_DIR / "nl").glob("*.j2") if not p.stem.startswith("_"))
 renderer = Renderer(CONTENT_DIR)
@@ -60,6 +62,24 @@ SAMPLE = {
     "reason": "soort <fout>",
     "value": "<x>",
     "kind": "llo",
+    "weekday": 0,
+    "time": "09:00",
+    "score": 4,
+    "staff": "Coördinator <i>",
+    "to": "Ann",
+    "team": "Nazorg",
+    "topic": "work",
+    "context": {"source": "offer", "title": "Excel <b>"},
+    "studying": False,
+    "situation": "looking",
+    "region": "Utrecht",
+    "history": [
+        InboxMessage(conversation_id=1, direction="in", text="<script>x</script>", created_at=NOW),
+        InboxMessage(conversation_id=1, direction="out", kind="photo", created_at=NOW),
+    ],
+    "moved_from": "LLO",
+    "names": ["bedankt", "llo"],
+    "hours": 8,
 }
 
 

@@ -1,0 +1,612 @@
+"""The coordinator inbox: every question and answer that needs a person, in one place.
+
+Other flows (an offer's "Ik heb interesse", a check-in's "I'd like help") open or join a
+conversation through :meth:`InboxService.open_or_join` and nothing else. Messages to the
+team's forum topic and to the alumnus go through the outbox, so none is lost and each is
+sent once; relays create the conversation's topic on first use (one per conversation,
+whichever process gets there first) and recreate it, with a summary, if it was deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.context import Deps
+from bot.dispatch import Dispatcher, enqueue
+from bot.hours import BusinessHours
+from bot.inbound import StaffInbound
+from bot.messenger import Action, Button, Outgoing, RejectedError, Send, TransientError
+from storage.models import (
+    Alumnus,
+    InboxConversation,
+    InboxMessage,
+    InboxStatus,
+    OutboxMessage,
+    StaffMember,
+    Team,
+)
+from storage.repositories import Tx
+
+logger = logging.getLogger(__name__)
+
+TOPICS = ("courses", "work", "aftercare", "diploma", "other")
+SUMMARY_MESSAGES = 10  # how much history a recreated topic repeats
+FALLBACK_TEAM = "alumni"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message someone sent that joins a conversation (copied, so media stay intact)."""
+
+    chat_id: int
+    message_id: int
+    kind: str = "text"
+    text: str | None = None
+    file_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A routing rule from content/inbox.yaml."""
+
+    team: str
+    topic: str | None = None
+    crebos: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
+    sectors: tuple[str, ...] = ()
+
+    def matches(self, topic: str, alumnus: Alumnus) -> bool:
+        """Return whether this rule routes a conversation on ``topic`` of ``alumnus``."""
+        return (
+            (self.topic is None or self.topic == topic)
+            and (not self.crebos or alumnus.crebo in self.crebos)
+            and (not self.locations or alumnus.location in self.locations)
+            and (not self.sectors or alumnus.sector in self.sectors)
+        )
+
+
+def load_config(path: Path, timezone: str) -> tuple[list[Rule], BusinessHours]:
+    """Read routing rules and business hours."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    rules = [
+        Rule(
+            team=str(r["team"]),
+            topic=r.get("topic"),
+            crebos=tuple(str(c) for c in r.get("crebos", [])),
+            locations=tuple(r.get("locations", [])),
+            sectors=tuple(r.get("sectors", [])),
+        )
+        for r in data.get("routing", [])
+    ]
+    return rules, BusinessHours.from_config(data.get("business_hours", {}), timezone)
+
+
+class InboxService:
+    """Opens, joins, answers, moves and closes conversations."""
+
+    def __init__(self, deps: Deps, dispatcher: Dispatcher) -> None:
+        self.deps = deps
+        self.rules, self.hours = load_config(
+            deps.settings.content_dir / "inbox.yaml", deps.settings.timezone
+        )
+        dispatcher.register("relay", self._deliver_relay)
+        dispatcher.listen(self._heard)
+
+    # ------------------------------------------------------------------ alumni side
+
+    async def open_or_join(
+        self,
+        tx: Tx,
+        alumnus: Alumnus,
+        *,
+        topic: str,
+        context: dict[str, Any] | None = None,
+        messages: Sequence[Incoming] = (),
+        note: str | None = None,
+    ) -> tuple[InboxConversation, bool]:
+        """Join the alumnus' open conversation or open a routed one; return it and "new".
+
+        Args:
+            tx: the caller's transaction (the conversation exists iff it commits).
+            alumnus: who it is about.
+            topic: one of TOPICS; routes a new conversation.
+            context: what started it (``{"source": "offer", "offer_id": 3}``), kept with it.
+            messages: the alumnus' own messages to add (copied to the team's topic).
+            note: a system line for the team (e.g. which offer the interest is about).
+        """
+        assert alumnus.id is not None
+        now = self.deps.clock.now()
+        conversation = await tx.inbox.open_for(alumnus.id)
+        new = conversation is None
+        if conversation is None:
+            team = await self._route(tx, topic if topic in TOPICS else "other", alumnus)
+            assert team.id is not None
+            conversation = await tx.inbox.add(
+                InboxConversation(
+                    alumnus_id=alumnus.id,
+                    team_id=team.id,
+                    topic=topic if topic in TOPICS else "other",
+                    context=dict(context or {}),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await self._system(tx, conversation, self._intro(conversation, alumnus))
+        if note:
+            await self._system(tx, conversation, note)
+        for message in messages:
+            await self.add_from_alumnus(tx, conversation, message)
+        return conversation, new
+
+    async def add_from_alumnus(
+        self, tx: Tx, conversation: InboxConversation, message: Incoming
+    ) -> InboxMessage:
+        """Store a message of the alumnus and copy it to the team's topic."""
+        assert conversation.id is not None
+        now = self.deps.clock.now()
+        stored = await tx.inbox.add_message(
+            InboxMessage(
+                conversation_id=conversation.id,
+                direction="in",
+                kind=message.kind,
+                text=message.text,
+                file_id=message.file_id,
+                source_chat_id=message.chat_id,
+                source_message_id=message.message_id,
+                created_at=now,
+            )
+        )
+        await tx.inbox.set(
+            conversation.id,
+            status=InboxStatus.OPEN.value,
+            last_alumnus_at=now,
+            reminded_at=None,
+            updated_at=now,
+        )
+        conversation.status = InboxStatus.OPEN.value
+        copy = {"from_chat_id": message.chat_id, "message_id": message.message_id}
+        await self._relay(tx, conversation, f"in:{stored.id}", {"copy": copy})
+        return stored
+
+    def acknowledgement(self, locale: str, new: bool) -> str:
+        """Tell the alumnus their message is stored, and when to expect an answer."""
+        now = self.deps.clock.now()
+        renderer = self.deps.renderer
+        if not new:
+            return renderer.text("inbox.added", locale)
+        opening = self.hours.next_opening(now)
+        if self.hours.is_open(now):
+            return renderer.text("inbox.received_open", locale)
+        return renderer.text(
+            "inbox.received_closed",
+            locale,
+            weekday=opening.weekday(),
+            time=opening.strftime("%H:%M"),
+        )
+
+    async def rate(self, tx: Tx, alumnus: Alumnus, conversation_id: int, score: int) -> bool:
+        """Record the alumnus' 1-5 rating of a closed conversation, once."""
+        conversation = await tx.inbox.get(conversation_id)
+        if (
+            conversation is None
+            or conversation.alumnus_id != alumnus.id
+            or conversation.status != InboxStatus.CLOSED.value
+            or conversation.rating is not None
+            or not 1 <= score <= 5
+        ):
+            return False
+        await tx.inbox.set(conversation_id, rating=score)
+        await self._system(
+            tx, conversation, self.deps.renderer.text("inbox.rated", "nl", score=score)
+        )
+        return True
+
+    # ------------------------------------------------------------------ staff side
+
+    async def reply(
+        self,
+        tx: Tx,
+        conversation: InboxConversation,
+        staff: StaffMember,
+        *,
+        text: str | None = None,
+        copy_of: Incoming | None = None,
+        via: str = "telegram",
+    ) -> InboxMessage:
+        """Send a staff answer to the alumnus (through the outbox) and keep it."""
+        assert conversation.id is not None
+        alumnus = await self._alumnus(tx, conversation)
+        now = self.deps.clock.now()
+        stored = await tx.inbox.add_message(
+            InboxMessage(
+                conversation_id=conversation.id,
+                direction="out",
+                kind=copy_of.kind if copy_of else "text",
+                text=copy_of.text if copy_of else text,
+                file_id=copy_of.file_id if copy_of else None,
+                source_chat_id=copy_of.chat_id if copy_of else None,
+                source_message_id=copy_of.message_id if copy_of else None,
+                staff_id=staff.id,
+                via=via,
+                created_at=now,
+            )
+        )
+        key = f"inbox:{conversation.id}:out:{stored.id}"
+        if copy_of is not None:
+            payload = {
+                "kind": "copy",
+                "copy": {"from_chat_id": copy_of.chat_id, "message_id": copy_of.message_id},
+            }
+            await tx.outbox.enqueue(
+                [
+                    {
+                        **self._row(now, key, alumnus.chat_id),
+                        "payload": {**payload, "conversation_id": conversation.id},
+                    }
+                ]
+            )
+        else:
+            await enqueue(tx, now, key=key, chat_id=alumnus.chat_id, message=Outgoing(text or ""))
+            # Web answers also appear in the topic, so both places show the same conversation.
+            mirror = self.deps.renderer.text(
+                "inbox.web_reply" if via == "web" else "inbox.canned_sent",
+                "nl",
+                staff=staff.display_name,
+                text=text or "",
+            )
+            await self._relay(tx, conversation, f"mirror:{stored.id}", {"text": mirror})
+        await tx.inbox.set(
+            conversation.id, status=InboxStatus.WAITING.value, last_staff_at=now, updated_at=now
+        )
+        return stored
+
+    async def note(
+        self, tx: Tx, conversation: InboxConversation, staff: StaffMember, text: str, via: str
+    ) -> InboxMessage:
+        """Keep a private staff note; it is never sent to the alumnus."""
+        assert conversation.id is not None
+        stored = await tx.inbox.add_message(
+            InboxMessage(
+                conversation_id=conversation.id,
+                direction="note",
+                text=text,
+                staff_id=staff.id,
+                via=via,
+                created_at=self.deps.clock.now(),
+            )
+        )
+        if via == "web":
+            mirror = self.deps.renderer.text(
+                "inbox.web_note", "nl", staff=staff.display_name, text=text
+            )
+            await self._relay(tx, conversation, f"note:{stored.id}", {"text": mirror})
+        return stored
+
+    async def close(self, tx: Tx, conversation: InboxConversation, staff: StaffMember) -> None:
+        """Close the conversation and ask the alumnus, once, to rate the help."""
+        assert conversation.id is not None
+        if conversation.status == InboxStatus.CLOSED.value:
+            return
+        now = self.deps.clock.now()
+        await tx.inbox.set(
+            conversation.id, status=InboxStatus.CLOSED.value, closed_at=now, updated_at=now
+        )
+        conversation.status = InboxStatus.CLOSED.value
+        alumnus = await self._alumnus(tx, conversation)
+        locale = alumnus.locale or "nl"
+        renderer = self.deps.renderer
+        stars = [
+            Button(renderer.label("labels.rating", locale, score=n), f"r:{conversation.id}:{n}")
+            for n in range(1, 6)
+        ]
+        await enqueue(
+            tx,
+            now,
+            key=f"inbox:{conversation.id}:closed",
+            chat_id=alumnus.chat_id,
+            message=Outgoing(renderer.text("inbox.closed", locale), [stars]),
+        )
+        await self._system(
+            tx, conversation, renderer.text("inbox.closed_by", "nl", staff=staff.display_name)
+        )
+
+    async def assign(
+        self, tx: Tx, conversation: InboxConversation, staff: StaffMember, to: StaffMember
+    ) -> None:
+        """Give the conversation to a staff member of its team."""
+        assert conversation.id is not None
+        await tx.inbox.set(
+            conversation.id, assigned_staff_id=to.id, updated_at=self.deps.clock.now()
+        )
+        await self._system(
+            tx,
+            conversation,
+            self.deps.renderer.text(
+                "inbox.assigned", "nl", staff=staff.display_name, to=to.display_name
+            ),
+        )
+
+    async def move(
+        self, tx: Tx, conversation: InboxConversation, staff: StaffMember, team: Team
+    ) -> None:
+        """Move the conversation to another team; its history goes along into a new topic."""
+        assert conversation.id is not None and team.id is not None
+        if team.id == conversation.team_id:
+            return
+        old = await tx.teams.by_id(conversation.team_id)
+        await self._system(
+            tx,
+            conversation,
+            self.deps.renderer.text("inbox.moved", "nl", staff=staff.display_name, team=team.name),
+        )
+        await tx.inbox.set(
+            conversation.id,
+            team_id=team.id,
+            thread_id=None,
+            thread_state="none",
+            assigned_staff_id=None,
+            updated_at=self.deps.clock.now(),
+        )
+        conversation.team_id, conversation.thread_id, conversation.thread_state = (
+            team.id,
+            None,
+            "none",
+        )
+        summary = await self._summary(tx, conversation, moved_from=old.name if old else None)
+        await self._relay(
+            tx,
+            conversation,
+            f"moved:{team.id}:{self.deps.clock.now().timestamp()}",
+            {"text": summary},
+        )
+
+    async def staff_message(self, event: StaffInbound) -> None:
+        """A message in a staff group: an answer, a note or a command, from staff only.
+
+        The group must be a team's group, the sender an active, linked staff member of that
+        team (or an admin); anonymous admins, posts on behalf of a chat and unknown groups
+        change nothing. Only messages in a conversation's topic count.
+        """
+        actions: list[Action] = []
+        async with self.deps.storage.transaction() as tx:
+            team = await tx.teams.by_chat(event.chat_id)
+            if team is None or team.id is None or event.thread_id is None:
+                return
+            conversation = await tx.inbox.by_thread(team.id, event.thread_id)
+            if conversation is None:
+                return
+            staff = await tx.staff.by_telegram(event.user_id) if event.user_id else None
+            if event.sender_chat_id is not None or not await self.may_act(tx, staff, team.id):
+                logger.info(
+                    "message in staff group %s from a non-staff sender ignored", event.chat_id
+                )
+                if event.sender_chat_id is not None:
+                    refusal = Outgoing(self.deps.renderer.text("inbox.staff_refused", "nl"))
+                    actions.append(Send(refusal, thread_id=event.thread_id))
+            else:
+                assert staff is not None
+                actions = await self._staff_action(tx, conversation, staff, event)
+        if actions:
+            await self.deps.messenger.perform(event.chat_id, actions)
+
+    async def _staff_action(
+        self, tx: Tx, conversation: InboxConversation, staff: StaffMember, event: StaffInbound
+    ) -> list[Action]:
+        text = (event.text or "").strip()
+        command, _, argument = text.partition(" ")
+        command = command.split("@")[0].lower() if command.startswith("/") else ""
+        say = self.deps.renderer.text
+
+        def reply_in_topic(block: str, **ctx: Any) -> list[Action]:
+            return [Send(Outgoing(say(block, "nl", **ctx)), thread_id=event.thread_id)]
+
+        if command == "/sluit":
+            await self.close(tx, conversation, staff)
+            return []
+        if command == "/notitie" or text.startswith("!"):
+            body = argument.strip() if command else text[1:].strip()
+            await self.note(tx, conversation, staff, body, via="telegram")
+            return reply_in_topic("inbox.note_kept")
+        if command == "/toewijzen":
+            await self.assign(tx, conversation, staff, staff)
+            return []
+        if conversation.status == InboxStatus.CLOSED.value:
+            return reply_in_topic("inbox.closed_conversation")
+        if command == "/sjabloon":
+            alumnus = await self._alumnus(tx, conversation)
+            locale = alumnus.locale or "nl"
+            names = sorted(self.deps.renderer.blocks("canned", locale))
+            name = argument.strip().lower()
+            if name not in names:
+                return reply_in_topic("inbox.unknown_template", names=names)
+            await self.reply(
+                tx, conversation, staff, text=say(f"canned.{name}", locale), via="canned"
+            )
+            return []
+        if command:
+            return []  # another bot command in the topic: not for the alumnus
+        copy = Incoming(
+            event.chat_id, event.message_id, event.media or "text", event.text, event.file_id
+        )
+        await self.reply(tx, conversation, staff, copy_of=copy)
+        return []
+
+    async def may_act(self, tx: Tx, staff: StaffMember | None, team_id: int) -> bool:
+        """Staff may act on a team's conversations when active and in the team (or admin)."""
+        if staff is None or not staff.active or staff.id is None:
+            return False
+        return staff.role == "admin" or await tx.teams.is_member(staff.id, team_id)
+
+    # ------------------------------------------------------------------ relays
+
+    async def _relay(
+        self, tx: Tx, conversation: InboxConversation, suffix: str, content: dict[str, Any]
+    ) -> None:
+        """Queue something for the team's topic (text, or a copy of a message)."""
+        team = await tx.teams.by_id(conversation.team_id)
+        if team is None or team.chat_id is None:
+            return  # no staff group: the web inbox shows it
+        now = self.deps.clock.now()
+        if "text" in content:
+            content = {"text": content["text"], "buttons": []}
+        row = self._row(now, f"inbox:{conversation.id}:{suffix}", team.chat_id)
+        row["payload"] = {"kind": "relay", "conversation_id": conversation.id, **content}
+        await tx.outbox.enqueue([row])
+
+    @staticmethod
+    def _row(now: datetime, key: str, chat_id: int) -> dict[str, Any]:
+        return {
+            "dedupe_key": key,
+            "chat_id": chat_id,
+            "status": "pending",
+            "attempts": 0,
+            "not_before": now,
+            "created_at": now,
+            "updated_at": now,
+            "payload": {},
+        }
+
+    async def _system(self, tx: Tx, conversation: InboxConversation, text: str) -> None:
+        assert conversation.id is not None
+        stored = await tx.inbox.add_message(
+            InboxMessage(
+                conversation_id=conversation.id,
+                direction="system",
+                text=text,
+                created_at=self.deps.clock.now(),
+            )
+        )
+        await self._relay(tx, conversation, f"system:{stored.id}", {"text": text})
+
+    async def _deliver_relay(self, row: OutboxMessage) -> int:
+        """Send a relay row into the conversation's topic, creating the topic when needed."""
+        conversation_id = int(row.payload["conversation_id"])
+        thread_id = await self._topic(conversation_id, row.chat_id)
+        try:
+            return await self._send_into(row, thread_id)
+        except RejectedError as error:
+            if "thread not found" not in str(error).lower():
+                raise
+            logger.info("topic of conversation %s was deleted; recreating it", conversation_id)
+            async with self.deps.storage.transaction() as tx:
+                await tx.inbox.set(conversation_id, thread_id=None, thread_state="none")
+            thread_id = await self._topic(conversation_id, row.chat_id, recreated=True)
+            return await self._send_into(row, thread_id)
+
+    async def _send_into(self, row: OutboxMessage, thread_id: int) -> int:
+        messenger = self.deps.messenger
+        if "copy" in row.payload:
+            source = row.payload["copy"]
+            return await messenger.copy(
+                row.chat_id, source["from_chat_id"], source["message_id"], thread_id
+            )
+        return await messenger.deliver(row.chat_id, Outgoing(row.payload["text"]), thread_id)
+
+    async def _topic(self, conversation_id: int, chat_id: int, *, recreated: bool = False) -> int:
+        """Return the conversation's topic, creating it once (any process may try)."""
+        async with self.deps.storage.transaction() as tx:
+            conversation = await tx.inbox.get(conversation_id)
+            if conversation is None:
+                raise TransientError("conversation gone")
+            if conversation.thread_state == "ready" and conversation.thread_id is not None:
+                return conversation.thread_id
+            if not await tx.inbox.claim_thread(conversation_id):
+                raise TransientError("topic is being created")
+            alumnus = await self._alumnus(tx, conversation)
+            name = self.deps.renderer.label("inbox.topic_name", "nl", **self._card(alumnus))
+            summary = await self._summary(tx, conversation) if recreated else None
+        try:
+            thread_id = await self.deps.messenger.create_topic(chat_id, name)
+        except Exception:
+            async with self.deps.storage.transaction() as tx:
+                await tx.inbox.set(conversation_id, thread_state="none")
+            raise
+        async with self.deps.storage.transaction() as tx:
+            await tx.inbox.set(conversation_id, thread_id=thread_id, thread_state="ready")
+        if summary:
+            await self.deps.messenger.deliver(chat_id, Outgoing(summary), thread_id)
+        return thread_id
+
+    async def _heard(self, outcomes: Sequence[tuple[OutboxMessage, str]]) -> None:
+        """When an answer cannot reach the alumnus because they blocked the bot, say so."""
+        for row, status in outcomes:
+            conversation_id = row.payload.get("conversation_id")
+            if status != "failed" or conversation_id is None or row.payload.get("kind") == "relay":
+                continue
+            async with self.deps.storage.transaction() as tx:
+                conversation = await tx.inbox.get(int(conversation_id))
+                if conversation is not None:
+                    await self._system(
+                        tx, conversation, self.deps.renderer.text("inbox.blocked", "nl")
+                    )
+
+    async def unreachable(self, tx: Tx, alumnus: Alumnus) -> None:
+        """The alumnus blocked the bot: tell their open conversation's team."""
+        assert alumnus.id is not None
+        conversation = await tx.inbox.open_for(alumnus.id)
+        if conversation is not None:
+            await self._system(tx, conversation, self.deps.renderer.text("inbox.blocked", "nl"))
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _route(self, tx: Tx, topic: str, alumnus: Alumnus) -> Team:
+        for rule in self.rules:
+            if rule.matches(topic, alumnus):
+                team = await tx.teams.by_code(rule.team)
+                if team is not None:
+                    return team
+        team = await tx.teams.default()
+        if team is None:
+            # No team set up yet: keep the question rather than lose it.
+            team = await tx.teams.by_code(FALLBACK_TEAM) or await tx.teams.add(
+                Team(
+                    code=FALLBACK_TEAM,
+                    name="Alumni",
+                    is_default=True,
+                    created_at=self.deps.clock.now(),
+                )
+            )
+        return team
+
+    async def _alumnus(self, tx: Tx, conversation: InboxConversation) -> Alumnus:
+        alumnus = await tx.session.get(Alumnus, conversation.alumnus_id)
+        assert alumnus is not None
+        return alumnus
+
+    def _card(self, alumnus: Alumnus) -> dict[str, Any]:
+        """Only what staff need: name, programme, cohort, situation, region."""
+        programme = self.deps.catalogue.programme(alumnus.crebo)
+        return {
+            "first_name": alumnus.first_name,
+            "programme": programme.label("nl") if programme else None,
+            "cohort": alumnus.graduation_year,
+            "studying": alumnus.still_studying,
+            "situation": alumnus.situation,
+            "region": self.deps.catalogue.region_label(alumnus.region, "nl"),
+        }
+
+    def _intro(self, conversation: InboxConversation, alumnus: Alumnus) -> str:
+        return self.deps.renderer.text(
+            "inbox.intro",
+            "nl",
+            topic=conversation.topic,
+            context=conversation.context,
+            **self._card(alumnus),
+        )
+
+    async def _summary(
+        self, tx: Tx, conversation: InboxConversation, moved_from: str | None = None
+    ) -> str:
+        assert conversation.id is not None
+        alumnus = await self._alumnus(tx, conversation)
+        history = list(await tx.inbox.messages(conversation.id))[-SUMMARY_MESSAGES:]
+        return self.deps.renderer.text(
+            "inbox.summary", "nl", history=history, moved_from=moved_from, **self._card(alumnus)
+        )
