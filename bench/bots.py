@@ -80,7 +80,15 @@ async def _serve(config: BotConfig, conn: Connection, profiler: cProfile.Profile
         )
         commands: asyncio.Queue[tuple[str, ...]] = asyncio.Queue()
         loop = asyncio.get_running_loop()
-        loop.add_reader(conn.fileno(), lambda: commands.put_nowait(conn.recv()))
+
+        def on_command() -> None:
+            try:
+                commands.put_nowait(conn.recv())
+            except (EOFError, OSError):  # the parent is gone: shut down
+                loop.remove_reader(conn.fileno())
+                commands.put_nowait(("stop",))
+
+        loop.add_reader(conn.fileno(), on_command)
         conn.send(("ready", port))
         try:
             while True:
@@ -97,7 +105,8 @@ async def _serve(config: BotConfig, conn: Connection, profiler: cProfile.Profile
             loop.remove_reader(conn.fileno())
             await runner.cleanup()
             await application.stop()
-    conn.send(("stopped", time.process_time()))
+    with contextlib.suppress(OSError):
+        conn.send(("stopped", time.process_time()))
 
 
 @contextlib.asynccontextmanager

@@ -31,6 +31,7 @@ class Measurement:
     bot_cpu: float
     stray_answers: int
     api_calls: int
+    driver_cpu: float
     onboarded: int | None = None
 
     @property
@@ -102,8 +103,10 @@ async def measure(
         if profile_dir is not None:
             await process.profile(True)
         cpu_before = await process.cpu_seconds()
+        driver_before = time.process_time()
         started = time.perf_counter()
         run = await (closed_loop(people) if mode == CLOSED else open_loop(people, rate))
+        driver_cpu = time.process_time() - driver_before
         cpu = await process.cpu_seconds() - cpu_before
         if profile_dir is not None:
             await process.profile(False)
@@ -117,6 +120,7 @@ async def measure(
             bot_cpu=cpu,
             stray_answers=sim.stray_answers - stray_before,
             api_calls=len(sim.requests) - calls_before,
+            driver_cpu=driver_cpu,
         )
         if real:
             ours, total = await onboarded(url, [p.user.id for p in people])
@@ -128,7 +132,8 @@ async def measure(
                 )
         log(
             f"  {bot:9} {backend or '-':10} {mode:6} {result.updates:5} updates in "
-            f"{elapsed:5.1f}s: {result.throughput:6.1f}/s, bot CPU {cpu:5.1f}s, "
+            f"{elapsed:5.1f}s: {result.throughput:6.1f}/s, CPU bot {cpu:5.1f}s "
+            f"simulator {driver_cpu:5.1f}s, "
             f"{result.api_calls / result.updates:.1f} Bot API calls/update"
         )
         return result

@@ -1,0 +1,104 @@
+"""``python -m bench``: Alumnibot vs bare PTB over the webhook, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from pathlib import Path
+
+import bench  # noqa: F401  (sets PTB_TIMEDELTA before telegram is imported)
+from bench.bots import ALUMNIBOT, ECHO
+from bench.databases import POSTGRES, SQLITE, server_versions
+from bench.report import Options, Row, code_version, console_table, machine, render
+from bench.scenarios import CLOSED, OPEN, Measurement, log, measure
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """Read the command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="20 alumni, 1 repeat, 5 s at 50/s")
+    parser.add_argument("--alumni", type=int, default=200, help="closed loop: alumni at once")
+    parser.add_argument("--repeats", type=int, default=3, help="closed loop: runs per scenario")
+    parser.add_argument("--rate", type=float, default=50.0, help="fixed rate: updates/s")
+    parser.add_argument(
+        "--open-alumni", type=int, default=50, help="fixed rate: alumni (one update/s each)"
+    )
+    parser.add_argument("--concurrent-updates", type=int, default=64)
+    parser.add_argument(
+        "--backend", choices=("sqlite", "postgres", "both"), default="both", help="databases"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / "docs" / "benchmarks.md",
+        help="where to write the report ('-' for nowhere)",
+    )
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of each bot here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.alumni, args.repeats, args.open_alumni = 20, 1, 13
+    return args
+
+
+async def main(args: argparse.Namespace) -> int:
+    """Run every scenario, print the table and write docs/benchmarks.md."""
+    started = time.perf_counter()
+    backends = {"sqlite": (SQLITE,), "postgres": (POSTGRES,), "both": (SQLITE, POSTGRES)}[
+        args.backend
+    ]
+    sqlite_version, pg_version = await server_versions()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    common = {
+        "rate": args.rate,
+        "concurrent_updates": args.concurrent_updates,
+        "profile_dir": args.profile,
+    }
+    closed: dict[tuple[str, str], list[Measurement]] = {}
+    for repeat in range(1, args.repeats + 1):
+        log(f"closed loop, {args.alumni} alumni, run {repeat} of {args.repeats}")
+        for bot, backend in [(ECHO, ""), *((ALUMNIBOT, b) for b in backends)]:
+            result = await measure(bot, backend, CLOSED, alumni=args.alumni, **common)
+            closed.setdefault((bot, backend), []).append(result)
+    log(f"fixed rate, {args.rate:.0f} updates/s from {args.open_alumni} alumni")
+    opens = [
+        await measure(bot, backend, OPEN, alumni=args.open_alumni, **common)
+        for bot, backend in [(ECHO, ""), *((ALUMNIBOT, b) for b in backends)]
+    ]
+    baseline = Row.of(closed[(ECHO, "")])
+    rows = [Row.of(closed[(ALUMNIBOT, b)]) for b in backends]
+    print(console_table(rows, baseline, opens))
+    command = "python -m bench" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
+    options = Options(
+        alumni=args.alumni,
+        repeats=args.repeats,
+        rate=args.rate,
+        open_alumni=args.open_alumni,
+        concurrent_updates=args.concurrent_updates,
+        backends=backends,
+        command=command,
+        code=code_version(str(ROOT)),
+    )
+    document = render(
+        options,
+        machine(sqlite_version, pg_version),
+        rows,
+        baseline,
+        opens,
+        time.perf_counter() - started,
+    )
+    if str(args.output) != "-":
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(document, encoding="utf-8")
+        log(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    sys.exit(asyncio.run(main(parse(sys.argv[1:]))))
