@@ -92,10 +92,9 @@ def build_application(
     application.bot_data.conversation = conversation
     application.bot_data.dispatcher = dispatcher
 
-    # Group -1 runs first: a resent update_id stops here, before any feature sees it.
-    application.add_handler(TypeHandler(Update, common.claim_update), group=-1)
     # Group 0: the first matching handler wins, so feature handlers come before the
-    # catch-alls of ``common`` (unknown commands, media, stale buttons).
+    # catch-alls of ``common`` (unknown commands, media, stale buttons). Each feature claims
+    # its update_id in the transaction that handles it (a resend is skipped there).
     application.add_handlers(
         [
             *onboarding.handlers(),
@@ -106,6 +105,8 @@ def build_application(
             *common.handlers(),
         ]
     )
+    # Group 1 runs after the features: it claims the updates none of them handled.
+    application.add_handler(TypeHandler(Update, common.claim_unhandled), group=1)
     application.add_error_handler(_on_error)
     assert application.job_queue is not None  # python-telegram-bot[job-queue] is a dependency
     jobs.schedule(application.job_queue)

@@ -260,27 +260,34 @@ class CampaignService:
         send_at = self.first_allowed(max(now, campaign.send_at or now))
         pushes: dict[str, Outgoing] = {}
         queued = targeted = 0
-        async with storage.transaction() as reader:
-            async for chunk in reader.offers.stream(segment):
-                targeted += len(chunk)
-                rows = []
-                for alumnus_id, chat_id, locale in chunk:
-                    locale = locale or "nl"
-                    if locale not in pushes:
-                        pushes[locale] = self.push(offer, campaign_id, locale)
-                    rows.append(
-                        row(
-                            now,
-                            key=f"campaign:{campaign_id}:{alumnus_id}",
-                            chat_id=chat_id,
-                            message=pushes[locale],
-                            purpose=segment.purpose,
-                            alumnus_id=alumnus_id,
-                            not_before=send_at,
-                        )
+        last_id = 0
+        while True:
+            # Page by id in short transactions: bounded memory for any audience size,
+            # and never a transaction inside another (SQLite runs one connection).
+            async with storage.transaction() as reader:
+                chunk = await reader.offers.page(segment, last_id)
+            if not chunk:
+                break
+            last_id = chunk[-1][0]
+            targeted += len(chunk)
+            rows = []
+            for alumnus_id, chat_id, locale in chunk:
+                locale = locale or "nl"
+                if locale not in pushes:
+                    pushes[locale] = self.push(offer, campaign_id, locale)
+                rows.append(
+                    row(
+                        now,
+                        key=f"campaign:{campaign_id}:{alumnus_id}",
+                        chat_id=chat_id,
+                        message=pushes[locale],
+                        purpose=segment.purpose,
+                        alumnus_id=alumnus_id,
+                        not_before=send_at,
                     )
-                async with storage.transaction() as tx:
-                    queued += await tx.outbox.enqueue(rows)
+                )
+            async with storage.transaction() as tx:
+                queued += await tx.outbox.enqueue(rows)
         async with storage.transaction() as tx:
             await tx.offers.set_campaign(campaign_id, status="sending", targeted=targeted)
         logger.info("campaign %s: %d recipients, %d newly queued", campaign_id, targeted, queued)

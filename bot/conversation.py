@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from bot.campaigns import CampaignService
@@ -45,6 +46,7 @@ QUESTION = "question"
 LANGUAGE, CONSENT, CONFIRM = "language", "consent", "confirm"
 ONBOARDING_STEPS: tuple[str, ...] = (LANGUAGE, CONSENT, *PROFILE_STEPS, CONFIRM)
 PURPOSES = frozenset(p.value for p in Purpose)
+LAST_SEEN_GRANULARITY = timedelta(hours=1)
 
 
 @dataclass
@@ -70,16 +72,27 @@ class ConversationService:
     async def handle(self, event: Inbound, command: str | None = None) -> str | None:
         """Handle one event in one transaction, then deliver; return the toast, if any."""
         async with self.deps.storage.transaction() as tx:
+            # The update is claimed in the same transaction that handles it: one round trip
+            # fewer per update, and a crash rolls back the claim together with the work.
+            if not await tx.updates.claim(event.update_id, self.deps.clock.now()):
+                logger.info("update %s handled before; skipped", event.update_id)
+                return None
             alumnus = await self._alumnus(tx, event)
             reply = await self._dispatch(tx, alumnus, event, command)
         if reply.actions:
             await self.deps.messenger.perform(event.chat_id, reply.actions)
         return reply.toast
 
-    async def set_reachable(self, chat_id: int, *, reachable: bool) -> None:
+    async def set_reachable(
+        self, chat_id: int, *, reachable: bool, update_id: int | None = None
+    ) -> None:
         """Record that a person blocked the bot, or came back."""
         since = None if reachable else self.deps.clock.now()
         async with self.deps.storage.transaction() as tx:
+            if update_id is not None and not await tx.updates.claim(
+                update_id, self.deps.clock.now()
+            ):
+                return
             await tx.alumni.set_unreachable(chat_id, since)
             alumnus = await tx.alumni.by_chat(chat_id)
             if alumnus is not None and not reachable:
@@ -91,8 +104,12 @@ class ConversationService:
         if alumnus is None:
             alumnus = await tx.alumni.create(event.chat_id, now)
         else:
-            alumnus.last_seen_at = now
-            alumnus.unreachable_since = None
+            # Activity is kept to the hour (segments use it); writing it on every update
+            # would cost an UPDATE each time.
+            if now - alumnus.last_seen_at >= LAST_SEEN_GRANULARITY:
+                alumnus.last_seen_at = now
+            if alumnus.unreachable_since is not None:
+                alumnus.unreachable_since = None
         return alumnus
 
     async def _dispatch(
@@ -542,19 +559,31 @@ class ConversationService:
         accepted: Accept,
     ) -> Reply:
         actions: list[Action] = []
-        if event.data is not None:
+        # A tapped answer turns the question into the next one (one API call, a tidy chat,
+        # and within Telegram's 1 msg/s per chat); the answer shows as the tap's toast. The
+        # welcome is the exception: it holds the privacy notice, so it stays readable.
+        in_place = event.data is not None and state.step != LANGUAGE
+        toast = None
+        if in_place and accepted.echo:
+            toast = self.deps.renderer.label(
+                "labels.answered", self._locale(alumnus, event), echo=accepted.echo
+            )
+        elif event.data is not None:
             actions.append(await self._answered(tx, alumnus, state, event, accepted.echo))
         next_step = self._next(state, draft)
         history = [*state.data.get("history", []), state.step]
         state.data = {**state.data, "draft": draft, "history": history}
         if next_step is None:
-            return await self._finish(tx, alumnus, state, event, actions)
+            reply = await self._finish(tx, alumnus, state, event, actions)
+            reply.toast = reply.toast or toast
+            return reply
         state.step = next_step
         await tx.states.set(
             alumnus.id or 0, state.flow, next_step, state.data, self.deps.clock.now()
         )
-        actions.append(Send(await self._prompt(tx, alumnus, state, event)))
-        return Reply(actions)
+        prompt = await self._prompt(tx, alumnus, state, event)
+        actions.append(Edit(event.message_id or 0, prompt) if in_place else Send(prompt))
+        return Reply(actions, toast)
 
     async def _answered(
         self, tx: Tx, alumnus: Alumnus, state: ConversationState, event: Inbound, echo: str | None
@@ -585,12 +614,10 @@ class ConversationService:
         await tx.states.set(
             alumnus.id or 0, state.flow, state.step, state.data, self.deps.clock.now()
         )
-        return Reply(
-            [
-                ClearButtons(event.message_id or 0),
-                Send(await self._prompt(tx, alumnus, state, event)),
-            ]
-        )
+        prompt = await self._prompt(tx, alumnus, state, event)
+        if state.step == LANGUAGE:  # back to the welcome: show it as a new message again
+            return Reply([ClearButtons(event.message_id or 0), Send(prompt)])
+        return Reply([Edit(event.message_id or 0, prompt)])
 
     async def _finish(
         self,
@@ -624,14 +651,15 @@ class ConversationService:
         text = self.deps.renderer.text
         if state.flow == ONBOARDING:
             alumnus.onboarded_at = now
-            if event.data is not None and not actions:
-                actions.append(ClearButtons(event.message_id or 0))
-            actions.append(
-                Send(Outgoing(text("onboarding.done", locale, first_name=alumnus.first_name)))
-            )
+            done = Outgoing(text("onboarding.done", locale, first_name=alumnus.first_name))
         else:
-            actions.append(Send(Outgoing(text("profile.saved", locale))))
-            actions.append(Send(self._profile_view(alumnus)))
+            view = self._profile_view(alumnus)
+            done = Outgoing(f"{text('profile.saved', locale)}\n\n{view.text}", view.buttons)
+        # A tap replaces the last question with the result; a typed answer gets a new message.
+        if event.data is not None and not actions:
+            actions.append(Edit(event.message_id or 0, done))
+        else:
+            actions.append(Send(done))
         tx.alumni.save(alumnus, now)
         await tx.states.clear(alumnus.id or 0)
         return Reply(actions)

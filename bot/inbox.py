@@ -376,6 +376,8 @@ class InboxService:
         """
         actions: list[Action] = []
         async with self.deps.storage.transaction() as tx:
+            if not await tx.updates.claim(event.update_id, self.deps.clock.now()):
+                return  # handled before (a resent update)
             team = await tx.teams.by_chat(event.chat_id)
             if team is None or team.id is None or event.thread_id is None:
                 return

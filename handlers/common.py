@@ -8,7 +8,6 @@ from typing import Any
 
 from telegram import Message, Update
 from telegram.ext import (
-    ApplicationHandlerStop,
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
@@ -79,6 +78,7 @@ def to_inbound(update: Update) -> Inbound:
 async def run(update: Update, context: AlumniContext, command: str | None = None) -> None:
     """Hand an update to the conversation service; always answer a button press."""
     query = update.callback_query
+    context.update_claimed = True
     try:
         toast = await context.conversation.handle(to_inbound(update), command)
     except BaseException:
@@ -102,14 +102,17 @@ def command(name: str) -> Callback:
     return callback
 
 
-async def claim_update(update: Update, context: AlumniContext) -> None:
-    """Let each update_id through once, however often Telegram (or a proxy) resends it."""
+async def claim_unhandled(update: Update, context: AlumniContext) -> None:
+    """Claim updates no feature handled, so a webhook replay never brings them back.
+
+    Features claim their update inside the transaction that handles it and say so on the
+    context, which PTB shares between the handler groups of one update.
+    """
+    if context.update_claimed:
+        return
     deps = context.deps
     async with deps.storage.transaction() as tx:
-        fresh = await tx.updates.claim(update.update_id, deps.clock.now())
-    if not fresh:
-        logger.info("update %s seen before; skipped", update.update_id)
-        raise ApplicationHandlerStop
+        await tx.updates.claim(update.update_id, deps.clock.now())
 
 
 async def relay_media(update: Update, context: AlumniContext) -> None:

@@ -29,6 +29,8 @@ class AlumniContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any]
         user_id: int | None = None,
     ) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        # Set by a feature that claimed the update in its own transaction (see common.py).
+        self.update_claimed = False
 
     @property
     def deps(self) -> Deps:

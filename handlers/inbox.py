@@ -22,6 +22,7 @@ async def relay_staff_message(update: Update, context: AlumniContext) -> None:
     if message is None or update.effective_chat is None:
         return
     media, file_id = media_of(message)
+    context.update_claimed = True
     await context.conversation.inbox.staff_message(
         StaffInbound(
             chat_id=update.effective_chat.id,

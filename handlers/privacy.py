@@ -22,7 +22,10 @@ async def track_block(update: Update, context: AlumniContext) -> None:
     if change is None or change.chat.type != ChatType.PRIVATE:
         return
     blocked = change.new_chat_member.status == ChatMember.BANNED
-    await context.conversation.set_reachable(change.chat.id, reachable=not blocked)
+    context.update_claimed = True
+    await context.conversation.set_reachable(
+        change.chat.id, reachable=not blocked, update_id=update.update_id
+    )
 
 
 def handlers() -> list[BaseHandler[Update, AlumniContext, None]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -167,12 +166,10 @@ class OfferRepository:
         query = select(func.count()).select_from(self.audience(segment).subquery())
         return int((await self._session.execute(query)).scalar_one())
 
-    async def stream(
-        self, segment: Segment, chunk: int = 1000
-    ) -> AsyncIterator[list[tuple[int, int, str | None]]]:
-        """Yield the audience in chunks, never all of it in memory at once."""
-        result = await self._session.stream(
-            self.audience(segment).execution_options(yield_per=chunk)
-        )
-        async for part in result.partitions(chunk):
-            yield [(int(row[0] or 0), int(row[1]), row[2]) for row in part]
+    async def page(
+        self, segment: Segment, after_id: int, limit: int = 1000
+    ) -> list[tuple[int, int, str | None]]:
+        """Return the next ``limit`` recipients with an id above ``after_id`` (keyset paging)."""
+        query = self.audience(segment).where(col(Alumnus.id) > after_id).limit(limit)
+        result = await self._session.execute(query)
+        return [(int(row[0] or 0), int(row[1]), row[2]) for row in result.all()]

@@ -17,6 +17,13 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine; on SQLite turn on WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
+        # SQLite has one writer. With one pooled connection, this process's transactions
+        # queue on an asyncio wait instead of SQLite's busy handler, which sleeps up to
+        # 100 ms between retries (seconds of tail latency under load). A second process
+        # (the CLI) is still covered by the busy timeout.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 60)
         engine = create_async_engine(url, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -30,7 +37,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    # Recycle instead of pinging: a pre-ping costs a round trip on every checkout.
+    kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
 
 

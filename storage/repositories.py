@@ -159,17 +159,41 @@ class InboundUpdateRepository:
         result = await self._session.execute(statement)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def claim(self, update_id: int, now: datetime) -> bool:
-        """Mark an update as being processed and drop its payload; False if claimed before."""
-        await self.receive(update_id, None, now)
-        result = await self._session.execute(
-            update(InboundUpdate)
-            .where(
-                col(InboundUpdate.update_id) == update_id, col(InboundUpdate.claimed_at).is_(None)
-            )
-            .values(claimed_at=now, payload=None)
+    async def receive_many(
+        self, updates: Sequence[tuple[int, dict[str, Any]]], now: datetime
+    ) -> set[int]:
+        """Store several updates in one statement; return the ids that were new."""
+        if not updates:
+            return set()
+        insert = self._insert()
+        statement = (
+            insert(InboundUpdate)
+            .values([{"update_id": u, "payload": p, "received_at": now} for u, p in updates])
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(col(InboundUpdate.update_id))
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        result = await self._session.execute(statement)
+        return {int(row[0]) for row in result.all()}
+
+    async def claim(self, update_id: int, now: datetime) -> bool:
+        """Mark an update as being processed and drop its payload; False if claimed before.
+
+        One statement: insert the id (polling), or claim the row the webhook stored; a row
+        claimed before matches nothing and returns no id.
+        """
+        insert = self._insert()
+        statement = (
+            insert(InboundUpdate)
+            .values(update_id=update_id, payload=None, received_at=now, claimed_at=now)
+            .on_conflict_do_update(
+                index_elements=["update_id"],
+                set_={"claimed_at": now, "payload": None},
+                where=col(InboundUpdate.claimed_at).is_(None),
+            )
+            .returning(col(InboundUpdate.update_id))
+        )
+        result = await self._session.execute(statement)
+        return result.first() is not None
 
     async def unclaimed(self) -> list[dict[str, Any]]:
         """Return payloads received but never processed (a crash between receipt and work)."""

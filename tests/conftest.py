@@ -243,11 +243,19 @@ class Chat:
         return await self._settle(before)
 
     async def press(self, data: str, message: SimMessage | None = None) -> list[SimMessage]:
-        """Press a button with this callback data (forged data allowed)."""
+        """Press a button (forged data allowed); return the new messages, else the pressed one.
+
+        Many answers replace the pressed question in place, so "what changed" is either new
+        messages or the pressed message as it reads now.
+        """
         before = len(self.messages)
         target = message or self.last
         await self.sim.user_presses(self.user, target.message_id, data)
-        return await self._settle(before)
+        changed = await self._settle(before)
+        if changed:
+            return changed
+        now = [m for m in self.messages if m.message_id == target.message_id]
+        return now or []
 
     async def tap(self, label: str, message: SimMessage | None = None) -> list[SimMessage]:
         """Tap the button whose text contains ``label`` on the latest message that has it."""

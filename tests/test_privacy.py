@@ -112,7 +112,8 @@ async def test_erasure_leaves_no_trace_but_a_hash(app, new_chat):
     assert "Weet je het zeker?" in question.text
     reply = await chat.tap("Ja, wis alles", message=question)
     assert "Al je gegevens zijn gewist" in chat.messages[-1].text
-    assert reply == []  # the question itself was edited into the confirmation
+    [edited] = reply  # the question itself was edited into the confirmation
+    assert edited.message_id == question.message_id and edited.edited
 
     dump = await everything_in_the_database(app)
     assert str(chat.chat_id) not in dump

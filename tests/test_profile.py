@@ -26,8 +26,7 @@ async def test_profile_shows_every_field_and_edits_one_group(app, new_chat):
     await chat.tap("Wat ik nu doe", message=view)
     assert "Wat doe je nu" in chat.last.text
     reply = await chat.tap("Ik studeer verder")  # no sector question, and the sector is cleared
-    assert "Opgeslagen" in reply[-2].text
-    assert "Werkveld: –" in reply[-1].text
+    assert "Opgeslagen" in reply[-1].text and "Werkveld: –" in reply[-1].text
     [alumnus] = await rows(app, Alumnus)
     assert (alumnus.situation, alumnus.sector) == ("studying", None)
     assert alumnus.crebo == "25655"  # other groups untouched

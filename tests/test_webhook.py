@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -143,3 +144,27 @@ async def test_healthz_reports_the_database(sim, settings, clock):
         async with session.get(url.replace("/telegram", "/healthz")) as response:
             assert response.status == 200
             assert await response.json() == {"status": "ok"}
+
+
+async def test_updates_arriving_together_are_stored_together_and_each_handled_once(
+    sim, settings, clock
+):
+    users = [sim.create_user(first_name=f"P{i}") for i in range(10)]
+    async with webhook_bot(settings, clock) as (app, url), aiohttp.ClientSession() as session:
+
+        async def post(update: dict) -> int:
+            headers = {SECRET_HEADER: SECRET}
+            async with session.post(url, json=update, headers=headers) as response:
+                return response.status
+
+        updates = [start_update(10_000 + i, u.id) for i, u in enumerate(users)]
+        statuses = await asyncio.gather(*(post(u) for u in updates * 3))  # each one thrice
+        assert set(statuses) == {200}
+        for i in range(10):
+            await processed_of(app).wait(10_000 + i)
+        for user in users:  # a later update of each chat runs after any duplicate
+            await Chat(sim, processed_of(app), user).say("/help")
+        for user in users:
+            texts = [m.text for m in sim.bot_messages(user.id)]
+            assert sum("alumnibot van" in t for t in texts) == 1
+        assert len(await rows(app, InboundUpdate)) == 20  # 10 webhook + 10 polling-free /help
