@@ -1,4 +1,4 @@
-"""``python -m bench``: Alumnibot vs bare PTB over the webhook, SQLite and PostgreSQL."""
+"""``python -m bench``: onboarding over the webhook and the delivery engine, vs bare PTB."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import asyncio
 import logging
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import bench  # noqa: F401  (sets PTB_TIMEDELTA before telegram is imported)
 from bench.bots import ALUMNIBOT, ECHO
 from bench.databases import POSTGRES, SQLITE, server_versions
+from bench.delivery import DeliveryOptions, merge_section, render_delivery, run_delivery
 from bench.report import Options, Row, code_version, console_table, machine, render
 from bench.scenarios import CLOSED, OPEN, Measurement, log, measure
 
@@ -39,21 +41,74 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="where to write the report ('-' for nowhere)",
     )
     parser.add_argument("--profile", type=Path, help="write cProfile stats of each bot here")
+    parser.add_argument(
+        "--suite",
+        choices=("all", "onboarding", "delivery"),
+        default="all",
+        help="onboarding (webhook updates), delivery (outbox dispatcher), or both",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.alumni, args.repeats, args.open_alumni = 20, 1, 13
     return args
 
 
+def delivery_options(args: argparse.Namespace, backends: tuple[str, ...]) -> DeliveryOptions:
+    """The delivery suite's sizes: the issue's, or small ones with --quick."""
+    if args.quick:
+        return DeliveryOptions(
+            backends,
+            rate_recipients=500,
+            lifted_recipients=2000,
+            lifted_repeats=1,
+            memory_sizes=(1000, 10_000),
+            memory_sent=1000,
+            count_alumni=10_000,
+            count_repeats=5,
+            profile_dir=args.profile,
+        )
+    return DeliveryOptions(backends, profile_dir=args.profile)
+
+
 async def main(args: argparse.Namespace) -> int:
-    """Run every scenario, print the table and write docs/benchmarks.md."""
-    started = time.perf_counter()
+    """Run the chosen suites and write docs/benchmarks.md."""
     backends = {"sqlite": (SQLITE,), "postgres": (POSTGRES,), "both": (SQLITE, POSTGRES)}[
         args.backend
     ]
-    sqlite_version, pg_version = await server_versions()
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
+    command = "python -m bench" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
+    document = ""
+    if str(args.output) != "-" and args.output.exists():
+        document = args.output.read_text(encoding="utf-8")
+    if args.suite in ("all", "onboarding"):
+        document = await onboarding(args, backends, command)
+    if args.suite in ("all", "delivery"):
+        started, begun = time.perf_counter(), datetime.now(UTC)
+        results = await run_delivery(delivery_options(args, backends))
+        sqlite_version, pg_version = await server_versions()
+        section = render_delivery(
+            results,
+            command,
+            code_version(str(ROOT)),
+            begun,
+            time.perf_counter() - started,
+            # The machine table is in the onboarding part when both suites ran.
+            None if args.suite == "all" else machine(sqlite_version, pg_version),
+        )
+        print(section)
+        document = merge_section(document or "# Benchmarks\n", section)
+    if str(args.output) != "-":
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(document, encoding="utf-8")
+        log(f"wrote {args.output}")
+    return 0
+
+
+async def onboarding(args: argparse.Namespace, backends: tuple[str, ...], command: str) -> str:
+    """Alumnibot vs bare PTB over the webhook; return the onboarding document."""
+    started = time.perf_counter()
+    sqlite_version, pg_version = await server_versions()
     common = {
         "rate": args.rate,
         "concurrent_updates": args.concurrent_updates,
@@ -73,7 +128,6 @@ async def main(args: argparse.Namespace) -> int:
     baseline = Row.of(closed[(ECHO, "")])
     rows = [Row.of(closed[(ALUMNIBOT, b)]) for b in backends]
     print(console_table(rows, baseline, opens))
-    command = "python -m bench" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
     options = Options(
         alumni=args.alumni,
         repeats=args.repeats,
@@ -84,7 +138,7 @@ async def main(args: argparse.Namespace) -> int:
         command=command,
         code=code_version(str(ROOT)),
     )
-    document = render(
+    return render(
         options,
         machine(sqlite_version, pg_version),
         rows,
@@ -92,11 +146,6 @@ async def main(args: argparse.Namespace) -> int:
         opens,
         time.perf_counter() - started,
     )
-    if str(args.output) != "-":
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(document, encoding="utf-8")
-        log(f"wrote {args.output}")
-    return 0
 
 
 if __name__ == "__main__":

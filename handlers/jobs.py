@@ -23,11 +23,16 @@ async def reap_outbox(context: AlumniContext) -> None:
     await context.dispatcher.reap()
 
 
+def reap_interval(lease_seconds: float) -> timedelta:
+    """Reap every 30 s, or every half lease when leases are shorter (rows wait less)."""
+    return min(REAP_INTERVAL, timedelta(seconds=max(0.5, lease_seconds / 2)))
+
+
 def schedule(job_queue: JobQueue[AlumniContext]) -> None:
     """Register every recurring job."""
-    job_queue.run_repeating(
-        reap_outbox, interval=REAP_INTERVAL, first=REAP_INTERVAL, name="reaper"
-    )
+    lease = job_queue.application.bot_data.deps.settings.outbox_lease_seconds
+    interval = reap_interval(lease)
+    job_queue.run_repeating(reap_outbox, interval=interval, first=interval, name="reaper")
     job_queue.run_repeating(
         purge_retention, interval=PURGE_INTERVAL, first=timedelta(minutes=1), name="retention"
     )
