@@ -7,12 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, literal_column, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from storage.db import insert_for, is_postgres
 from storage.models import Alumnus, Campaign, ConsentEvent, Offer, OfferResponse, Team
 
 
@@ -38,11 +37,6 @@ class OfferRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    @property
-    def _postgres(self) -> bool:
-        bind = self._session.bind
-        return bind is not None and bind.dialect.name == "postgresql"
 
     # ------------------------------------------------------------------ offers, campaigns
 
@@ -78,7 +72,7 @@ class OfferRepository:
 
     async def respond(self, campaign_id: int, alumnus_id: int, kind: str, now: datetime) -> bool:
         """Record an interest or opt-out tap once; False if it was recorded before."""
-        insert = pg_insert if self._postgres else sqlite_insert
+        insert = insert_for(self._session)
         result = await self._session.execute(
             insert(OfferResponse)
             .values(campaign_id=campaign_id, alumnus_id=alumnus_id, kind=kind, at=now)
@@ -152,7 +146,7 @@ class OfferRepository:
 
     def _any_interest(self, interests: list[str]) -> Any:
         """Alumni whose JSON list of interests holds any of these codes."""
-        if self._postgres:
+        if is_postgres(self._session):
             return text("CAST(alumnus.interests AS jsonb) ?| :interests").bindparams(
                 interests=list(interests)
             )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -40,6 +42,16 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # Recycle instead of pinging: a pre-ping costs a round trip on every checkout.
     kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    """Return whether the session talks to PostgreSQL (else SQLite)."""
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+def insert_for(session: AsyncSession) -> Any:
+    """Return the dialect's ``insert`` (both have ``on_conflict_do_nothing/update``)."""
+    return pg_insert if is_postgres(session) else sqlite_insert
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

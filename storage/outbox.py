@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.db import insert_for, is_postgres
 from storage.models import Alumnus, ConsentEvent, OutboxMessage, OutboxStatus
 
 FINAL = (
@@ -29,16 +28,11 @@ class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    @property
-    def _postgres(self) -> bool:
-        bind = self._session.bind
-        return bind is not None and bind.dialect.name == "postgresql"
-
     async def enqueue(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert rows; a ``dedupe_key`` seen before is skipped. Return how many were new."""
         if not rows:
             return 0
-        insert = pg_insert if self._postgres else sqlite_insert
+        insert = insert_for(self._session)
         statement = (
             insert(OutboxMessage)
             .values(list(rows))
@@ -64,7 +58,7 @@ class OutboxRepository:
             .order_by(col(OutboxMessage.not_before), col(OutboxMessage.id))
             .limit(limit)
         )
-        if self._postgres:
+        if is_postgres(self._session):
             due = due.with_for_update(skip_locked=True)
         ids = list((await self._session.execute(due)).scalars())
         if not ids:

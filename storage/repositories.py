@@ -8,13 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from storage.campaigns import OfferRepository
-from storage.db import make_session_factory
+from storage.db import insert_for, make_session_factory
 from storage.inbox import InboxRepository
 from storage.models import (
     Alumnus,
@@ -144,13 +142,9 @@ class InboundUpdateRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def _insert(self) -> Any:
-        dialect = self._session.bind.dialect.name if self._session.bind else "sqlite"
-        return pg_insert if dialect == "postgresql" else sqlite_insert
-
     async def receive(self, update_id: int, payload: dict[str, Any] | None, now: datetime) -> bool:
         """Store an update id (and payload until it is claimed); False if already seen."""
-        insert = self._insert()
+        insert = insert_for(self._session)
         statement = (
             insert(InboundUpdate)
             .values(update_id=update_id, payload=payload, received_at=now)
@@ -165,7 +159,7 @@ class InboundUpdateRepository:
         """Store several updates in one statement; return the ids that were new."""
         if not updates:
             return set()
-        insert = self._insert()
+        insert = insert_for(self._session)
         statement = (
             insert(InboundUpdate)
             .values([{"update_id": u, "payload": p, "received_at": now} for u, p in updates])
@@ -181,7 +175,7 @@ class InboundUpdateRepository:
         One statement: insert the id (polling), or claim the row the webhook stored; a row
         claimed before matches nothing and returns no id.
         """
-        insert = self._insert()
+        insert = insert_for(self._session)
         statement = (
             insert(InboundUpdate)
             .values(update_id=update_id, payload=None, received_at=now, claimed_at=now)
