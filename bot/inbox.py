@@ -9,6 +9,7 @@ whichever process gets there first) and recreate it, with a summary, if it was d
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -220,7 +221,12 @@ class InboxService:
         copy_of: Incoming | None = None,
         via: str = "telegram",
     ) -> InboxMessage:
-        """Send a staff answer to the alumnus (through the outbox) and keep it."""
+        """Send a staff answer to the alumnus (through the outbox) and keep it.
+
+        ``text`` is plain text (typed in the web inbox, or a canned reply): it is kept as
+        written and escaped for Telegram's HTML, so "zorg & welzijn" or "<3" arrive intact.
+        ``copy_of`` copies a staff message from the group instead (media included).
+        """
         assert conversation.id is not None
         alumnus = await self._alumnus(tx, conversation)
         now = self.deps.clock.now()
@@ -253,7 +259,8 @@ class InboxService:
                 ]
             )
         else:
-            await enqueue(tx, now, key=key, chat_id=alumnus.chat_id, message=Outgoing(text or ""))
+            message = Outgoing(html.escape(text or "", quote=False))
+            await enqueue(tx, now, key=key, chat_id=alumnus.chat_id, message=message)
             # Web answers also appear in the topic, so both places show the same conversation.
             mirror = self.deps.renderer.text(
                 "inbox.web_reply" if via == "web" else "inbox.canned_sent",
@@ -428,9 +435,8 @@ class InboxService:
             name = argument.strip().lower()
             if name not in names:
                 return reply_in_topic("inbox.unknown_template", names=names)
-            await self.reply(
-                tx, conversation, staff, text=say(f"canned.{name}", locale), via="canned"
-            )
+            canned = self.deps.renderer.label(f"canned.{name}", locale)
+            await self.reply(tx, conversation, staff, text=canned, via="canned")
             return []
         if command:
             return []  # another bot command in the topic: not for the alumnus

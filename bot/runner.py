@@ -42,7 +42,10 @@ async def serving_console(application: AlumniApplication) -> AsyncIterator[str]:
     ``running()`` disposes of on the way out, after the console has stopped.
     """
     settings = application.bot_data.deps.settings
-    runner = web.AppRunner(console_app(application.bot_data.deps), handle_signals=False)
+    data = application.bot_data
+    # The bot's own inbox and dispatcher: web answers are queued and sent like Telegram ones.
+    app = console_app(data.deps, data.conversation.inbox, data.dispatcher.wake)
+    runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.web_host, settings.web_port)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
 
+from bot.inbox import InboxService
 from bot.staff import ConsoleAuth, LoginFormToken, StaffService
 from handlers.web import auth, inbox
+from handlers.web.desk import Desk
 from handlers.web.pages import CONSOLE, Console, ConsoleDeps, Pages
 from handlers.web.security import (
     PUBLIC,
@@ -22,8 +25,19 @@ from handlers.web.security import (
 _MAX_BODY = 64 * 1024  # forms only; nothing large is ever posted
 
 
-def console_app(deps: ConsoleDeps) -> web.Application:
-    """Create the coordinator console app on the shared settings, storage, words and clock."""
+def console_app(
+    deps: ConsoleDeps,
+    inbox_service: InboxService | None = None,
+    wake: Callable[[], None] | None = None,
+) -> web.Application:
+    """Create the coordinator console app on the shared settings, storage, words and clock.
+
+    Args:
+        deps: settings, storage, words and clock (the bot's ``Deps`` has them all).
+        inbox_service: the bot's inbox, for answering from the web; without it the inbox is
+            read-only and every action is refused.
+        wake: tells the bot's outbox dispatcher to send what an action queued, right away.
+    """
     settings = deps.settings
     console = Console(
         settings=settings,
@@ -32,6 +46,7 @@ def console_app(deps: ConsoleDeps) -> web.Application:
         staff=StaffService(deps.storage, deps.clock),
         login_tokens=LoginFormToken(settings.secret_key.get_secret_value()),
         pages=Pages(deps.renderer, settings.content_dir / "web"),
+        desk=Desk(settings, deps.storage, deps.renderer, deps.clock, inbox_service, wake),
     )
     # Order matters: the session is loaded before the role check, and the role check runs
     # before the CSRF check, so a signed-out POST is sent to the login form.
@@ -42,6 +57,10 @@ def console_app(deps: ConsoleDeps) -> web.Application:
     app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/", inbox.go_to_inbox)
     app.router.add_get("/inbox", inbox.show_inbox)
+    app.router.add_get("/inbox/updates", inbox.list_marker)
+    app.router.add_get(r"/inbox/c/{id:\d{1,12}}", inbox.show_conversation)
+    app.router.add_get(r"/inbox/c/{id:\d{1,12}}/messages", inbox.new_messages)
+    app.router.add_post(r"/inbox/c/{id:\d{1,12}}/{action:[a-z]{1,12}}", inbox.act)
     app.router.add_get("/inbox/staff", inbox.show_staff)
     app.router.add_get("/inbox/login", auth.show_login)
     app.router.add_post("/inbox/login", auth.log_in)
@@ -51,11 +70,11 @@ def console_app(deps: ConsoleDeps) -> web.Application:
     return app
 
 
-_STATIC_TYPES = {".css": "text/css", ".svg": "image/svg+xml"}
+_STATIC_TYPES = {".css": "text/css", ".svg": "image/svg+xml", ".js": "text/javascript"}
 
 
 def _static_files(pages_dir: Path) -> Handler:
-    """Serve the stylesheet and icon, read once at start-up (no file-system paths from URLs)."""
+    """Serve the stylesheet, icon and script, read once at start-up (no paths from URLs)."""
     files = {
         path.name: (path.read_bytes(), _STATIC_TYPES[path.suffix])
         for path in (pages_dir / "static").iterdir()

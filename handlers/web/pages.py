@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,6 +14,7 @@ from bot.clock import Clock
 from bot.render import DEFAULT_LOCALE, LOCALES, Renderer
 from bot.settings import Settings
 from bot.staff import ConsoleAuth, LoginFormToken, Principal, StaffService
+from handlers.web.desk import Desk
 from storage.repositories import Storage
 
 LOCALE_COOKIE = "alumnibot_lang"
@@ -52,6 +54,7 @@ class Console:
     staff: StaffService
     login_tokens: LoginFormToken
     pages: Pages
+    desk: Desk
 
 
 CONSOLE: web.AppKey[Console] = web.AppKey("console", Console)
@@ -116,12 +119,18 @@ class Pages:
     ) -> web.Response:
         """Render a page in the request's language; words come from ``content/<locale>/web.j2``."""
         locale = pick_page_locale(request)
+        t = self.words(request)
+        html = self.env.get_template(name).render(
+            t=t, locale=locale, principal=principal_of(request), path=request.path, **ctx
+        )
+        return web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
+
+    def words(self, request: web.Request) -> Callable[[str], str]:
+        """Return ``t(block)``: a console word in the request's language, as plain text."""
+        locale = pick_page_locale(request)
 
         def t(block: str) -> str:
             # Plain text (unescaped) so the page's autoescape escapes it exactly once.
             return self._renderer.label(f"web.{block}", locale)
 
-        html = self.env.get_template(name).render(
-            t=t, locale=locale, principal=principal_of(request), path=request.path, **ctx
-        )
-        return web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
+        return t

@@ -1,0 +1,376 @@
+"""The web inbox's data: which conversations a staff member may see, and what they show.
+
+Reads run in their own transaction and check team membership first; actions go through
+:class:`bot.inbox.InboxService` (which re-checks with ``may_act``) in one transaction each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from bot.catalogue import Catalogue
+from bot.clock import Clock
+from bot.hours import BusinessHours
+from bot.inbox import InboxService, load_config
+from bot.render import Renderer
+from bot.settings import Settings
+from bot.staff import Principal
+from storage.models import Alumnus, InboxConversation, InboxMessage, InboxStatus, Team
+from storage.repositories import Storage, Tx
+
+STATUSES = (InboxStatus.OPEN.value, InboxStatus.WAITING.value, InboxStatus.CLOSED.value)
+MEDIA_KINDS = frozenset({"photo", "document", "voice", "video", "audio", "sticker"})
+MAX_TEXT = 4096  # Telegram's limit for one text message
+Words = Callable[[str], str]
+_TAG = re.compile(r"<[^>]*>")
+
+
+class MissingError(Exception):
+    """No such conversation."""
+
+
+class RefusedError(Exception):
+    """The conversation belongs to a team the staff member is not in."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One conversation in the list."""
+
+    id: int
+    first_name: str | None
+    programme: str | None
+    topic: str
+    status: str
+    team: str
+    last_activity: str
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class Line:
+    """One message of a thread, ready to show (text is plain; the page escapes it)."""
+
+    id: int
+    direction: str
+    who: str
+    when: str
+    text: str
+    media: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the message for the polling endpoint."""
+        return {
+            "id": self.id,
+            "direction": self.direction,
+            "who": self.who,
+            "when": self.when,
+            "text": self.text,
+            "media": self.media,
+        }
+
+
+@dataclass(frozen=True)
+class Card:
+    """Only what staff need about the alumnus: no chat id, no contact details."""
+
+    first_name: str | None
+    programme: str | None
+    level: int | None
+    track: str | None
+    cohort: int | None
+    still_studying: bool
+    situation: str | None
+    region: str | None
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A conversation page: the conversation, its team, the card, messages and choices."""
+
+    conversation: InboxConversation
+    team: Team
+    card: Card
+    lines: list[Line]
+    members: list[tuple[int, str]]
+    teams: list[Team]
+    canned: list[tuple[str, str]]
+    assigned: str | None
+    overdue: bool
+
+
+def _reminder_hours(path: Path) -> float:
+    """Read ``business_hours.reminder_after_hours`` from content/inbox.yaml (default 8)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return float((data.get("business_hours") or {}).get("reminder_after_hours", 8))
+
+
+class Desk:
+    """What the web inbox reads and does, for one signed-in staff member at a time."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        renderer: Renderer,
+        clock: Clock,
+        service: InboxService | None,
+        wake: Callable[[], None] | None,
+    ) -> None:
+        self.storage = storage
+        self.renderer = renderer
+        self.clock = clock
+        self.service = service
+        self._wake = wake
+        self.zone = ZoneInfo(settings.timezone)
+        config = settings.content_dir / "inbox.yaml"
+        self.hours: BusinessHours = (
+            service.hours if service else load_config(config, settings.timezone)[1]
+        )
+        self.reminder_hours = _reminder_hours(config)
+        self.catalogue = Catalogue(settings.content_dir / "catalogue")
+
+    # ------------------------------------------------------------------ helpers
+
+    def wake(self) -> None:
+        """Ask the outbox dispatcher to send what an action queued, now."""
+        if self._wake is not None:
+            self._wake()
+
+    def when(self, moment: datetime | None) -> str:
+        """Format a time in the school's time zone."""
+        if moment is None:
+            return ""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+
+    def overdue(self, conversation: InboxConversation) -> bool:
+        """Open and unanswered for longer than the reminder setting (business hours)."""
+        if conversation.status != InboxStatus.OPEN.value or conversation.last_alumnus_at is None:
+            return False
+        due = self.hours.add(conversation.last_alumnus_at, self.reminder_hours)
+        return due <= self.clock.now()
+
+    def programme(self, alumnus: Alumnus) -> str | None:
+        """Return the programme's Dutch name."""
+        found = self.catalogue.programme(alumnus.crebo)
+        return found.label("nl") if found else None
+
+    @staticmethod
+    async def visible_teams(tx: Tx, principal: Principal) -> list[Team]:
+        """Return the teams whose conversations this member may see (admins: all)."""
+        if principal.is_admin:
+            return list(await tx.teams.all())
+        return list(await tx.teams.of_staff(principal.staff_id))
+
+    async def _conversation(
+        self, tx: Tx, principal: Principal, conversation_id: int
+    ) -> InboxConversation:
+        conversation = await tx.inbox.get(conversation_id)
+        if conversation is None:
+            raise MissingError()
+        if conversation.team_id not in {t.id for t in await self.visible_teams(tx, principal)}:
+            raise RefusedError()
+        return conversation
+
+    def _line(
+        self, message: InboxMessage, alumnus: Alumnus, names: Mapping[int, str], words: Words
+    ) -> Line:
+        assert message.id is not None
+        if message.direction == "in":
+            who = alumnus.first_name or words("who_alumnus")
+        elif message.direction == "system":
+            who = words("who_system")
+        else:
+            who = names.get(message.staff_id or 0, words("who_staff"))
+            if message.via == "web":
+                who = f"{who} ({words('via_web')})"
+        media = None
+        if message.kind != "text":
+            media = words("media_" + (message.kind if message.kind in MEDIA_KINDS else "other"))
+        text = message.text or ""
+        if message.direction == "system" or message.via == "canned":
+            text = _plain(text)  # the bot's own Telegram HTML: shown as the plain text it reads
+        return Line(
+            id=message.id,
+            direction=message.direction,
+            who=who,
+            when=self.when(message.created_at),
+            text=text,
+            media=media,
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    async def listing(
+        self, principal: Principal, status: str | None, team_code: str | None, search: str | None
+    ) -> tuple[list[Team], list[Row]]:
+        """Return the member's teams and their conversations, newest activity first."""
+        async with self.storage.transaction() as tx:
+            teams = await self.visible_teams(tx, principal)
+            chosen = [t for t in teams if not team_code or t.code == team_code]
+            ids = [t.id for t in chosen if t.id is not None]
+            found = await tx.inbox.listing(ids, status, search) if ids else []
+        names = {t.id: t.name for t in teams}
+        rows = [
+            Row(
+                id=conversation.id or 0,
+                first_name=alumnus.first_name,
+                programme=self.programme(alumnus),
+                topic=conversation.topic,
+                status=conversation.status,
+                team=names.get(conversation.team_id, ""),
+                last_activity=self.when(conversation.updated_at),
+                overdue=self.overdue(conversation),
+            )
+            for conversation, alumnus in found
+        ]
+        return teams, rows
+
+    async def marker(
+        self, principal: Principal, status: str | None, team_code: str | None, search: str | None
+    ) -> str:
+        """Return a short value that changes whenever the list would change."""
+        _, rows = await self.listing(principal, status, team_code, search)
+        return marker_of(rows)
+
+    async def thread(self, principal: Principal, conversation_id: int, words: Words) -> Thread:
+        """Return a conversation the member may see, with everything its page shows."""
+        async with self.storage.transaction() as tx:
+            conversation = await self._conversation(tx, principal, conversation_id)
+            alumnus = await tx.session.get(Alumnus, conversation.alumnus_id)
+            team = await tx.teams.by_id(conversation.team_id)
+            assert alumnus is not None and team is not None
+            messages = await tx.inbox.messages(conversation_id)
+            staff = list(await tx.staff.all())
+            codes = await tx.teams.codes_by_staff()
+            teams = list(await tx.teams.all())
+        names = {s.id: s.display_name for s in staff if s.id is not None}
+        members = [
+            (s.id, s.display_name)
+            for s in staff
+            if s.id is not None and s.active and team.code in codes.get(s.id, [])
+        ]
+        locale = alumnus.locale or "nl"
+        canned = [
+            (name, self.renderer.label(f"canned.{name}", locale).strip())
+            for name in sorted(self.renderer.blocks("canned", locale))
+        ]
+        card = Card(
+            first_name=alumnus.first_name,
+            programme=self.programme(alumnus),
+            level=alumnus.level,
+            track=alumnus.track.upper() if alumnus.track else None,
+            cohort=alumnus.graduation_year,
+            still_studying=alumnus.still_studying,
+            situation=alumnus.situation,
+            region=self.catalogue.region_label(alumnus.region, "nl"),
+        )
+        return Thread(
+            conversation=conversation,
+            team=team,
+            card=card,
+            lines=[self._line(m, alumnus, names, words) for m in messages],
+            members=members,
+            teams=[t for t in teams if t.id != team.id],
+            canned=canned,
+            assigned=names.get(conversation.assigned_staff_id or 0),
+            overdue=self.overdue(conversation),
+        )
+
+    async def lines_after(
+        self, principal: Principal, conversation_id: int, after: int, words: Words
+    ) -> list[Line]:
+        """Return the messages newer than ``after`` of a conversation the member may see."""
+        async with self.storage.transaction() as tx:
+            conversation = await self._conversation(tx, principal, conversation_id)
+            alumnus = await tx.session.get(Alumnus, conversation.alumnus_id)
+            assert alumnus is not None
+            messages = [m for m in await tx.inbox.messages(conversation_id) if (m.id or 0) > after]
+            names = {s.id: s.display_name for s in await tx.staff.all() if s.id is not None}
+        return [self._line(m, alumnus, names, words) for m in messages]
+
+    # ------------------------------------------------------------------ actions
+
+    async def act(
+        self, principal: Principal, conversation_id: int, action: str, form: Mapping[str, Any]
+    ) -> bool:
+        """Do one action on a conversation in one transaction; False if nothing was done."""
+        service = self.service
+        if service is None:
+            raise RefusedError()
+        async with self.storage.transaction() as tx:
+            conversation = await tx.inbox.get(conversation_id)
+            if conversation is None:
+                raise MissingError()
+            staff = await tx.staff.by_id(principal.staff_id)
+            if staff is None or not await service.may_act(tx, staff, conversation.team_id):
+                raise RefusedError()
+            closed = conversation.status == InboxStatus.CLOSED.value
+            text = _text(form.get("text"))
+            if action == "reply" and text and not closed:
+                await service.reply(tx, conversation, staff, text=text, via="web")
+            elif action == "note" and text:
+                await service.note(tx, conversation, staff, text, via="web")
+            elif action == "canned" and not closed:
+                alumnus = await tx.session.get(Alumnus, conversation.alumnus_id)
+                assert alumnus is not None
+                locale = alumnus.locale or "nl"
+                name = form.get("template")
+                if name not in self.renderer.blocks("canned", locale):
+                    return False
+                body = self.renderer.label(f"canned.{name}", locale).strip()
+                await service.reply(tx, conversation, staff, text=body, via="canned")
+            elif action == "assign":
+                to = await tx.staff.by_id(_int(form.get("staff_id")))
+                if to is None or to.id is None or not to.active:
+                    return False
+                if not await tx.teams.is_member(to.id, conversation.team_id):
+                    return False
+                await service.assign(tx, conversation, staff, to)
+            elif action == "move":
+                team = await tx.teams.by_code(str(form.get("team", "")))
+                if team is None:
+                    return False
+                await service.move(tx, conversation, staff, team)
+            elif action == "close":
+                await service.close(tx, conversation, staff)
+            else:
+                return False
+        self.wake()
+        return True
+
+
+def _plain(telegram_html: str) -> str:
+    """Return the text of Telegram HTML written by the bot (the page escapes it again)."""
+    return html.unescape(_TAG.sub("", telegram_html))
+
+
+def _text(value: object) -> str | None:
+    """Return a form's text, trimmed, if it is a usable message."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    return text if text and len(text) <= MAX_TEXT else None
+
+
+def _int(value: object) -> int:
+    """Return a form's number, or 0."""
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 12 else 0
+
+
+def marker_of(rows: list[Row]) -> str:
+    """Return a short digest of what the list shows."""
+    seen = "|".join(f"{r.id}:{r.status}:{r.last_activity}:{r.overdue}" for r in rows)
+    return hashlib.sha256(seen.encode()).hexdigest()[:16]

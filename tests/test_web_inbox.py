@@ -1,0 +1,407 @@
+"""The web inbox over HTTP: lists, threads, answers and access, with the real bot."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot.catalogue import Catalogue
+from bot.render import Renderer
+from bot.settings import CONTENT_DIR
+from bot.staff import StaffService
+from handlers.web import console_app
+from storage.models import AuditEvent, InboxConversation, InboxMessage, OutboxMessage
+from tests.conftest import Chat, processed_of
+from tests.console_fixtures import PASSWORD, csrf_in, log_in
+from tests.test_campaigns import add_alumnus
+from tests.test_inbox import settle, staff_team, texts_in
+from tests.test_onboarding import rows
+
+words = Renderer(CONTENT_DIR)
+catalogue = Catalogue(CONTENT_DIR / "catalogue")
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def settings(settings):
+    # Plain http in tests; group pacing off (tested in test_dispatch).
+    return settings.model_copy(
+        update={
+            "group_messages_per_minute": 6000.0,
+            "web_cookie_secure": False,
+            "web_session_hours": 24 * 14,  # the overdue test moves the clock a week
+        }
+    )
+
+
+async def two_teams(app, sim):
+    """Team nazorg (default) with web coordinator Cor, team llo with web coordinator Lia."""
+    nazorg, _ = await staff_team(app, sim, "nazorg")
+    llo, _ = await staff_team(app, sim, "llo", default=False)
+    deps = app.bot_data.deps
+    service = StaffService(deps.storage, deps.clock)
+    await service.add_staff(
+        "cor@school.example", "Cor Coördinator", "coordinator", PASSWORD, ["nazorg"]
+    )
+    await service.add_staff("lia@school.example", "Lia Llo", "coordinator", PASSWORD, ["llo"])
+    return nazorg, llo
+
+
+async def alumnus_asks(app, sim, first_name: str, question: str, topic: str) -> Chat:
+    """An onboarded alumnus (programme, region, cohort) who asks a question on a topic."""
+    user = sim.create_user(first_name=first_name, language_code="nl")
+    programme = catalogue.programmes[0]
+    await add_alumnus(
+        app,
+        user.id,
+        first_name=first_name,
+        crebo=programme.code,
+        level=programme.levels[0],
+        track="bbl",
+        graduation_year=2025,
+        situation="working",
+        region=catalogue.regions[0].code,
+    )
+    chat = Chat(sim, processed_of(app), user)
+    await chat.say(question)
+    await chat.tap(topic)
+    await settle(app)
+    return chat
+
+
+async def conversation_of(app, first_name: str) -> InboxConversation:
+    deps = app.bot_data.deps
+    async with deps.storage.transaction() as tx:
+        [(conversation, _)] = [
+            (c, a)
+            for c, a in await tx.inbox.listing([t.id for t in await tx.teams.all()], None, None)
+            if a.first_name == first_name
+        ]
+    return conversation
+
+
+@asynccontextmanager
+async def web_as(app, email: str) -> AsyncIterator[TestClient]:
+    """A console on the bot's own inbox and dispatcher, signed in as ``email``."""
+    data = app.bot_data
+    console = console_app(data.deps, data.conversation.inbox, data.dispatcher.wake)
+    async with TestClient(TestServer(console)) as client:
+        response = await log_in(client, email, PASSWORD)
+        assert response.status == 303
+        yield client
+
+
+async def page(client: TestClient, path: str) -> tuple[int, str]:
+    async with client.get(path) as response:
+        return response.status, await response.text()
+
+
+async def post(client: TestClient, path: str, **fields: str) -> tuple[int, str | None]:
+    _, html = await page(client, "/inbox")
+    response = await client.post(
+        path, data={"csrf_token": csrf_in(html), **fields}, allow_redirects=False
+    )
+    await response.read()
+    return response.status, response.headers.get("Location")
+
+
+@pytest.fixture
+async def world(app, sim):
+    """Sanne (team nazorg, Cor's) and Piet (team llo, Lia's) each asked a question."""
+    nazorg, llo = await two_teams(app, sim)
+    sanne = await alumnus_asks(app, sim, "Sanne", "Ik zoek een stage in de zorg", "Werk en")
+    piet = await alumnus_asks(app, sim, "Piet", "Geheime vraag over een cursus", "Cursussen")
+    return {
+        "nazorg": nazorg,
+        "llo": llo,
+        "sanne": sanne,
+        "piet": piet,
+        "sanne_id": (await conversation_of(app, "Sanne")).id,
+        "piet_id": (await conversation_of(app, "Piet")).id,
+    }
+
+
+# ---------------------------------------------------------------------------- access
+
+
+async def test_a_coordinator_sees_only_their_teams_conversations(app, world):
+    async with web_as(app, "cor@school.example") as cor:
+        status, html = await page(cor, "/inbox")
+        assert status == 200
+        assert f'href="/inbox/c/{world["sanne_id"]}"' in html and "Sanne" in html
+        assert "Piet" not in html and f"/inbox/c/{world['piet_id']}" not in html
+        assert "Werk en loopbaan" in html and "Nazorg" in html
+
+        # Opening team llo's conversation by URL: refused, and nothing of it shown.
+        status, html = await page(cor, f"/inbox/c/{world['piet_id']}")
+        assert status == 403
+        assert "Piet" not in html and "Geheime vraag" not in html
+        async with cor.get(f"/inbox/c/{world['piet_id']}/messages?after=0") as response:
+            assert response.status == 403
+            assert "Geheime" not in await response.text()
+        assert (await page(cor, "/inbox/c/999999"))[0] == 404
+
+        # Nor may any action touch it.
+        for action in ("reply", "note", "close"):
+            status, _ = await post(cor, f"/inbox/c/{world['piet_id']}/{action}", text="Hoi")
+            assert status == 403
+    piet = await conversation_of(app, "Piet")
+    assert piet.status == "open"
+    assert [
+        m.direction for m in await rows(app, InboxMessage) if m.conversation_id == piet.id
+    ] == [
+        "system",
+        "in",
+    ]
+
+    async with web_as(app, "lia@school.example") as lia:
+        _, html = await page(lia, "/inbox")
+        assert "Piet" in html and "Sanne" not in html
+
+
+async def test_an_admin_sees_every_team_and_filters_by_team_status_and_text(app, world):
+    deps = app.bot_data.deps
+    await StaffService(deps.storage, deps.clock).add_staff(
+        "ann@school.example", "Ann Admin", "admin", PASSWORD
+    )
+    async with web_as(app, "ann@school.example") as ann:
+        _, html = await page(ann, "/inbox")
+        assert "Sanne" in html and "Piet" in html
+        _, html = await page(ann, "/inbox?team=llo")
+        assert "Piet" in html and "Sanne" not in html
+        _, html = await page(ann, "/inbox?q=stage")  # message text
+        assert "Sanne" in html and "Piet" not in html
+        _, html = await page(ann, "/inbox?q=piet")  # first name
+        assert "Piet" in html and "Sanne" not in html
+        _, html = await page(ann, "/inbox?status=closed")
+        assert "Sanne" not in html and "Piet" not in html
+        assert words.label("web.empty_inbox", "nl") in html
+        _, html = await page(ann, f"/inbox/c/{world['piet_id']}")
+        assert "Geheime vraag over een cursus" in html
+
+
+async def test_reading_a_thread_is_audited_with_the_conversation_as_subject(app, world):
+    async with web_as(app, "cor@school.example") as cor:
+        assert (await page(cor, f"/inbox/c/{world['sanne_id']}"))[0] == 200
+        assert (await page(cor, f"/inbox/c/{world['piet_id']}"))[0] == 403
+    events = [(e.action, e.subject) for e in await rows(app, AuditEvent)]
+    assert ("read:conversation", str(world["sanne_id"])) in events
+    assert ("read:conversation", str(world["piet_id"])) not in events
+    assert ("refused:conversation", str(world["piet_id"])) in events
+
+
+# ---------------------------------------------------------------------------- the thread
+
+
+async def test_the_thread_shows_messages_and_only_the_profile_staff_need(app, world):
+    sanne = world["sanne"]
+    async with web_as(app, "cor@school.example") as cor:
+        status, html = await page(cor, f"/inbox/c/{world['sanne_id']}")
+    assert status == 200
+    assert "Ik zoek een stage in de zorg" in html
+    programme = catalogue.programmes[0]
+    assert programme.label("nl") in html and "BBL" in html and "2025" in html
+    assert words.label("web.situation_working", "nl") in html
+    assert catalogue.regions[0].labels["nl"] in html
+    assert str(sanne.chat_id) not in html  # no chat id on staff screens
+
+
+async def test_a_web_reply_reaches_the_alumnus_once_and_is_mirrored_into_the_topic(
+    app, sim, world
+):
+    sanne, group, cid = world["sanne"], world["nazorg"], world["sanne_id"]
+    answer = "Bel ons gerust: 9 < 10 & 'zo'"
+    async with web_as(app, "cor@school.example") as cor:
+        status, location = await post(cor, f"/inbox/c/{cid}/reply", text=answer)
+        assert (status, location) == (303, f"/inbox/c/{cid}")
+        await settle(app)
+        await settle(app)  # a second pass sends nothing again
+        _, html = await page(cor, f"/inbox/c/{cid}")
+    assert [m.text for m in sanne.messages].count(answer) == 1
+    assert "Bel ons gerust: 9 &lt; 10 &amp; &#39;zo&#39;" in html
+    [thread_id] = sim.topics(group)
+    mirrored = [t for t in texts_in(sim, group, thread_id) if answer in t]
+    assert len(mirrored) == 1 and "Cor Coördinator" in mirrored[0]
+    conversation = await conversation_of(app, "Sanne")
+    assert conversation.status == "waiting"
+    [out] = [m for m in await rows(app, InboxMessage) if m.direction == "out"]
+    assert (out.text, out.via) == (answer, "web")
+    # An answer typed in the topic shows up on the web page too: one conversation.
+    assert [r.status for r in await rows(app, OutboxMessage)].count("failed") == 0
+
+
+async def test_a_note_never_reaches_the_alumnus(app, sim, world):
+    sanne, group, cid = world["sanne"], world["nazorg"], world["sanne_id"]
+    before = len(sanne.messages)
+    async with web_as(app, "cor@school.example") as cor:
+        assert (await post(cor, f"/inbox/c/{cid}/note", text="Bellen na 15:00"))[0] == 303
+        await settle(app)
+        _, html = await page(cor, f"/inbox/c/{cid}")
+    assert len(sanne.messages) == before
+    assert "Bellen na 15:00" in html and 'class="msg msg-note"' in html
+    [thread_id] = sim.topics(group)
+    assert any("Bellen na 15:00" in t for t in texts_in(sim, group, thread_id))
+
+
+async def test_close_asks_the_alumnus_for_a_rating(app, world):
+    sanne, cid = world["sanne"], world["sanne_id"]
+    async with web_as(app, "cor@school.example") as cor:
+        assert (await post(cor, f"/inbox/c/{cid}/close"))[0] == 303
+        await settle(app)
+        assert (await post(cor, f"/inbox/c/{cid}/close"))[0] == 303  # twice: asked once
+        await settle(app)
+        _, html = await page(cor, f"/inbox/c/{cid}")
+    closing = words.text("inbox.closed", "nl").splitlines()[0]
+    assert [m.text.splitlines()[0] for m in sanne.messages].count(closing) == 1
+    assert len(sanne.last.reply_markup["inline_keyboard"][0]) == 5
+    assert (await conversation_of(app, "Sanne")).status == "closed"
+    assert 'id="reply-text"' not in html and 'id="closed-notice"' in html
+
+
+async def test_canned_reply_assign_and_move(app, world):
+    sanne, cid = world["sanne"], world["sanne_id"]
+    async with web_as(app, "cor@school.example") as cor:
+        _, html = await page(cor, f"/inbox/c/{cid}")
+        found = re.search(r'<option value="(\d+)" selected>Cor', html)
+        assert found is not None
+        cor_id = found.group(1)
+        assert (await post(cor, f"/inbox/c/{cid}/canned", template="bedankt"))[0] == 303
+        assert (await post(cor, f"/inbox/c/{cid}/canned", template="nope"))[0] == 303
+        assert (await post(cor, f"/inbox/c/{cid}/assign", staff_id=cor_id))[0] == 303
+        await settle(app)
+        _, html = await page(cor, f"/inbox/c/{cid}")
+        assert '<strong id="assigned">Cor Coördinator</strong>' in html
+        status, location = await post(cor, f"/inbox/c/{cid}/move", team="llo")
+        assert (status, location) == (303, "/inbox")
+        assert (await page(cor, f"/inbox/c/{cid}"))[0] == 403  # now team llo's
+    canned = words.label("canned.bedankt", "nl").strip()
+    assert [m.text for m in sanne.messages].count(canned) == 1
+    moved = await conversation_of(app, "Sanne")
+    assert moved.team_id == (await conversation_of(app, "Piet")).team_id
+    async with web_as(app, "lia@school.example") as lia:
+        _, html = await page(lia, "/inbox?status=all")
+        assert "Sanne" in html
+
+
+# ---------------------------------------------------------------------------- CSRF, escaping
+
+
+async def test_a_post_without_or_with_a_wrong_csrf_token_changes_nothing(app, world):
+    sanne, cid = world["sanne"], world["sanne_id"]
+    before = len(sanne.messages)
+    async with web_as(app, "cor@school.example") as cor:
+        for data in ({"text": "zonder"}, {"text": "fout", "csrf_token": "x" * 43}):
+            for action in ("reply", "close"):
+                response = await cor.post(
+                    f"/inbox/c/{cid}/{action}", data=data, allow_redirects=False
+                )
+                assert response.status == 403
+                await response.read()
+    await settle(app)
+    assert len(sanne.messages) == before
+    assert (await conversation_of(app, "Sanne")).status == "open"
+    assert [m.direction for m in await rows(app, InboxMessage) if m.conversation_id == cid] == [
+        "system",
+        "in",
+    ]
+
+
+async def test_script_in_a_name_and_question_is_escaped_in_list_and_thread(app, sim, world):
+    await alumnus_asks(app, sim, XSS, f"Vraag {XSS}", "Werk en")
+    cid = (await conversation_of(app, XSS)).id
+    async with web_as(app, "cor@school.example") as cor:
+        _, listing = await page(cor, "/inbox")
+        _, thread = await page(cor, f"/inbox/c/{cid}")
+        async with cor.get(f"/inbox/c/{cid}/messages?after=0") as response:
+            data = await response.json()
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert escaped in listing and escaped in thread
+    for html in (listing, thread):
+        assert "<script>alert" not in html
+        assert re.findall(r"<script[^>]*>", html) == ['<script src="/inbox/static/inbox.js">']
+    # JSON carries the plain text; the page script inserts it with textContent.
+    assert any(m["text"] == f"Vraag {XSS}" for m in data["messages"])
+
+
+# ---------------------------------------------------------------------------- polling
+
+
+async def test_the_messages_endpoint_returns_only_newer_messages(app, world):
+    sanne, cid = world["sanne"], world["sanne_id"]
+    async with web_as(app, "cor@school.example") as cor:
+        async with cor.get(f"/inbox/c/{cid}/messages?after=0") as response:
+            assert response.status == 200
+            assert response.headers["Cache-Control"] == "no-store"
+            first = (await response.json())["messages"]
+        assert [m["direction"] for m in first] == ["system", "in"]
+        last = first[-1]["id"]
+        async with cor.get(f"/inbox/c/{cid}/messages?after={last}") as response:
+            assert (await response.json())["messages"] == []
+        await sanne.say("Nog een vraag: wanneer?")
+        await settle(app)
+        await sanne.send_media("photo")
+        await settle(app)
+        async with cor.get(f"/inbox/c/{cid}/messages?after={last}") as response:
+            newer = (await response.json())["messages"]
+        assert [(m["direction"], m["text"], m["media"]) for m in newer] == [
+            ("in", "Nog een vraag: wanneer?", None),
+            ("in", "", "[foto]"),
+        ]
+        assert all(m["who"] == "Sanne" for m in newer)
+        async with cor.get(f"/inbox/c/{cid}/messages?after=x") as response:
+            assert response.status == 400
+
+
+async def test_the_list_marker_changes_when_a_conversation_does(app, world):
+    sanne = world["sanne"]
+    async with web_as(app, "cor@school.example") as cor:
+        async with cor.get("/inbox/updates?status=open") as response:
+            before = (await response.json())["marker"]
+        _, html = await page(cor, "/inbox")
+        assert f'data-marker="{before}"' in html
+        async with cor.get("/inbox/updates?status=open") as response:
+            assert (await response.json())["marker"] == before
+        app.bot_data.deps.clock.advance(timedelta(minutes=1))
+        await sanne.say("Hallo?")
+        await settle(app)
+        async with cor.get("/inbox/updates?status=open") as response:
+            assert (await response.json())["marker"] != before
+
+
+async def test_an_unanswered_open_conversation_gets_the_overdue_badge(app, world, clock):
+    badge = words.label("web.overdue", "nl")
+    async with web_as(app, "cor@school.example") as cor:
+        _, html = await page(cor, "/inbox")
+        assert badge not in html
+        clock.advance(timedelta(days=7))  # well past 8 business hours, weekends included
+        _, html = await page(cor, "/inbox")
+        assert html.count(f'<span class="badge overdue">{badge}</span>') == 1
+        assert (await post(cor, f"/inbox/c/{world['sanne_id']}/reply", text="Sorry!"))[0] == 303
+        _, html = await page(cor, "/inbox?status=all")
+        assert badge not in html  # answered: waiting, not overdue
+
+
+async def test_requests_are_refused_when_signed_out(app, world):
+    data = app.bot_data
+    console = console_app(data.deps, data.conversation.inbox, data.dispatcher.wake)
+    async with TestClient(TestServer(console)) as client:
+        for path in (f"/inbox/c/{world['sanne_id']}", f"/inbox/c/{world['sanne_id']}/messages"):
+            async with client.get(path, allow_redirects=False) as response:
+                assert response.status == 303
+                assert response.headers["Location"] == "/inbox/login"
+    rows_ = await rows(app, AuditEvent)
+    assert not [e for e in rows_ if e.action == "read:conversation"]
+    async with data.deps.storage.transaction() as tx:
+        assert (await tx.session.execute(select(InboxConversation))).scalars().first()
+
+
+async def test_the_bots_own_html_is_shown_as_plain_text(app, world):
+    async with web_as(app, "cor@school.example") as cor:
+        _, html = await page(cor, f"/inbox/c/{world['sanne_id']}")
+    assert "&lt;b&gt;" not in html and "Nieuw gesprek" in html
