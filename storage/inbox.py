@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -114,14 +113,3 @@ class InboxRepository:
             query = query.where(or_(func.lower(col(Alumnus.first_name)).like(needle), has_text))
         result = await self._session.execute(query)
         return [(conversation, alumnus) for conversation, alumnus in result.all()]
-
-    async def unanswered_since(self, before: datetime) -> list[InboxConversation]:
-        """Open conversations whose alumnus wrote before ``before`` and got no answer since."""
-        result = await self._session.execute(
-            select(InboxConversation).where(
-                col(InboxConversation.status) == InboxStatus.OPEN.value,
-                col(InboxConversation.last_alumnus_at) < before,
-                col(InboxConversation.reminded_at).is_(None),
-            )
-        )
-        return list(result.scalars())

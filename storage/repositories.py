@@ -142,17 +142,6 @@ class InboundUpdateRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def receive(self, update_id: int, payload: dict[str, Any] | None, now: datetime) -> bool:
-        """Store an update id (and payload until it is claimed); False if already seen."""
-        insert = insert_for(self._session)
-        statement = (
-            insert(InboundUpdate)
-            .values(update_id=update_id, payload=payload, received_at=now)
-            .on_conflict_do_nothing(index_elements=["update_id"])
-        )
-        result = await self._session.execute(statement)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
     async def receive_many(
         self, updates: Sequence[tuple[int, dict[str, Any]]], now: datetime
     ) -> set[int]:

@@ -128,7 +128,8 @@ async def test_an_update_received_but_not_processed_is_replayed_at_start(sim, se
     async with running(application):
         deps = application.bot_data.deps
         async with deps.storage.transaction() as tx:
-            assert await tx.updates.receive(8000, start_update(8000, user.id), clock.now())
+            payload = start_update(8000, user.id)
+            assert await tx.updates.receive_many([(8000, payload)], clock.now()) == {8000}
     # Second run: start-up replays it.
     async with webhook_bot(settings, clock) as (app, _url):
         assert await replay_unprocessed(app) == 1
