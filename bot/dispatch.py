@@ -56,34 +56,9 @@ def outgoing_of(payload: dict[str, Any]) -> Outgoing:
     )
 
 
-async def enqueue(
-    tx: Tx,
-    now: datetime,
-    *,
-    key: str,
-    chat_id: int,
-    message: Outgoing,
-    purpose: str | None = None,
-    alumnus_id: int | None = None,
-    not_before: datetime | None = None,
-    thread_id: int | None = None,
-) -> bool:
-    """Queue one message in the caller's transaction; False if ``key`` was queued before."""
-    added = await tx.outbox.enqueue(
-        [
-            row(
-                now,
-                key=key,
-                chat_id=chat_id,
-                message=message,
-                purpose=purpose,
-                alumnus_id=alumnus_id,
-                not_before=not_before,
-                thread_id=thread_id,
-            )
-        ]
-    )
-    return added == 1
+async def enqueue(tx: Tx, item: dict[str, Any]) -> bool:
+    """Queue one row (see :func:`row`) in the caller's transaction; False if queued before."""
+    return await tx.outbox.enqueue([item]) == 1
 
 
 def row(
@@ -91,20 +66,27 @@ def row(
     *,
     key: str,
     chat_id: int,
-    message: Outgoing,
+    message: Outgoing | None = None,
+    payload: dict[str, Any] | None = None,
     purpose: str | None = None,
     alumnus_id: int | None = None,
     not_before: datetime | None = None,
     thread_id: int | None = None,
 ) -> dict[str, Any]:
-    """Build one outbox row (for bulk enqueues such as a campaign)."""
+    """Build one outbox row: a ``message`` (kind text), or a ``payload`` of another kind."""
+    if payload is None:
+        if message is None:
+            raise ValueError("give a message or a payload")
+        payload = payload_of(message)
+    elif message is not None:
+        raise ValueError("give a message or a payload, not both")
     return {
         "dedupe_key": key,
         "chat_id": chat_id,
         "message_thread_id": thread_id,
         "alumnus_id": alumnus_id,
         "purpose": purpose,
-        "payload": payload_of(message),
+        "payload": payload,
         "status": OutboxStatus.PENDING.value,
         "attempts": 0,
         "not_before": not_before or now,

@@ -13,14 +13,13 @@ import html
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.context import Deps
-from bot.dispatch import Dispatcher, enqueue
+from bot.dispatch import Dispatcher, enqueue, row
 from bot.hours import BusinessHours
 from bot.inbound import StaffInbound
 from bot.messenger import Action, Button, Outgoing, RejectedError, Send, TransientError
@@ -249,18 +248,12 @@ class InboxService:
             payload = {
                 "kind": "copy",
                 "copy": {"from_chat_id": copy_of.chat_id, "message_id": copy_of.message_id},
+                "conversation_id": conversation.id,
             }
-            await tx.outbox.enqueue(
-                [
-                    {
-                        **self._row(now, key, alumnus.chat_id),
-                        "payload": {**payload, "conversation_id": conversation.id},
-                    }
-                ]
-            )
+            await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, payload=payload))
         else:
             message = Outgoing(html.escape(text or "", quote=False))
-            await enqueue(tx, now, key=key, chat_id=alumnus.chat_id, message=message)
+            await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, message=message))
             # Web answers also appear in the topic, so both places show the same conversation.
             mirror = self.deps.renderer.text(
                 "inbox.web_reply" if via == "web" else "inbox.canned_sent",
@@ -313,13 +306,9 @@ class InboxService:
             Button(renderer.label("labels.rating", locale, score=n), f"r:{conversation.id}:{n}")
             for n in range(1, 6)
         ]
-        await enqueue(
-            tx,
-            now,
-            key=f"inbox:{conversation.id}:closed",
-            chat_id=alumnus.chat_id,
-            message=Outgoing(renderer.text("inbox.closed", locale), [stars]),
-        )
+        closing = Outgoing(renderer.text("inbox.closed", locale), [stars])
+        key = f"inbox:{conversation.id}:closed"
+        await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, message=closing))
         await self._system(
             tx, conversation, renderer.text("inbox.closed_by", "nl", staff=staff.display_name)
         )
@@ -464,22 +453,9 @@ class InboxService:
         now = self.deps.clock.now()
         if "text" in content:
             content = {"text": content["text"], "buttons": []}
-        row = self._row(now, f"inbox:{conversation.id}:{suffix}", team.chat_id)
-        row["payload"] = {"kind": "relay", "conversation_id": conversation.id, **content}
-        await tx.outbox.enqueue([row])
-
-    @staticmethod
-    def _row(now: datetime, key: str, chat_id: int) -> dict[str, Any]:
-        return {
-            "dedupe_key": key,
-            "chat_id": chat_id,
-            "status": "pending",
-            "attempts": 0,
-            "not_before": now,
-            "created_at": now,
-            "updated_at": now,
-            "payload": {},
-        }
+        payload = {"kind": "relay", "conversation_id": conversation.id, **content}
+        key = f"inbox:{conversation.id}:{suffix}"
+        await enqueue(tx, row(now, key=key, chat_id=team.chat_id, payload=payload))
 
     async def _system(self, tx: Tx, conversation: InboxConversation, text: str) -> None:
         assert conversation.id is not None
@@ -544,9 +520,13 @@ class InboxService:
 
     async def _heard(self, outcomes: Sequence[tuple[OutboxMessage, str]]) -> None:
         """When an answer cannot reach the alumnus because they blocked the bot, say so."""
-        for row, status in outcomes:
-            conversation_id = row.payload.get("conversation_id")
-            if status != "failed" or conversation_id is None or row.payload.get("kind") == "relay":
+        for sent, status in outcomes:
+            conversation_id = sent.payload.get("conversation_id")
+            if (
+                status != "failed"
+                or conversation_id is None
+                or sent.payload.get("kind") == "relay"
+            ):
                 continue
             async with self.deps.storage.transaction() as tx:
                 conversation = await tx.inbox.get(int(conversation_id))

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.app import AlumniApplication, build_application, running
-from bot.dispatch import Pacer, enqueue
+from bot.dispatch import Pacer, enqueue, row
 from bot.messenger import Outgoing
 from sandbox.simulator import Fault
 from storage.models import Alumnus, OutboxMessage, OutboxStatus
@@ -29,9 +29,8 @@ async def bot(settings, clock) -> AsyncIterator[AlumniApplication]:
 async def queue(app, chat_id: int, key: str, text: str = "Hallo", **extra) -> None:
     deps = app.bot_data.deps
     async with deps.storage.transaction() as tx:
-        await enqueue(
-            tx, deps.clock.now(), key=key, chat_id=chat_id, message=Outgoing(text), **extra
-        )
+        item = row(deps.clock.now(), key=key, chat_id=chat_id, message=Outgoing(text), **extra)
+        await enqueue(tx, item)
 
 
 async def status_of(app, key: str) -> OutboxMessage:
@@ -214,10 +213,10 @@ async def test_with_10_percent_faults_every_row_ends_once_and_nobody_gets_two(bo
     assert counts.get("unknown", 0) >= 1  # the drops happened and were not resent
     per_chat = Counter(m.chat_id for u in users for m in sim.bot_messages(u.id))
     assert max(per_chat.values()) == 1  # nobody received anything twice
-    for row in await rows(bot, OutboxMessage):
-        got = sim.bot_messages(row.chat_id)
-        if row.status == "sent":
-            assert [m.message_id for m in got] == [row.telegram_message_id]
+    for stored in await rows(bot, OutboxMessage):
+        got = sim.bot_messages(stored.chat_id)
+        if stored.status == "sent":
+            assert [m.message_id for m in got] == [stored.telegram_message_id]
         else:
             assert len(got) <= 1
 
