@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+from markupsafe import Markup
 
 from bot.context import Deps
 from bot.dispatch import Dispatcher, enqueue, row
@@ -39,6 +42,9 @@ logger = logging.getLogger(__name__)
 TOPICS = ("courses", "work", "aftercare", "diploma", "other")
 SUMMARY_MESSAGES = 10  # how much history a recreated topic repeats
 FALLBACK_TEAM = "alumni"
+DEFAULT_REMINDER_HOURS = 8.0
+DEFAULT_BURST_SECONDS = 10.0
+TEXT_LIMIT = 4096  # Telegram's limit for one message's text
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,38 @@ class Rule:
         )
 
 
+@dataclass(frozen=True)
+class Reminders:
+    """After how many business hours an unanswered conversation is brought up again."""
+
+    default: float = DEFAULT_REMINDER_HOURS
+    by_team: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, data: dict[str, Any]) -> Reminders:
+        """Read ``reminder_after_hours`` and ``reminder_after_hours_by_team``."""
+        by_team = data.get("reminder_after_hours_by_team") or {}
+        return cls(
+            default=float(data.get("reminder_after_hours", DEFAULT_REMINDER_HOURS)),
+            by_team={str(team): float(hours) for team, hours in by_team.items()},
+        )
+
+    def after(self, team_code: str) -> float:
+        """Return the business hours after which a conversation of this team is reminded."""
+        return self.by_team.get(team_code, self.default)
+
+    @property
+    def shortest(self) -> float:
+        """Return the shortest setting of any team."""
+        return min([self.default, *self.by_team.values()])
+
+
+def load_reminders(path: Path) -> Reminders:
+    """Read the reminder settings from the ``business_hours`` section."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return Reminders.from_config(data.get("business_hours") or {})
+
+
 def load_config(path: Path, timezone: str) -> tuple[list[Rule], BusinessHours]:
     """Read routing rules and business hours."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -93,9 +131,15 @@ class InboxService:
 
     def __init__(self, deps: Deps, dispatcher: Dispatcher) -> None:
         self.deps = deps
-        self.rules, self.hours = load_config(
-            deps.settings.content_dir / "inbox.yaml", deps.settings.timezone
-        )
+        config = deps.settings.content_dir / "inbox.yaml"
+        self.rules, self.hours = load_config(config, deps.settings.timezone)
+        self.reminders = load_reminders(config)
+        # A team's group is "at its limit" when more relays wait for it than it may receive
+        # in burst_merge_after_seconds (Telegram: 20 a minute); then texts are merged.
+        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        seconds = float(data.get("burst_merge_after_seconds", DEFAULT_BURST_SECONDS))
+        per_second = deps.settings.group_messages_per_minute / 60.0
+        self.burst_backlog = max(2, math.ceil(per_second * seconds))
         dispatcher.register("relay", self._deliver_relay)
         dispatcher.listen(self._heard)
 
@@ -136,6 +180,10 @@ class InboxService:
                     context=dict(context or {}),
                     created_at=now,
                     updated_at=now,
+                    # Outside business hours the acknowledgement of a new question already
+                    # says when the school opens (inbox.received_closed): that is today's
+                    # out-of-office reply, so a follow-up tonight gets no second one.
+                    away_notice_on=self._today(now) if messages and self._closed(now) else None,
                 )
             )
             await self._system(tx, conversation, self._intro(conversation, alumnus))
@@ -148,7 +196,12 @@ class InboxService:
     async def add_from_alumnus(
         self, tx: Tx, conversation: InboxConversation, message: Incoming
     ) -> InboxMessage:
-        """Store a message of the alumnus and copy it to the team's topic."""
+        """Store a message of the alumnus and copy it to the team's topic.
+
+        Outside business hours the alumnus gets the out-of-office reply, at most once a day
+        per conversation. A message after a staff answer starts a new unanswered stretch,
+        which may be reminded again; a follow-up within a stretch does not.
+        """
         assert conversation.id is not None
         now = self.deps.clock.now()
         stored = await tx.inbox.add_message(
@@ -163,17 +216,45 @@ class InboxService:
                 created_at=now,
             )
         )
-        await tx.inbox.set(
-            conversation.id,
-            status=InboxStatus.OPEN.value,
-            last_alumnus_at=now,
-            reminded_at=None,
-            updated_at=now,
-        )
+        values: dict[str, Any] = {
+            "status": InboxStatus.OPEN.value,
+            "last_alumnus_at": now,
+            "updated_at": now,
+        }
+        if conversation.status != InboxStatus.OPEN.value:
+            values["reminded_at"] = None  # answered before: a new stretch begins
+        if self._closed(now) and conversation.away_notice_on != self._today(now):
+            conversation.away_notice_on = values["away_notice_on"] = self._today(now)
+            await self._away_notice(tx, conversation, now)
+        await tx.inbox.set(conversation.id, **values)
         conversation.status = InboxStatus.OPEN.value
         copy = {"from_chat_id": message.chat_id, "message_id": message.message_id}
-        await self._relay(tx, conversation, f"in:{stored.id}", {"copy": copy})
+        said = message.text if message.kind == "text" and message.text else None
+        await self._relay(tx, conversation, f"in:{stored.id}", {"copy": copy}, said=said)
         return stored
+
+    async def _away_notice(self, tx: Tx, conversation: InboxConversation, now: datetime) -> None:
+        """Queue the out-of-office reply: the team is away, and back at the next opening."""
+        alumnus = await self._alumnus(tx, conversation)
+        opening = self.hours.next_opening(now)
+        text = self.deps.renderer.text(
+            "inbox.away",
+            alumnus.locale or "nl",
+            weekday=opening.weekday(),
+            time=opening.strftime("%H:%M"),
+        )
+        key = f"inbox:{conversation.id}:away:{self._today(now).isoformat()}"
+        message = Outgoing(text)
+        await enqueue(
+            tx, row(now, key=key, chat_id=alumnus.chat_id, message=message, alumnus_id=alumnus.id)
+        )
+
+    def _closed(self, moment: datetime) -> bool:
+        return not self.hours.is_open(moment)
+
+    def _today(self, moment: datetime) -> date:
+        """The school's calendar day (the out-of-office reply is once a day)."""
+        return moment.astimezone(self.hours.zone).date()
 
     def acknowledgement(self, locale: str, new: bool) -> str:
         """Tell the alumnus their message is stored, and when to expect an answer."""
@@ -207,6 +288,48 @@ class InboxService:
             tx, conversation, self.deps.renderer.text("inbox.rated", "nl", score=score)
         )
         return True
+
+    # ------------------------------------------------------------------ service levels
+
+    async def remind_unanswered(self) -> int:
+        """Remind each team, in the topic, of conversations unanswered too long; return count.
+
+        Unanswered: open, with a message of the alumnus and no staff answer since. Too long:
+        more than the team's ``reminder_after_hours`` business hours (holidays and closed days
+        do not count) since the first unanswered message. One reminder per unanswered
+        stretch: ``reminded_at`` is set under a compare-and-set in the same transaction that
+        queues the reminder, so concurrent runs and processes send it once.
+        """
+        now = self.deps.clock.now()
+        started_before = now - timedelta(hours=self.reminders.shortest)
+        reminded = 0
+        async with self.deps.storage.transaction() as tx:
+            for conversation, team_code, since in await tx.inbox.unanswered(started_before):
+                assert conversation.id is not None
+                hours = self.reminders.after(team_code)
+                if self.hours.add(since, hours) > now:
+                    continue
+                if not await tx.inbox.mark_reminded(conversation.id, now):
+                    continue
+                assigned = (
+                    await tx.staff.by_id(conversation.assigned_staff_id)
+                    if conversation.assigned_staff_id
+                    else None
+                )
+                local = since.astimezone(self.hours.zone)
+                text = self.deps.renderer.text(
+                    "inbox.reminder",
+                    "nl",
+                    hours=int(hours) if hours == int(hours) else hours,
+                    weekday=local.weekday(),
+                    time=local.strftime("%H:%M"),
+                    to=assigned.display_name if assigned else None,
+                )
+                await self._system(tx, conversation, text)
+                reminded += 1
+        if reminded:
+            logger.info("reminded teams of %d unanswered conversations", reminded)
+        return reminded
 
     # ------------------------------------------------------------------ staff side
 
@@ -444,18 +567,74 @@ class InboxService:
     # ------------------------------------------------------------------ relays
 
     async def _relay(
-        self, tx: Tx, conversation: InboxConversation, suffix: str, content: dict[str, Any]
+        self,
+        tx: Tx,
+        conversation: InboxConversation,
+        suffix: str,
+        content: dict[str, Any],
+        *,
+        said: str | None = None,
     ) -> None:
-        """Queue something for the team's topic (text, or a copy of a message)."""
+        """Queue something for the team's topic (text, or a copy of a message).
+
+        Texts (the team's HTML, or ``said``: the plain text of an alumnus' text message that
+        is otherwise copied) may be merged into the topic's relay that still waits, when the
+        group is at its limit (see :meth:`_merge`). Media are always copied on their own.
+        """
+        assert conversation.id is not None
         team = await tx.teams.by_id(conversation.team_id)
         if team is None or team.chat_id is None:
             return  # no staff group: the web inbox shows it
         now = self.deps.clock.now()
+        key = f"inbox:{conversation.id}:{suffix}"
+        part: dict[str, Any] | None = None
         if "text" in content:
             content = {"text": content["text"], "buttons": []}
+            part = {"key": key, "direction": "system", "html": content["text"]}
+        elif said is not None:
+            part = {"key": key, "direction": "in", "html": html.escape(said, quote=False)}
+        if part is not None and await self._merge(tx, conversation.id, team.chat_id, part):
+            return
         payload = {"kind": "relay", "conversation_id": conversation.id, **content}
-        key = f"inbox:{conversation.id}:{suffix}"
+        if part is not None:
+            payload["parts"] = [part]  # what a later merge needs to know of this relay
         await enqueue(tx, row(now, key=key, chat_id=team.chat_id, payload=payload))
+
+    async def _merge(
+        self, tx: Tx, conversation_id: int, chat_id: int, part: dict[str, Any]
+    ) -> bool:
+        """Add a text to the topic's relay that still waits, if the group is at its limit.
+
+        The group is at its limit when ``burst_backlog`` or more rows wait for it. Then the
+        conversation's newest relay, if it is a text (or a copied alumnus text) that has not
+        been sent, becomes one message holding every text in order, within Telegram's 4096
+        characters; anything else (media, a relay already being sent, a full message) gets
+        its own row. The outbox row keeps the key of every part it carries; the messages
+        themselves are kept in the conversation whatever happens here.
+        """
+        if await tx.inbox.queued_for_group(chat_id) < self.burst_backlog:
+            return False
+        waiting = await tx.inbox.waiting_relay(conversation_id, chat_id)
+        if waiting is None or waiting.id is None or "parts" not in waiting.payload:
+            return False
+        parts = [*waiting.payload["parts"], part]
+        text = self.deps.renderer.text(
+            "inbox.burst",
+            "nl",
+            count=len(parts),
+            history=[{"direction": p["direction"], "text": Markup(p["html"])} for p in parts],
+        )
+        if len(text.encode("utf-16-le")) // 2 > TEXT_LIMIT:  # Telegram counts UTF-16 units
+            return False
+        payload = {
+            "kind": "relay",
+            "conversation_id": conversation_id,
+            "text": text,
+            "buttons": [],
+            "parts": parts,
+        }
+        await tx.inbox.set_relay_payload(waiting.id, payload, self.deps.clock.now())
+        return True
 
     async def _system(self, tx: Tx, conversation: InboxConversation, text: str) -> None:
         assert conversation.id is not None

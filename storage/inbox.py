@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from storage.models import Alumnus, InboxConversation, InboxMessage, InboxStatus
+from storage.db import is_postgres
+from storage.models import (
+    Alumnus,
+    InboxConversation,
+    InboxMessage,
+    InboxStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Team,
+)
 
 OPEN_STATUSES = (InboxStatus.OPEN.value, InboxStatus.WAITING.value)
 
@@ -73,6 +84,122 @@ class InboxRepository:
             update(InboxConversation)
             .where(col(InboxConversation.id) == conversation_id)
             .values(**values)
+        )
+
+    async def unanswered(
+        self, started_before: datetime
+    ) -> list[tuple[InboxConversation, str, datetime]]:
+        """Open, not yet reminded conversations of teams with a group, waiting since long.
+
+        A conversation waits since the first message of the alumnus after the last staff
+        answer (follow-ups do not move that moment). Returns (conversation, team code, since)
+        for those whose wait began before ``started_before``; the caller applies business
+        hours (N business hours never pass in fewer than N real hours, so this only narrows).
+        """
+        answer, question, first = (
+            aliased(InboxMessage),
+            aliased(InboxMessage),
+            aliased(InboxMessage),
+        )
+        last_answer = (
+            select(func.max(col(answer.id)))
+            .where(
+                col(answer.conversation_id) == col(InboxConversation.id),
+                col(answer.direction) == "out",
+            )
+            .correlate(InboxConversation)
+            .scalar_subquery()
+        )
+        first_unanswered = (
+            select(func.min(col(question.id)))
+            .where(
+                col(question.conversation_id) == col(InboxConversation.id),
+                col(question.direction) == "in",
+                col(question.id) > func.coalesce(last_answer, 0),
+            )
+            .correlate(InboxConversation)
+            .scalar_subquery()
+        )
+        result = await self._session.execute(
+            select(InboxConversation, col(Team.code), col(first.created_at))
+            .join(Team, col(Team.id) == col(InboxConversation.team_id))
+            .join(first, col(first.id) == first_unanswered)
+            .where(
+                col(InboxConversation.status) == InboxStatus.OPEN.value,
+                col(InboxConversation.reminded_at).is_(None),
+                col(Team.chat_id).is_not(None),
+                col(first.created_at) <= started_before,
+            )
+            .order_by(col(InboxConversation.id))
+        )
+        return [(conversation, code, since) for conversation, code, since in result.all()]
+
+    async def mark_reminded(self, conversation_id: int, now: datetime) -> bool:
+        """Record the reminder of this unanswered stretch; False if it was sent already."""
+        result = await self._session.execute(
+            update(InboxConversation)
+            .where(
+                col(InboxConversation.id) == conversation_id,
+                col(InboxConversation.status) == InboxStatus.OPEN.value,
+                col(InboxConversation.reminded_at).is_(None),
+            )
+            .values(reminded_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def queued_for_group(self, chat_id: int) -> int:
+        """Return how many outbox rows wait (pending) for this group."""
+        result = await self._session.execute(
+            select(func.count()).where(
+                col(OutboxMessage.status) == OutboxStatus.PENDING.value,
+                col(OutboxMessage.chat_id) == chat_id,
+            )
+        )
+        return int(result.scalar_one())
+
+    async def waiting_relay(self, conversation_id: int, chat_id: int) -> OutboxMessage | None:
+        """Return the conversation's newest relay if it still waits unsent, locked for a merge.
+
+        Only the newest unfinished relay qualifies (merging into an older one would reorder
+        the topic). On PostgreSQL the row is locked, and skipped when a dispatcher is claiming
+        it right now; on SQLite the caller's transaction already holds the write lock.
+        """
+        newest = await self._session.execute(
+            select(col(OutboxMessage.id))
+            .where(
+                col(OutboxMessage.chat_id) == chat_id,
+                col(OutboxMessage.dedupe_key).like(f"inbox:{conversation_id}:%"),
+                col(OutboxMessage.status).in_(
+                    [OutboxStatus.PENDING.value, OutboxStatus.SENDING.value]
+                ),
+            )
+            .order_by(col(OutboxMessage.id).desc())
+            .limit(1)
+        )
+        row_id = newest.scalar_one_or_none()
+        if row_id is None:
+            return None
+        query = (
+            select(OutboxMessage)
+            .where(
+                col(OutboxMessage.id) == row_id,
+                col(OutboxMessage.status) == OutboxStatus.PENDING.value,
+            )
+            .execution_options(populate_existing=True)
+        )
+        if is_postgres(self._session):
+            query = query.with_for_update(skip_locked=True)
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def set_relay_payload(self, row_id: int, payload: dict[str, Any], now: datetime) -> None:
+        """Replace the payload of a relay that still waits (see :meth:`waiting_relay`)."""
+        await self._session.execute(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.id) == row_id,
+                col(OutboxMessage.status) == OutboxStatus.PENDING.value,
+            )
+            .values(payload=payload, updated_at=now)
         )
 
     async def claim_thread(self, conversation_id: int) -> bool:

@@ -1,0 +1,132 @@
+"""Bursts at the group limit: texts waiting for a topic are merged, nothing is lost."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.app import AlumniApplication, build_application, running
+from bot.settings import Settings
+from storage.models import InboxConversation, InboxMessage, OutboxMessage
+from tests.conftest import Chat, processed_of, track
+from tests.test_campaigns import add_alumnus
+from tests.test_inbox import ask, staff_team
+from tests.test_onboarding import rows
+
+MERGED = "berichten tegelijk, samengevoegd"
+
+
+@asynccontextmanager
+async def bot_that_queues(settings: Settings, clock) -> AsyncIterator[AlumniApplication]:
+    """The real bot at Telegram's 20 messages a minute per group, its dispatcher idle.
+
+    Nothing it queues is sent until :func:`deliver` runs, as when the group's limit holds
+    the queue back for minutes.
+    """
+    application = build_application(settings, clock=clock)
+    track(application)
+    async with running(application, dispatch=False):
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(timeout=1, poll_interval=0)
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()
+
+
+@asynccontextmanager
+async def sender(settings: Settings, clock) -> AsyncIterator[AlumniApplication]:
+    """A second process on the same database that sends the queue (group pacing off)."""
+    fast = settings.model_copy(update={"group_messages_per_minute": 6000.0})
+    application = build_application(fast, clock=clock)
+    async with running(application, dispatch=False):
+        yield application
+
+
+async def deliver(application: AlumniApplication) -> None:
+    while await application.bot_data.dispatcher.run_once():
+        pass
+
+
+def topic_texts(sim, group, thread_id: int) -> list[str]:
+    return [
+        m.text or m.caption or f"[{m.kind}]" for m in sim.bot_messages(group, thread_id=thread_id)
+    ]
+
+
+async def relays_waiting(app) -> list[OutboxMessage]:
+    return [r for r in await rows(app, OutboxMessage) if r.status == "pending"]
+
+
+async def test_a_burst_is_merged_per_topic_in_order_and_nothing_is_lost(settings, sim, clock):
+    assert settings.group_messages_per_minute == 20  # Telegram's limit: merge from 4 waiting
+    async with bot_that_queues(settings, clock) as app, sender(settings, clock) as send:
+        group, _ = await staff_team(app, sim)
+        chats = {}
+        for name in ("Sanne", "Bob"):
+            user = sim.create_user(first_name=name, language_code="nl")
+            await add_alumnus(app, user.id, first_name=name, graduation_year=2025)
+            chats[name] = Chat(sim, processed_of(app), user)
+            await ask(chats[name], f"Eerste vraag van {name}")
+        # Below the limit nothing is merged: card and question are separate messages.
+        await deliver(send)
+        threads = {c.alumnus_id: c.thread_id for c in await rows(app, InboxConversation)}
+        sanne_thread, bob_thread = sorted(threads.values())
+        assert topic_texts(sim, group, sanne_thread)[-1] == "Eerste vraag van Sanne"
+        before = {t: len(topic_texts(sim, group, t)) for t in (sanne_thread, bob_thread)}
+
+        sanne, bob = chats["Sanne"], chats["Bob"]
+        for i in range(1, 13):
+            await sanne.say(f"s#{i:02d}# bericht {i}")
+            if i == 6:  # another alumnus in the same group: merged only within their topic
+                await bob.say("b#01# van Bob")
+                await bob.say("b#02# ook van Bob")
+        await sim.user_sends_media(sanne.user, kind="photo", caption="s#13# een foto")
+        await processed_of(app).wait(sim.last_update_id)
+        for i in range(14, 19):
+            await sanne.say(f"s#{i:02d}# bericht {i}")
+        # 20 messages wait as 7 rows: 3 before the group was at its limit (4 waiting), then
+        # Sanne's texts in two merged rows around the photo, and Bob's two texts in one.
+        assert len(await relays_waiting(app)) == 7
+
+        # Long texts: a merge stays within Telegram's 4096 characters.
+        long_a, long_b = "s#19# " + "a" * 2000, "s#20# " + "b" * 3000
+        await sanne.say(long_a)
+        await sanne.say(long_b)
+        assert len(await relays_waiting(app)) == 8  # the first merged, the second did not fit
+        # Telegram counts UTF-16 units: 606 characters of emoji are 1,206 units, and merged
+        # into the 3,000-character row they would pass a count of characters but not Telegram.
+        long_c = "s#21# " + "😀" * 600
+        await sanne.say(long_c)
+        assert len(await relays_waiting(app)) == 9
+
+        await deliver(send)
+
+        outbox = await rows(app, OutboxMessage)
+        assert {r.status for r in outbox} == {"sent"}
+        in_topic = topic_texts(sim, group, sanne_thread)[before[sanne_thread] :]
+        assert [t.startswith("s#0") for t in in_topic[:3]] == [True, True, True]
+        assert MERGED in in_topic[3] and in_topic[3].count("👤") == 9  # 4-12
+        assert in_topic[4] == "s#13# een foto"
+        assert MERGED in in_topic[5] and in_topic[5].count("👤") == 6  # 14-18 and 19
+        assert in_topic[6] == long_b and in_topic[7] == long_c and len(in_topic) == 8
+        assert all(len(t.encode("utf-16-le")) // 2 <= 4096 for t in in_topic)
+        # Every text arrived exactly once, in the order written.
+        joined = "\n".join(in_topic)
+        markers = [f"s#{i:02d}#" for i in range(1, 22)]
+        assert all(joined.count(m) == 1 for m in markers)
+        assert [joined.index(m) for m in markers] == sorted(joined.index(m) for m in markers)
+        bob_topic = topic_texts(sim, group, bob_thread)[before[bob_thread] :]
+        assert len(bob_topic) == 1 and "b#01#" in bob_topic[0] and "b#02#" in bob_topic[0]
+        assert "s#" not in bob_topic[0]
+
+        # Nothing is lost: every message is in the conversation (and so in the web inbox),
+        # and each merged relay names every message it carries.
+        kept = [m for m in await rows(app, InboxMessage) if m.direction == "in"]
+        assert len(kept) == 2 + 21 + 2
+        carried = {part["key"] for r in outbox for part in r.payload.get("parts", [])} | {
+            r.dedupe_key for r in outbox
+        }
+        assert all(f"inbox:{m.conversation_id}:in:{m.id}" in carried for m in kept)
