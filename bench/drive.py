@@ -33,6 +33,7 @@ ONBOARDING: tuple[tuple[str, str], ...] = (
     (TAP, "Leidinggeven"),
     (TAP, "AI en data"),
     (TAP, "Klaar"),
+    (TAP, "Meteen"),
     (TAP, "Opslaan"),
 )
 

@@ -9,11 +9,12 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from bot.campaigns import CampaignService, OfferImportError
+from bot.campaigns import CampaignService, CampaignStateError, OfferImportError, PreviewError
 from bot.catalogue import Catalogue
 from bot.clock import SystemClock
 from bot.context import Deps
@@ -91,7 +92,9 @@ def _parser() -> argparse.ArgumentParser:
         "create", help="create a campaign and show how many alumni it reaches"
     )
     create.add_argument("offer", type=int, help="offer id (see `alumnibot offers list`)")
-    create.add_argument("--at", help="send at this time (ISO 8601, school time zone)")
+    create.add_argument(
+        "--at", help='send at this time, e.g. "2026-12-01 10:00" (school time zone)'
+    )
     for name, meta in (
         ("crebo", "CODE"),
         ("region", "CODE"),
@@ -108,7 +111,28 @@ def _parser() -> argparse.ArgumentParser:
         "send", help="queue the pushes; the running bot sends them at the configured rate"
     )
     send.add_argument("campaign", type=int)
-    stats = campaign_actions.add_parser("stats", help="targeted, delivered, interest, opt-outs")
+    send.add_argument(
+        "--at", help='schedule instead: send at this time, e.g. "2026-12-01 10:00" (school time)'
+    )
+    for name, text in (
+        ("pause", "hold the queued pushes (those in flight finish)"),
+        ("resume", "let a paused campaign's pushes go again"),
+        ("cancel", "cancel the queued pushes; they count as cancelled"),
+        ("watch", "show the campaign's progress until it is finished (Ctrl-C stops watching)"),
+    ):
+        action = campaign_actions.add_parser(name, help=text)
+        action.add_argument("campaign", type=int)
+    preview = campaign_actions.add_parser(
+        "preview", help="send the push, marked as a preview, to your own linked Telegram chat"
+    )
+    preview.add_argument("campaign", type=int)
+    preview.add_argument(
+        "--to", type=int, required=True, metavar="CHAT_ID", help="a linked staff member's chat"
+    )
+    preview.add_argument("--locale", choices=["nl", "en"], default="nl")
+    stats = campaign_actions.add_parser(
+        "stats", help="targeted, sent, blocked, failed, unknown, cancelled, interest, opt-outs"
+    )
     stats.add_argument("campaign", type=int)
     return parser
 
@@ -205,6 +229,55 @@ class _QueueOnly:
         raise RuntimeError("the command line queues messages; the running bot sends them")
 
 
+BAR_WIDTH = 30
+
+
+def progress_line(progress: dict[str, Any]) -> str:
+    """One line of plain text: a bar, the counts and the campaign's state."""
+    total, done = int(progress["total"]), int(progress["done"])
+    share = done / total if total else 1.0 if progress["finished"] else 0.0
+    filled = round(BAR_WIDTH * share)
+    state = "finished" if progress["finished"] else progress["status"]
+    return (
+        f"campaign {progress['campaign_id']} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
+        f"{done}/{total} {share:4.0%}  sent {progress['sent']}  "
+        f"digest {progress['in_digest']}  blocked {progress['failed']}  "
+        f"failed {progress['dead']}  unknown {progress['unknown']}  "
+        f"cancelled {progress['cancelled']}  ({state})"
+    )
+
+
+async def watch(
+    service: CampaignService,
+    campaign_id: int,
+    stream: TextIO | None = None,
+    interval: float = 1.0,
+) -> dict[str, Any]:
+    """Show a campaign's progress until it is finished; return the last progress.
+
+    On a terminal the bar is redrawn in place; otherwise (a log, a pipe) a line is written
+    only when something changed.
+    """
+    out = stream or sys.stdout
+    tty = out.isatty()
+    last = ""
+    while True:
+        progress = await service.progress(campaign_id)
+        line = progress_line(progress)
+        if tty:
+            out.write("\r" + line.ljust(len(last)))
+        elif line != last:
+            out.write(line + "\n")
+        out.flush()
+        last = line
+        if progress["finished"] or progress["status"] == "draft":
+            break
+        await asyncio.sleep(interval)
+    if tty:
+        out.write("\n")
+    return progress
+
+
 async def _campaigns(settings: Settings, args: argparse.Namespace) -> None:
     """Run an ``offers`` or ``campaigns`` action."""
     engine = make_engine(settings.database_url)
@@ -244,12 +317,7 @@ async def _campaigns(settings: Settings, args: argparse.Namespace) -> None:
                 for offer in await tx.offers.offers():
                     _out(f"{offer.id}\t{offer.kind}\t{offer.title}")
         elif args.command == "campaigns" and args.action == "create":
-            send_at = None
-            if args.at:
-                moment = datetime.fromisoformat(args.at)
-                if moment.tzinfo is None:
-                    moment = moment.replace(tzinfo=ZoneInfo(settings.timezone))
-                send_at = moment.astimezone(UTC)
+            send_at = service.parse_moment(args.at) if args.at else None
             campaign = await service.create(
                 args.offer,
                 send_at=send_at,
@@ -266,16 +334,49 @@ async def _campaigns(settings: Settings, args: argparse.Namespace) -> None:
             assert campaign.id is not None
             reach = await service.count(service.segment_of(campaign))
             _out(f"campaign {campaign.id}: reaches {reach} alumni now")
+            if campaign.send_at:
+                _out(f"campaign {campaign.id}: scheduled for {_local(settings, campaign.send_at)}")
+        elif args.command == "campaigns" and args.action == "send" and args.at:
+            campaign = await service.schedule(args.campaign, service.parse_moment(args.at))
+            assert campaign.send_at is not None
+            _out(f"campaign {args.campaign}: scheduled for {_local(settings, campaign.send_at)}")
         elif args.command == "campaigns" and args.action == "send":
             queued = await service.launch(args.campaign)
             _out(f"campaign {args.campaign}: {queued} pushes queued")
+            if sys.stdout.isatty():  # an operator at a terminal sees the bar; scripts do not wait
+                await watch(service, args.campaign)
+            else:
+                _out(progress_line(await service.progress(args.campaign)))
+        elif args.command == "campaigns" and args.action == "watch":
+            await watch(service, args.campaign)
+        elif args.command == "campaigns" and args.action == "pause":
+            await service.pause(args.campaign)
+            _out(f"campaign {args.campaign}: paused; queued pushes wait until you resume it")
+        elif args.command == "campaigns" and args.action == "resume":
+            status = await service.resume(args.campaign)
+            _out(f"campaign {args.campaign}: resumed ({status})")
+        elif args.command == "campaigns" and args.action == "cancel":
+            cancelled = await service.cancel(args.campaign)
+            _out(
+                f"campaign {args.campaign}: cancelled; {cancelled} queued pushes will not be sent"
+            )
+        elif args.command == "campaigns" and args.action == "preview":
+            await service.preview(args.to, campaign_id=args.campaign, locale=args.locale)
+            _out(
+                f"campaign {args.campaign}: preview queued for chat {args.to}; "
+                "the running bot sends it"
+            )
         elif args.command == "campaigns" and args.action == "stats":
             for key, value in (await service.stats(args.campaign)).items():
                 _out(f"{key}\t{value}")
-    except LookupError as error:
+    except (LookupError, ValueError, CampaignStateError, PreviewError) as error:
         raise SystemExit(f"error: {error}") from None
     finally:
         await engine.dispose()
+
+
+def _local(settings: Settings, moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -288,7 +389,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command in ("staff", "teams"):
         asyncio.run(_staff(settings, args))
     elif args.command in ("offers", "campaigns"):
-        asyncio.run(_campaigns(settings, args))
+        try:
+            asyncio.run(_campaigns(settings, args))
+        except KeyboardInterrupt:  # Ctrl-C while watching: the campaign goes on
+            _out("")
     elif args.command == "run":
         from bot.runner import run
 

@@ -683,7 +683,7 @@ class ConversationService:
                 year=values["graduation_year"],
                 month=values.get("graduation_month"),
             )
-        situation = values.get("situation")
+        situation, frequency = values.get("situation"), values.get("offer_frequency")
         return [
             (label("labels.field_name", locale), values.get("first_name")),
             (label("labels.field_location", locale), location.label(locale) if location else None),
@@ -712,6 +712,10 @@ class ConversationService:
             (
                 label("labels.field_interests", locale),
                 ", ".join(i.label(locale) for i in interests if i) or None,
+            ),
+            (
+                label("labels.field_frequency", locale),
+                label(f"labels.frequency_{frequency}", locale) if frequency else None,
             ),
         ]
 

@@ -15,11 +15,13 @@ import logging
 import math
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.context import Deps
+from bot.digest import CAP_WINDOW, next_digest
 from bot.messenger import (
     Button,
     MaybeDeliveredError,
@@ -29,7 +31,7 @@ from bot.messenger import (
     TransientError,
     UnreachableError,
 )
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import CampaignStatus, OutboxMessage, OutboxStatus
 from storage.repositories import Tx
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ PRIVATE_CHAT_INTERVAL = 1.0  # seconds between two messages to one person
 GROUP_CHAT_INTERVAL = 3.0  # 20 messages a minute to a group
 MAX_IN_FLIGHT = 100
 MAX_BACKOFF = 300.0
+PACER_RETRY = 1.0  # seconds before a row whose rate reservation failed is tried again
 
 
 def payload_of(message: Outgoing) -> dict[str, Any]:
@@ -72,8 +75,13 @@ def row(
     alumnus_id: int | None = None,
     not_before: datetime | None = None,
     thread_id: int | None = None,
+    campaign_id: int | None = None,
 ) -> dict[str, Any]:
-    """Build one outbox row: a ``message`` (kind text), or a ``payload`` of another kind."""
+    """Build one outbox row: a ``message`` (kind text), or a ``payload`` of another kind.
+
+    A row with a ``campaign_id`` is a push: it counts towards the weekly cap, and is held
+    while its campaign is paused.
+    """
     if payload is None:
         if message is None:
             raise ValueError("give a message or a payload")
@@ -84,6 +92,7 @@ def row(
         "dedupe_key": key,
         "chat_id": chat_id,
         "message_thread_id": thread_id,
+        "campaign_id": campaign_id,
         "alumnus_id": alumnus_id,
         "purpose": purpose,
         "payload": payload,
@@ -140,6 +149,47 @@ class Pacer:
                 await self._sleep(-self._tokens / self.rate)
 
 
+class SharedPacer(Pacer):
+    """The global rate shared by every process through the database (PostgreSQL).
+
+    Tokens are reserved in small blocks from one ``rate_budget`` row (see
+    ``OutboxRepository.reserve_rate``), each block a run of time slots ``1 / rate`` apart
+    on the database's clock, so all processes together never exceed ``rate``. Slots left
+    unused for longer than a moment are thrown away, never spent late in a burst.
+    """
+
+    NAME = "global"
+
+    def __init__(
+        self,
+        rate: float,
+        reserve: Callable[[int, float, float], Awaitable[float]],
+        *,
+        group_interval: float = GROUP_CHAT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        super().__init__(rate, group_interval=group_interval, clock=clock, sleep=sleep)
+        self._reserve = reserve
+        self.block = max(1, math.ceil(rate * 0.1))
+        self._slots: deque[float] = deque()
+
+    async def acquire(self) -> None:
+        """Wait for this process' next slot of the shared rate."""
+        async with self._lock:
+            stale = self._clock() - 0.02
+            while self._slots and self._slots[0] < stale:
+                self._slots.popleft()
+            if not self._slots:
+                wait = await self._reserve(self.block, self.rate, 0.0)
+                start = self._clock() + wait
+                self._slots.extend(start + i / self.rate for i in range(self.block))
+            slot = self._slots.popleft()
+        delay = slot - self._clock()
+        if delay > 0:
+            await self._sleep(delay)
+
+
 Sender = Callable[[OutboxMessage], Awaitable[int]]
 OutcomeListener = Callable[[Sequence[tuple[OutboxMessage, str]]], Awaitable[None]]
 
@@ -152,18 +202,37 @@ class Dispatcher:
     hear every recorded outcome (the inbox tells a topic when an alumnus blocked the bot).
     """
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, *, shared_rate: bool | None = None) -> None:
+        """Wire the dispatcher.
+
+        Args:
+            deps: services and settings.
+            shared_rate: pace by the rate budget in the database, shared with every other
+                dispatcher; by default on PostgreSQL (where several processes may send).
+        """
         self.deps = deps
         self._senders: dict[str, Sender] = {"text": self._send_text, "copy": self._send_copy}
         self._listeners: list[OutcomeListener] = []
-        self.pacer = Pacer(
-            deps.settings.send_rate, group_interval=60.0 / deps.settings.group_messages_per_minute
-        )
+        group_interval = 60.0 / deps.settings.group_messages_per_minute
+        self.pacer: Pacer
+        if shared_rate is None:
+            shared_rate = deps.storage.engine.dialect.name == "postgresql"
+        if shared_rate:
+            # Several processes may send: one global rate for all of them.
+            self.pacer = SharedPacer(
+                deps.settings.send_rate, self._reserve_rate, group_interval=group_interval
+            )
+        else:
+            self.pacer = Pacer(deps.settings.send_rate, group_interval=group_interval)
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()  # set while nothing due is left unhandled
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+
+    async def _reserve_rate(self, tokens: int, rate: float, burst: float) -> float:
+        async with self.deps.storage.transaction() as tx:
+            return await tx.outbox.reserve_rate(SharedPacer.NAME, tokens, rate, burst)
 
     def register(self, kind: str, sender: Sender) -> None:
         """Teach the dispatcher a payload kind."""
@@ -241,8 +310,20 @@ class Dispatcher:
         by_chat: dict[int, list[OutboxMessage]] = {}
         for r in sendable:
             by_chat.setdefault(r.chat_id, []).append(r)
-        per_chat = await asyncio.gather(*(self._send_in_order(rows) for rows in by_chat.values()))
-        by_id = {o["id"]: o for chat in per_chat for o in chat}
+        per_chat = await asyncio.gather(
+            *(self._send_in_order(rows) for rows in by_chat.values()), return_exceptions=True
+        )
+        by_id: dict[int | None, dict[str, Any]] = {}
+        for chat_rows, result in zip(by_chat.values(), per_chat, strict=True):
+            if isinstance(result, BaseException):
+                # Never happens by design (_send_in_order catches); if it does, the other
+                # chats' outcomes are still recorded, and this chat's rows may have gone out.
+                logger.error("sending to one chat failed", exc_info=result)
+                result = [
+                    self._final(r, OutboxStatus.UNKNOWN, f"dispatcher error: {result!r}")
+                    for r in chat_rows
+                ]
+            by_id.update((o["id"], o) for o in result)
         outcomes = [by_id[r.id] for r in sendable]
         blocked = [
             r.alumnus_id
@@ -268,28 +349,83 @@ class Dispatcher:
     async def _recheck(
         self, tx: Tx, rows: Sequence[OutboxMessage], now: datetime
     ) -> tuple[list[OutboxMessage], list[dict[str, Any]]]:
-        """Drop rows whose consent is gone or whose person blocked the bot."""
+        """Check every claimed row again at send time, in the claim's transaction.
+
+        Dropped: rows whose consent is gone, whose person blocked the bot, or whose campaign
+        was cancelled. Pushes over the weekly cap (``PUSH_CAP_PER_WEEK``, counted over the
+        last 7 days of pushes sent, maybe sent or being sent) move to the person's digest.
+        """
         wanted = {
             (r.alumnus_id, r.purpose) for r in rows if r.purpose and r.alumnus_id is not None
         }
         consenting = await tx.outbox.consenting(wanted)
         blocked = await tx.outbox.unreachable(r.alumnus_id for r in rows if r.alumnus_id)
+        campaigns = await tx.offers.campaign_states(r.campaign_id for r in rows if r.campaign_id)
+        pushed = await tx.outbox.recent_pushes(
+            {r.alumnus_id for r in rows if r.campaign_id and r.alumnus_id},
+            now - CAP_WINDOW,
+            exclude=[r.id for r in rows if r.id is not None],
+        )
+        cap = self.deps.settings.push_cap_per_week
         sendable: list[OutboxMessage] = []
         skipped: list[dict[str, Any]] = []
+        held: list[OutboxMessage] = []
         for r in rows:
+            campaign = campaigns.get(r.campaign_id or 0)
             if r.purpose and (r.alumnus_id, r.purpose) not in consenting:
                 skipped.append(self._final(r, OutboxStatus.CANCELLED, "no consent at send time"))
             elif r.alumnus_id in blocked:
                 skipped.append(self._final(r, OutboxStatus.FAILED, "person blocked the bot"))
+            elif campaign is not None and campaign[0] == CampaignStatus.CANCELLED.value:
+                skipped.append(self._final(r, OutboxStatus.CANCELLED, "campaign cancelled"))
+            elif campaign is not None and r.alumnus_id is not None:
+                if pushed.get(r.alumnus_id, 0) >= cap:
+                    held.append(r)
+                    skipped.append(self._final(r, OutboxStatus.DIGEST, "over the weekly cap"))
+                else:
+                    pushed[r.alumnus_id] = pushed.get(r.alumnus_id, 0) + 1
+                    sendable.append(r)
             else:
                 sendable.append(r)
+        if held:
+            await self._hold(tx, held, campaigns, now)
         return sendable, skipped
+
+    async def _hold(
+        self,
+        tx: Tx,
+        rows: Sequence[OutboxMessage],
+        campaigns: dict[int, tuple[str, int]],
+        now: datetime,
+    ) -> None:
+        """Put pushes over the cap in their people's digests (weekly, or monthly if chosen)."""
+        frequency = await tx.offers.frequencies(r.alumnus_id for r in rows if r.alumnus_id)
+        await tx.offers.hold_for_digest(
+            [
+                {
+                    "alumnus_id": r.alumnus_id,
+                    "campaign_id": r.campaign_id,
+                    "offer_id": campaigns[r.campaign_id or 0][1],
+                    "purpose": r.purpose or "",
+                    "reason": "cap",
+                    "due_at": next_digest(
+                        now, frequency.get(r.alumnus_id or 0), self.deps.settings
+                    ),
+                    "created_at": now,
+                }
+                for r in rows
+            ]
+        )
 
     async def _send_in_order(self, rows: Sequence[OutboxMessage]) -> list[dict[str, Any]]:
         """Send one chat's rows one by one; after one that did not go out, hold the rest."""
         outcomes: list[dict[str, Any]] = []
         for index, r in enumerate(rows):
-            outcome = await self._send(r)
+            try:
+                outcome = await self._send(r)
+            except Exception as error:  # around the call: it may have gone out
+                logger.exception("dispatcher failed around outbox row %s", r.id)
+                outcome = self._final(r, OutboxStatus.UNKNOWN, f"dispatcher error: {error!r}")
             outcomes.append(outcome)
             if outcome["status"] != OutboxStatus.SENT.value:
                 later = outcome.get("not_before", self.deps.clock.now())
@@ -308,7 +444,12 @@ class Dispatcher:
             return self._retry(r, wait, "waiting for the chat's rate", counts=False)
         await asyncio.sleep(wait)
         async with self._in_flight:
-            await self.pacer.acquire()
+            try:
+                await self.pacer.acquire()
+            except Exception as error:  # the shared rate budget's round trip failed
+                # Nothing went out: the row goes back, and the claim's attempt is undone.
+                logger.warning("outbox: rate budget unavailable (%r); row %s retried", error, r.id)
+                return self._retry(r, PACER_RETRY, f"rate budget: {error!r}", counts=False)
             sender = self._senders.get(r.payload.get("kind", "text"))
             if sender is None:
                 return self._final(r, OutboxStatus.DEAD, f"unknown kind {r.payload.get('kind')}")

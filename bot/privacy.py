@@ -172,6 +172,10 @@ class PrivacyService:
             "conversation_state": state.model_dump(mode="json", exclude={"alumnus_id"})
             if state
             else None,
+            "digest_items": [
+                item.model_dump(mode="json", exclude={"alumnus_id"})
+                for item in await tx.offers.digest_items_of(alumnus.id)
+            ],
         }
 
     def erase_token(self, chat_id: int, issued: int) -> str:

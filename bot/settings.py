@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     )
     quiet_hours_start: int = Field(default=21, ge=0, le=23, description="Hour pushes stop.")
     quiet_hours_end: int = Field(default=8, ge=0, le=23, description="Hour pushes resume.")
+    push_cap_per_week: int = Field(
+        default=2,
+        ge=1,
+        description="Campaign pushes per alumnus per 7 days; more wait for the digest.",
+    )
+    digest_weekday: int = Field(
+        default=0, ge=0, le=6, description="Day digests go out (0 = Monday), school time."
+    )
+    digest_hour: int = Field(default=10, ge=0, le=23, description="Hour digests go out.")
 
     # Coordinator web console.
     web_host: str = "127.0.0.1"

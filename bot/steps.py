@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from bot.catalogue import Catalogue, Item
 from bot.messenger import Button, Outgoing
 from bot.render import Renderer
-from storage.models import Situation
+from storage.models import OfferFrequency, Situation
 
 NAME_MAX = 64
 TEXT_MAX = 200  # longest free-text answer a step reads (a search, a year, a postcode)
@@ -540,6 +540,41 @@ class InterestsStep(Step):
         return Accept({"interests": []})
 
 
+class FrequencyStep(Step):
+    """How often new matching offers reach someone with interests (personal matching)."""
+
+    name = "frequency"
+    fields = ("offer_frequency",)
+
+    def applies(self, draft: dict[str, Any], catalogue: Catalogue) -> bool:
+        """Ask only someone who chose interests."""
+        return bool(draft.get("interests"))
+
+    def buttons(self, ctx: StepContext, **extra: Any) -> list[list[Button]]:
+        """One button per frequency."""
+        return rows(
+            [
+                Button(ctx.label(f"labels.frequency_{f.value}"), callback(self.name, f.value))
+                for f in OfferFrequency
+            ],
+            2,
+        )
+
+    def on_choice(self, ctx: StepContext, value: str) -> Outcome:
+        """Accept a listed frequency."""
+        if value not in {f.value for f in OfferFrequency}:
+            return Reject("common.stale_button")
+        return Accept({"offer_frequency": value}, ctx.label(f"labels.frequency_{value}"))
+
+    def on_text(self, ctx: StepContext, text: str) -> Outcome:
+        """Accept a typed label."""
+        typed = _fold(clean_text(text))
+        for f in OfferFrequency:
+            if typed and typed == _fold(ctx.label(f"labels.frequency_{f.value}")):
+                return self.on_choice(ctx, f.value)
+        return Reject("steps.use_buttons")
+
+
 STEPS: dict[str, Step] = {
     step.name: step
     for step in (
@@ -554,6 +589,7 @@ STEPS: dict[str, Step] = {
         SectorStep(),
         RegionStep(),
         InterestsStep(),
+        FrequencyStep(),
     )
 }
 
@@ -565,7 +601,7 @@ PROFILE_GROUPS: dict[str, tuple[str, ...]] = {
     "graduation": ("graduation", "month"),
     "situation": ("situation", "sector"),
     "region": ("region",),
-    "interests": ("interests",),
+    "interests": ("interests", "frequency"),
 }
 PROFILE_STEPS: tuple[str, ...] = tuple(s for group in PROFILE_GROUPS.values() for s in group)
 PROFILE_FIELDS: tuple[str, ...] = tuple(f for s in PROFILE_STEPS for f in STEPS[s].fields)

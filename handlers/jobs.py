@@ -11,6 +11,9 @@ from handlers.context import AlumniContext
 
 PURGE_INTERVAL = timedelta(hours=1)
 REAP_INTERVAL = timedelta(seconds=30)
+CAMPAIGN_INTERVAL = timedelta(seconds=30)
+DIGEST_INTERVAL = timedelta(minutes=10)
+REMINDER_INTERVAL = timedelta(minutes=5)
 
 
 async def purge_retention(context: AlumniContext) -> None:
@@ -21,6 +24,22 @@ async def purge_retention(context: AlumniContext) -> None:
 async def reap_outbox(context: AlumniContext) -> None:
     """Expired send leases become ``unknown`` (a process died mid-send)."""
     await context.dispatcher.reap()
+
+
+async def remind_unanswered(context: AlumniContext) -> None:
+    """Remind teams, in the topic, of conversations unanswered for too many business hours."""
+    if await context.conversation.inbox.remind_unanswered():
+        context.dispatcher.wake()
+
+
+async def launch_campaigns(context: AlumniContext) -> None:
+    """Launch scheduled campaigns whose time has come (once, even with several processes)."""
+    await context.conversation.campaigns.launch_due()
+
+
+async def send_digests(context: AlumniContext) -> None:
+    """Queue the digests that are due (held pushes, weekly and monthly matching offers)."""
+    await context.conversation.campaigns.send_digests()
 
 
 def reap_interval(lease_seconds: float) -> timedelta:
@@ -35,4 +54,16 @@ def schedule(job_queue: JobQueue[AlumniContext]) -> None:
     job_queue.run_repeating(reap_outbox, interval=interval, first=interval, name="reaper")
     job_queue.run_repeating(
         purge_retention, interval=PURGE_INTERVAL, first=timedelta(minutes=1), name="retention"
+    )
+    job_queue.run_repeating(
+        launch_campaigns, interval=CAMPAIGN_INTERVAL, first=CAMPAIGN_INTERVAL, name="campaigns"
+    )
+    job_queue.run_repeating(
+        send_digests, interval=DIGEST_INTERVAL, first=timedelta(minutes=1), name="digests"
+    )
+    job_queue.run_repeating(
+        remind_unanswered,
+        interval=REMINDER_INTERVAL,
+        first=REMINDER_INTERVAL,
+        name="inbox_reminders",
     )

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, literal_column, select, text, update
+from sqlalchemy import Select, and_, delete, exists, func, literal_column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from storage.db import insert_for, is_postgres
-from storage.models import Alumnus, Campaign, ConsentEvent, Offer, OfferResponse, Team
+from storage.models import (
+    Alumnus,
+    Campaign,
+    CampaignStatus,
+    ConsentEvent,
+    DigestItem,
+    Offer,
+    OfferResponse,
+    Team,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,8 @@ class Segment:
     cohort_from: int | None = None
     cohort_to: int | None = None
     active_since: datetime | None = None
+    # Personal matching: only alumni who chose one of these offer frequencies.
+    frequencies: list[str] = field(default_factory=list)
 
 
 class OfferRepository:
@@ -70,6 +82,177 @@ class OfferRepository:
             update(Campaign).where(col(Campaign.id) == campaign_id).values(**values)
         )
 
+    async def move_campaign(
+        self,
+        campaign_id: int,
+        from_statuses: Sequence[str],
+        to_status: str,
+        *,
+        launched_before: datetime | None = None,
+        **values: Any,
+    ) -> bool:
+        """Change a campaign's status only if it is in ``from_statuses`` (compare-and-set).
+
+        The single UPDATE is atomic, so of two processes racing for the same move exactly
+        one sees True. ``launched_before`` also requires an older ``launched_at``.
+        """
+        conditions = [
+            col(Campaign.id) == campaign_id,
+            col(Campaign.status).in_(list(from_statuses)),
+        ]
+        if launched_before is not None:
+            conditions.append(col(Campaign.launched_at) < launched_before)
+        result = await self._session.execute(
+            update(Campaign).where(*conditions).values(status=to_status, **values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def due_campaigns(self, now: datetime, stale_before: datetime) -> list[Campaign]:
+        """Scheduled campaigns whose time has come, and launches abandoned by a dead process."""
+        result = await self._session.execute(
+            select(Campaign)
+            .where(
+                (
+                    (col(Campaign.status) == CampaignStatus.SCHEDULED.value)
+                    & (col(Campaign.send_at) <= now)
+                )
+                | (
+                    (col(Campaign.status) == CampaignStatus.LAUNCHING.value)
+                    & (col(Campaign.launched_at) < stale_before)
+                )
+            )
+            .order_by(col(Campaign.id))
+        )
+        return list(result.scalars())
+
+    async def campaign_states(self, ids: Iterable[int]) -> dict[int, tuple[str, int]]:
+        """Return (status, offer id) of these campaigns."""
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        result = await self._session.execute(
+            select(col(Campaign.id), col(Campaign.status), col(Campaign.offer_id)).where(
+                col(Campaign.id).in_(wanted)
+            )
+        )
+        return {int(i or 0): (status, int(offer)) for i, status, offer in result.all()}
+
+    async def alumnus(self, alumnus_id: int) -> Alumnus | None:
+        """Return one alumnus (for their digest)."""
+        return await self._session.get(Alumnus, alumnus_id)
+
+    async def frequencies(self, alumni: Iterable[int]) -> dict[int, str | None]:
+        """Return each alumnus' chosen frequency for matching offers."""
+        ids = set(alumni)
+        if not ids:
+            return {}
+        result = await self._session.execute(
+            select(col(Alumnus.id), col(Alumnus.offer_frequency)).where(col(Alumnus.id).in_(ids))
+        )
+        return {int(a or 0): f for a, f in result.all()}
+
+    # ------------------------------------------------------------------ digests
+
+    async def hold_for_digest(self, items: Sequence[dict[str, Any]]) -> int:
+        """Add offers to alumni's digests; one per (alumnus, campaign). Return how many new."""
+        if not items:
+            return 0
+        insert = insert_for(self._session)
+        result = await self._session.execute(
+            insert(DigestItem)
+            .values(list(items))
+            .on_conflict_do_nothing(index_elements=["alumnus_id", "campaign_id"])
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def in_digest(self, alumnus_id: int, campaign_id: int) -> bool:
+        """Return whether this campaign's offer was held for this alumnus' digest."""
+        result = await self._session.execute(
+            select(col(DigestItem.id)).where(
+                col(DigestItem.alumnus_id) == alumnus_id,
+                col(DigestItem.campaign_id) == campaign_id,
+            )
+        )
+        return result.first() is not None
+
+    async def digest_due(self, now: datetime, limit: int = 500) -> list[int]:
+        """Return alumni with at least one digest item due and not yet sent."""
+        result = await self._session.execute(
+            select(col(DigestItem.alumnus_id))
+            .where(col(DigestItem.digest_key).is_(None), col(DigestItem.due_at) <= now)
+            .group_by(col(DigestItem.alumnus_id))
+            .order_by(col(DigestItem.alumnus_id))
+            .limit(limit)
+        )
+        return [int(a) for a in result.scalars()]
+
+    async def digest_items(
+        self, alumnus_id: int, limit: int
+    ) -> list[tuple[DigestItem, Offer, str]]:
+        """Lock and return an alumnus' waiting items (all of them, due or not), oldest first.
+
+        Returns (item, offer, campaign status). On PostgreSQL the rows are locked (SKIP
+        LOCKED): two processes building the same digest never both get them.
+        """
+        query = (
+            select(DigestItem, Offer, col(Campaign.status))
+            .join(Offer, col(Offer.id) == col(DigestItem.offer_id))
+            .join(Campaign, col(Campaign.id) == col(DigestItem.campaign_id))
+            .where(col(DigestItem.alumnus_id) == alumnus_id, col(DigestItem.digest_key).is_(None))
+            .order_by(col(DigestItem.id))
+            .limit(limit)
+        )
+        if is_postgres(self._session):
+            query = query.with_for_update(skip_locked=True, of=DigestItem)
+        result = await self._session.execute(query)
+        return [(item, offer, status) for item, offer, status in result.all()]
+
+    async def digest_items_of(self, alumnus_id: int) -> list[DigestItem]:
+        """Return every digest item of an alumnus, waiting or sent (for their export)."""
+        result = await self._session.execute(
+            select(DigestItem)
+            .where(col(DigestItem.alumnus_id) == alumnus_id)
+            .order_by(col(DigestItem.id))
+        )
+        return list(result.scalars())
+
+    async def purge_digested(self, before: datetime) -> int:
+        """Delete digest items already handled (sent in a digest, or dropped) due before then."""
+        result = await self._session.execute(
+            delete(DigestItem).where(
+                col(DigestItem.digest_key).is_not(None), col(DigestItem.due_at) < before
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def mark_digested(self, ids: Sequence[int], key: str) -> None:
+        """Record which digest carried these items."""
+        if ids:
+            await self._session.execute(
+                update(DigestItem).where(col(DigestItem.id).in_(list(ids))).values(digest_key=key)
+            )
+
+    async def drop_waiting(self, campaign_id: int) -> int:
+        """Remove a campaign's offers from digests not yet sent (the campaign was cancelled)."""
+        result = await self._session.execute(
+            delete(DigestItem).where(
+                col(DigestItem.campaign_id) == campaign_id, col(DigestItem.digest_key).is_(None)
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def digest_counts(self, campaign_id: int) -> dict[str, int]:
+        """Return a campaign's digest items: waiting and sent."""
+        result = await self._session.execute(
+            select(col(DigestItem.digest_key).is_(None), func.count())
+            .where(col(DigestItem.campaign_id) == campaign_id)
+            .group_by(col(DigestItem.digest_key).is_(None))
+        )
+        counts = {"waiting": 0, "digested": 0}
+        for waiting, n in result.all():
+            counts["waiting" if waiting else "digested"] += int(n)
+        return counts
+
     async def respond(self, campaign_id: int, alumnus_id: int, kind: str, now: datetime) -> bool:
         """Record an interest or opt-out tap once; False if it was recorded before."""
         insert = insert_for(self._session)
@@ -95,8 +278,11 @@ class OfferRepository:
 
     # ------------------------------------------------------------------ audience
 
-    def audience(self, segment: Segment) -> Select[int | None, int, str | None]:
-        """Select (id, chat_id, locale) of onboarded, reachable, consenting alumni in a segment."""
+    def audience(self, segment: Segment) -> Select[int | None, int, str | None, str | None]:
+        """Select (id, chat_id, locale, offer frequency) of the consenting alumni in a segment.
+
+        Only onboarded, reachable alumni whose latest consent for the purpose is a grant.
+        """
         # The latest consent event of this purpose must be a grant. Both subqueries are
         # correlated to the outer alumnus explicitly: nested under EXISTS, automatic
         # correlation would not reach it and the query would count everyone.
@@ -138,8 +324,15 @@ class OfferRepository:
             conditions.append(col(Alumnus.last_seen_at) >= segment.active_since)
         if segment.interests:
             conditions.append(self._any_interest(segment.interests))
+        if segment.frequencies:
+            conditions.append(col(Alumnus.offer_frequency).in_(segment.frequencies))
         return (
-            select(col(Alumnus.id), col(Alumnus.chat_id), col(Alumnus.locale))
+            select(
+                col(Alumnus.id),
+                col(Alumnus.chat_id),
+                col(Alumnus.locale),
+                col(Alumnus.offer_frequency),
+            )
             .where(and_(*conditions))
             .order_by(col(Alumnus.id))
         )
@@ -162,8 +355,11 @@ class OfferRepository:
 
     async def page(
         self, segment: Segment, after_id: int, limit: int = 1000
-    ) -> list[tuple[int, int, str | None]]:
-        """Return the next ``limit`` recipients with an id above ``after_id`` (keyset paging)."""
+    ) -> list[tuple[int, int, str | None, str | None]]:
+        """Return the next ``limit`` recipients with an id above ``after_id`` (keyset paging).
+
+        Each is (alumnus id, chat id, locale, offer frequency).
+        """
         query = self.audience(segment).where(col(Alumnus.id) > after_id).limit(limit)
         result = await self._session.execute(query)
-        return [(int(row[0] or 0), int(row[1]), row[2]) for row in result.all()]
+        return [(int(row[0] or 0), int(row[1]), row[2], row[3]) for row in result.all()]

@@ -60,6 +60,11 @@ class Alumnus(SQLModel, table=True):
     sector: str | None = Field(default=None, max_length=32)
     region: str | None = Field(default=None, max_length=16)
     interests: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    offer_frequency: str | None = Field(
+        default=None,
+        max_length=16,
+        description="New matching offers: immediately, weekly, monthly or never (None: never).",
+    )
     onboarded_at: datetime | None = _ts(nullable=True)
     unreachable_since: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
@@ -135,6 +140,7 @@ class OutboxStatus(StrEnum):
     DEAD = "dead"  # 400 or too many attempts: will never succeed as it is
     UNKNOWN = "unknown"  # the request may have reached Telegram: a person decides
     CANCELLED = "cancelled"  # consent withdrawn, campaign cancelled, or person erased
+    DIGEST = "digest"  # over the weekly push cap: the offer waits in the person's digest
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -144,6 +150,10 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("dedupe_key"),
         Index("ix_outbox_due", "status", "not_before"),
+        Index("ix_outbox_campaign_status", "campaign_id", "status"),
+        Index("ix_outbox_alumnus_updated", "alumnus_id", "updated_at"),
+        # A staff group's backlog (burst merging) without scanning a campaign's rows.
+        Index("ix_outbox_chat_status", "chat_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -154,6 +164,10 @@ class OutboxMessage(SQLModel, table=True):
     )
     chat_id: int = Field(sa_type=BigInteger)
     message_thread_id: int | None = Field(default=None, sa_type=BigInteger)
+    campaign_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("campaign.id", ondelete="SET NULL"), nullable=True),
+    )
     purpose: str | None = Field(
         default=None, max_length=16, description="Consent purpose re-checked at send time."
     )
@@ -294,6 +308,7 @@ class Offer(SQLModel, table=True):
     sectors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     crebos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     levels: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    interests: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     starts_on: date | None = None
     deadline: date | None = None
     cost: str | None = Field(default=None, max_length=64)
@@ -311,10 +326,72 @@ class Campaign(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("offer.id", ondelete="CASCADE"), nullable=False)
     )
     segment: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="draft", max_length=16)
+    kind: str = Field(default="manual", max_length=8, description="manual or match.")
+    status: str = Field(default="draft", max_length=16, description="See CampaignStatus.")
     send_at: datetime | None = _ts(nullable=True)
+    launched_at: datetime | None = _ts(nullable=True)
     targeted: int = 0
     created_at: datetime = _ts()
+
+
+class CampaignStatus(StrEnum):
+    """Where a campaign stands (docs/delivery.md, "Campaigns")."""
+
+    DRAFT = "draft"  # created, not sent
+    SCHEDULED = "scheduled"  # waits for send_at; the scheduler job launches it once
+    LAUNCHING = "launching"  # one process is queueing its pushes
+    SENDING = "sending"  # pushes are in the outbox (finished when none is pending)
+    PAUSED = "paused"  # pending pushes are held until resumed
+    CANCELLED = "cancelled"  # pending pushes were cancelled; final
+
+
+class OfferFrequency(StrEnum):
+    """How often an alumnus with interests hears about new matching offers."""
+
+    IMMEDIATELY = "immediately"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    NEVER = "never"
+
+
+class DigestItem(SQLModel, table=True):
+    """An offer waiting for an alumnus' digest: over the push cap, or a weekly/monthly match."""
+
+    __tablename__ = "digest_item"
+    __table_args__ = (
+        UniqueConstraint("alumnus_id", "campaign_id"),
+        Index("ix_digest_item_due", "digest_key", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    alumnus_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("alumnus.id", ondelete="CASCADE"), nullable=False)
+    )
+    campaign_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("campaign.id", ondelete="CASCADE"), nullable=False)
+    )
+    offer_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("offer.id", ondelete="CASCADE"), nullable=False)
+    )
+    purpose: str = Field(max_length=16)
+    reason: str = Field(max_length=8, description="cap, weekly or monthly.")
+    due_at: datetime = _ts()
+    digest_key: str | None = Field(
+        default=None, max_length=128, description="Outbox key of the digest that carried it."
+    )
+    created_at: datetime = _ts()
+
+
+class RateBudget(SQLModel, table=True):
+    """The global send rate shared by every dispatcher process (PostgreSQL only).
+
+    ``next_free`` is the database clock (epoch seconds) at which the next token is free.
+    """
+
+    __tablename__ = "rate_budget"
+
+    name: str = Field(max_length=32, primary_key=True)
+    next_free: float = 0.0
 
 
 class OfferResponse(SQLModel, table=True):

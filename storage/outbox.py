@@ -6,12 +6,19 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.db import insert_for, is_postgres
-from storage.models import Alumnus, ConsentEvent, OutboxMessage, OutboxStatus
+from storage.models import (
+    Alumnus,
+    Campaign,
+    CampaignStatus,
+    ConsentEvent,
+    OutboxMessage,
+    OutboxStatus,
+)
 
 FINAL = (
     OutboxStatus.SENT,
@@ -19,7 +26,10 @@ FINAL = (
     OutboxStatus.DEAD,
     OutboxStatus.UNKNOWN,
     OutboxStatus.CANCELLED,
+    OutboxStatus.DIGEST,
 )
+# Rows that count towards the weekly push cap: sent, maybe sent, or being sent.
+CAPPED = (OutboxStatus.SENT.value, OutboxStatus.UNKNOWN.value, OutboxStatus.SENDING.value)
 
 
 class OutboxRepository:
@@ -47,13 +57,21 @@ class OutboxRepository:
         """Move up to ``limit`` due rows to ``sending`` under a lease and return them.
 
         On PostgreSQL concurrent dispatchers skip each other's rows (FOR UPDATE SKIP LOCKED);
-        on SQLite one process sends and the write lock serialises claims.
+        on SQLite one process sends and the write lock serialises claims. Rows of a paused
+        campaign are held: not claimed until it is resumed.
         """
+        paused = select(col(Campaign.id)).where(
+            col(Campaign.status) == CampaignStatus.PAUSED.value
+        )
         due = (
             select(col(OutboxMessage.id))
             .where(
                 col(OutboxMessage.status) == OutboxStatus.PENDING.value,
                 col(OutboxMessage.not_before) <= now,
+                or_(
+                    col(OutboxMessage.campaign_id).is_(None),
+                    col(OutboxMessage.campaign_id).not_in(paused),
+                ),
             )
             .order_by(col(OutboxMessage.not_before), col(OutboxMessage.id))
             .limit(limit)
@@ -149,6 +167,88 @@ class OutboxRepository:
             )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def cancel_campaign(self, campaign_id: int, now: datetime) -> int:
+        """Cancel every queued push of a campaign; rows in flight finish."""
+        result = await self._session.execute(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.campaign_id) == campaign_id,
+                col(OutboxMessage.status) == OutboxStatus.PENDING.value,
+            )
+            .values(
+                status=OutboxStatus.CANCELLED.value,
+                last_error="campaign cancelled",
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def recent_pushes(
+        self, alumni: Iterable[int], since: datetime, exclude: Iterable[int] = ()
+    ) -> dict[int, int]:
+        """Count campaign pushes per alumnus since ``since`` (sent, maybe sent or sending)."""
+        ids = set(alumni)
+        if not ids:
+            return {}
+        query = (
+            select(col(OutboxMessage.alumnus_id), func.count())
+            .where(
+                col(OutboxMessage.alumnus_id).in_(ids),
+                col(OutboxMessage.campaign_id).is_not(None),
+                col(OutboxMessage.status).in_(CAPPED),
+                col(OutboxMessage.updated_at) >= since,
+            )
+            .group_by(col(OutboxMessage.alumnus_id))
+        )
+        skip = set(exclude)
+        if skip:
+            query = query.where(col(OutboxMessage.id).not_in(skip))
+        return {int(a or 0): int(n) for a, n in (await self._session.execute(query)).all()}
+
+    async def campaign_counts(self, campaign_id: int) -> dict[str, int]:
+        """Return a campaign's rows per status."""
+        query = (
+            select(col(OutboxMessage.status), func.count())
+            .where(col(OutboxMessage.campaign_id) == campaign_id)
+            .group_by(col(OutboxMessage.status))
+        )
+        return {status: int(n) for status, n in (await self._session.execute(query)).all()}
+
+    async def reserve_rate(self, name: str, tokens: int, rate: float, burst: float) -> float:
+        """Reserve ``tokens`` of a rate shared by every process (PostgreSQL); return the wait.
+
+        One row per budget holds the database-clock time at which the next token is free.
+        Each reservation moves it on by ``tokens / rate`` in one atomic UPDATE, so processes
+        together never take more than ``rate`` a second (plus ``burst`` seconds of catch-up
+        after idling). The database clock is the one clock all processes share. The return
+        value is how many seconds from now the first reserved token may be used.
+        """
+        await self._session.execute(
+            text(
+                "INSERT INTO rate_budget (name, next_free) VALUES (:name, 0) "
+                "ON CONFLICT (name) DO NOTHING"
+            ),
+            {"name": name},
+        )
+        if is_postgres(self._session):
+            now = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS double precision)"
+            latest = "GREATEST"
+        else:  # one process with several dispatchers (tests); SQLite's 'now' has ms precision
+            now, latest = "((julianday('now') - 2440587.5) * 86400.0)", "MAX"
+        result = await self._session.execute(
+            text(
+                # Only our own SQL fragments are formatted in; values are bound.
+                "UPDATE rate_budget SET next_free = "
+                f"{latest}(next_free, {now} - CAST(:burst AS double precision)) "
+                "+ CAST(:span AS double precision) "
+                "WHERE name = :name "
+                f"RETURNING next_free - CAST(:span AS double precision) - {now}"
+            ),
+            {"name": name, "span": tokens / rate, "burst": burst},
+        )
+        return float(result.scalar_one())
 
     async def reap(self, now: datetime) -> int:
         """Expired ``sending`` leases become ``unknown``: the call may have reached Telegram."""

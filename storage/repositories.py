@@ -18,6 +18,7 @@ from storage.models import (
     Alumnus,
     ConsentEvent,
     ConversationState,
+    DigestItem,
     InboundUpdate,
     InboxConversation,
     OfferResponse,
@@ -72,6 +73,7 @@ class AlumniRepository:
             ConsentEvent,
             OutboxMessage,
             OfferResponse,
+            DigestItem,
             InboxConversation,
         ):
             await self._session.execute(delete(table).where(col(table.alumnus_id) == alumnus_id))

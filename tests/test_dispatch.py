@@ -264,6 +264,33 @@ async def test_pacer_keeps_the_global_rate_and_spaces_each_chat():
     assert OutboxStatus.SENT.value == "sent"
 
 
+async def test_a_failed_rate_reservation_gives_the_row_back_instead_of_unknown(bot, sim, clock):
+    dispatcher = bot.bot_data.dispatcher
+    pacer = dispatcher.pacer
+    failures = [ConnectionResetError("rate_budget round trip failed")]
+
+    class FailingOnce(Pacer):
+        async def acquire(self) -> None:
+            if failures:
+                raise failures.pop()
+            await pacer.acquire()
+
+    dispatcher.pacer = FailingOnce(pacer.rate)
+    user = sim.create_user()
+    await queue(bot, user.id, "k")
+    assert await dispatcher.run_once() == 1
+    row = await status_of(bot, "k")
+    assert (row.status, row.attempts, row.lease_until) == ("pending", 0, None)
+    assert "rate budget" in (row.last_error or "")
+    assert sim.bot_messages(user.id) == []  # nothing went out
+    clock.advance(timedelta(seconds=61))
+    assert await dispatcher.reap() == 0  # nothing left in "sending" to become unknown
+    await dispatcher.run_once()
+    row = await status_of(bot, "k")
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert len(sim.bot_messages(user.id)) == 1
+
+
 async def test_the_reaper_job_is_scheduled(bot):
     [job] = bot.job_queue.get_jobs_by_name("reaper")
     assert job.job.trigger.interval == timedelta(seconds=30)

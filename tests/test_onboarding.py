@@ -52,6 +52,8 @@ async def onboard_nl(chat) -> None:
     await chat.tap("Leidinggeven")
     await chat.tap("AI en data")
     await chat.tap("Klaar")
+    assert "Hoe vaak wil je horen over nieuw aanbod" in chat.last.text
+    await chat.tap("Eens per week")
     summary = chat.last.text
     assert "Klopt dit?" in summary
     assert "Mbo-Verpleegkundige (25655, niveau 4, BBL)" in summary
@@ -74,6 +76,7 @@ async def test_full_onboarding_in_dutch(app, new_chat):
     assert alumnus.still_studying is False
     assert (alumnus.situation, alumnus.sector, alumnus.region) == ("working", "zorg", "35")
     assert alumnus.interests == ["leidinggeven", "ai"]
+    assert alumnus.offer_frequency == "weekly"
     assert alumnus.onboarded_at is not None
     assert await rows(app, ConversationState) == []
 

@@ -7,8 +7,16 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from storage.models import Alumnus, ConsentEvent, ConversationState, SQLModel, Suppression
+from storage.models import (
+    Alumnus,
+    ConsentEvent,
+    ConversationState,
+    DigestItem,
+    SQLModel,
+    Suppression,
+)
 from tests.conftest import buttons
+from tests.test_campaign_control import new_offer
 from tests.test_onboarding import onboard_nl, rows
 
 
@@ -55,9 +63,31 @@ async def test_stop_withdraws_every_consent_and_says_which(app, new_chat):
     assert len(await rows(app, ConsentEvent)) == 4
 
 
+async def hold_in_digest(app, alumnus_id: int) -> None:
+    """Put an offer in the alumnus' digest, as the push cap does."""
+    deps = app.bot_data.deps
+    campaign = await app.bot_data.conversation.campaigns.create(await new_offer(app))
+    async with deps.storage.transaction() as tx:
+        await tx.offers.hold_for_digest(
+            [
+                {
+                    "alumnus_id": alumnus_id,
+                    "campaign_id": campaign.id,
+                    "offer_id": campaign.offer_id,
+                    "purpose": "llo",
+                    "reason": "cap",
+                    "due_at": deps.clock.now() + timedelta(days=7),
+                    "created_at": deps.clock.now(),
+                }
+            ]
+        )
+
+
 async def test_export_holds_everything_stored(app, sim, new_chat):
     chat = new_chat()
     await onboard_nl(chat)
+    [alumnus] = await rows(app, Alumnus)
+    await hold_in_digest(app, alumnus.id)
     await chat.say("/privacy")
     await chat.tap("Vragenlijsten")
     reply = await chat.say("/mijngegevens")
@@ -77,6 +107,8 @@ async def test_export_holds_everything_stored(app, sim, new_chat):
     for given, row in zip(exported["consent_events"], events, strict=True):
         assert given == row.model_dump(mode="json", exclude={"alumnus_id"})
     assert exported["conversation_state"] is None
+    [item] = await rows(app, DigestItem)
+    assert exported["digest_items"] == [item.model_dump(mode="json", exclude={"alumnus_id"})]
     assert exported["controller"]["school"] == "Testcollege"
 
 
@@ -108,6 +140,8 @@ async def test_erasure_leaves_no_trace_but_a_hash(app, new_chat):
     await other.say("/start")
     await chat.say("/privacy")
     await chat.tap("Alumninetwerk")
+    [marloes] = [a for a in await rows(app, Alumnus) if a.chat_id == chat.chat_id]
+    await hold_in_digest(app, marloes.id)
     question = (await chat.say("/verwijderen"))[0]
     assert "Weet je het zeker?" in question.text
     reply = await chat.tap("Ja, wis alles", message=question)
@@ -122,6 +156,7 @@ async def test_erasure_leaves_no_trace_but_a_hash(app, new_chat):
     [suppression] = await rows(app, Suppression)
     assert suppression.subject_hash == app.bot_data.conversation.privacy.subject_hash(chat.chat_id)
     assert await rows(app, ConsentEvent) == []
+    assert [i for i in await rows(app, DigestItem) if i.alumnus_id == marloes.id] == []
     assert len(await rows(app, ConversationState)) == 1  # Bram's onboarding
 
 
