@@ -481,3 +481,21 @@ class InboxMessage(SQLModel, table=True):
     )
     via: str = Field(default="telegram", max_length=8, description="telegram or web.")
     created_at: datetime = _ts()
+
+
+class SavedSegment(SQLModel, table=True):
+    """A named set of campaign filters a coordinator saved in the console, to load later."""
+
+    __tablename__ = "saved_segment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    filters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("staff_member.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
 
+from bot.campaigns import CampaignService
+from bot.catalogue import Catalogue
+from bot.context import Deps
+from bot.dispatch import Dispatcher
 from bot.inbox import InboxService
+from bot.messenger import Action, Outgoing
+from bot.privacy import ConsentService
 from bot.staff import ConsoleAuth, LoginFormToken, StaffService
-from handlers.web import auth, inbox
+from handlers.web import auth, inbox, offers
 from handlers.web.desk import Desk
 from handlers.web.pages import CONSOLE, Console, ConsoleDeps, Pages
 from handlers.web.security import (
@@ -21,7 +27,9 @@ from handlers.web.security import (
     check_csrf,
     load_session,
 )
+from handlers.web.studio import Studio
 
+_QUEUE_ONLY = "the console queues messages; the running bot sends them"
 _MAX_BODY = 64 * 1024  # forms only; nothing large is ever posted
 
 
@@ -39,6 +47,7 @@ def console_app(
         wake: tells the bot's outbox dispatcher to send what an action queued, right away.
     """
     settings = deps.settings
+    campaigns = _campaign_service(deps, inbox_service)
     console = Console(
         settings=settings,
         clock=deps.clock,
@@ -47,6 +56,15 @@ def console_app(
         login_tokens=LoginFormToken(settings.secret_key.get_secret_value()),
         pages=Pages(deps.renderer, settings.content_dir / "web"),
         desk=Desk(settings, deps.storage, deps.renderer, deps.clock, inbox_service, wake),
+        studio=Studio(
+            settings,
+            deps.storage,
+            deps.renderer,
+            campaigns.deps.catalogue,
+            deps.clock,
+            campaigns,
+            wake,
+        ),
     )
     # Order matters: the session is loaded before the role check, and the role check runs
     # before the CSRF check, so a signed-out POST is sent to the login form.
@@ -62,12 +80,58 @@ def console_app(
     app.router.add_get(r"/inbox/c/{id:\d{1,12}}/messages", inbox.new_messages)
     app.router.add_post(r"/inbox/c/{id:\d{1,12}}/{action:[a-z]{1,12}}", inbox.act)
     app.router.add_get("/inbox/staff", inbox.show_staff)
+    app.router.add_get("/offers", offers.show_offers)
+    app.router.add_post("/offers", offers.create_offer)
+    app.router.add_post("/offers/preview", offers.preview_offer)
+    app.router.add_get("/campaigns", offers.show_campaigns)
+    app.router.add_post("/campaigns", offers.send_campaign)
+    app.router.add_get("/campaigns/new", offers.show_composer)
+    app.router.add_post("/campaigns/count", offers.count_audience)
+    app.router.add_post("/campaigns/segments", offers.save_segment)
+    app.router.add_post("/campaigns/preview", offers.preview_to_me)
+    app.router.add_get(r"/campaigns/{id:\d{1,12}}", offers.show_campaign)
+    app.router.add_get(r"/campaigns/{id:\d{1,12}}/progress", offers.campaign_progress)
+    app.router.add_post(r"/campaigns/{id:\d{1,12}}/{action:[a-z]{1,12}}", offers.control_campaign)
     app.router.add_get("/inbox/login", auth.show_login)
     app.router.add_post("/inbox/login", auth.log_in)
     app.router.add_post("/inbox/logout", auth.log_out)
     app.router.add_post("/inbox/language", auth.choose_language)
     app.router.add_get("/inbox/static/{name}", _static_files(settings.content_dir / "web"))
     return app
+
+
+class _QueueOnly:
+    """The console only queues pushes in the outbox; the running bot's dispatcher sends them."""
+
+    async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
+        raise RuntimeError(_QUEUE_ONLY)
+
+    async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
+        raise RuntimeError(_QUEUE_ONLY)
+
+    async def copy(
+        self, chat_id: int, from_chat_id: int, message_id: int, thread_id: int | None = None
+    ) -> int:
+        raise RuntimeError(_QUEUE_ONLY)
+
+    async def create_topic(self, chat_id: int, name: str) -> int:
+        raise RuntimeError(_QUEUE_ONLY)
+
+
+def _campaign_service(deps: ConsoleDeps, inbox_service: InboxService | None) -> CampaignService:
+    """Use the bot's services when it runs the console, else build them for queueing only."""
+    if isinstance(deps, Deps) and inbox_service is not None:
+        return CampaignService(deps, ConsentService(deps), inbox_service)
+    full = Deps(
+        settings=deps.settings,
+        storage=deps.storage,
+        renderer=deps.renderer,
+        catalogue=Catalogue(deps.settings.content_dir / "catalogue"),
+        clock=deps.clock,
+        messenger=_QueueOnly(),
+    )
+    inbox_service = inbox_service or InboxService(full, Dispatcher(full))
+    return CampaignService(full, ConsentService(full), inbox_service)
 
 
 _STATIC_TYPES = {".css": "text/css", ".svg": "image/svg+xml", ".js": "text/javascript"}

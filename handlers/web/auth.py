@@ -102,4 +102,5 @@ async def choose_language(request: web.Request) -> web.StreamResponse:
 
 def _local_path(target: str) -> bool:
     """Return whether ``target`` is a console path (no open redirect to another site)."""
-    return target.startswith("/inbox") and "//" not in target and "\\" not in target
+    console_paths = ("/inbox", "/offers", "/campaigns")
+    return target.startswith(console_paths) and "//" not in target and "\\" not in target

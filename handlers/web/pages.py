@@ -15,6 +15,7 @@ from bot.render import DEFAULT_LOCALE, LOCALES, Renderer
 from bot.settings import Settings
 from bot.staff import ConsoleAuth, LoginFormToken, Principal, StaffService
 from handlers.web.desk import Desk
+from handlers.web.studio import Studio
 from storage.repositories import Storage
 
 LOCALE_COOKIE = "alumnibot_lang"
@@ -55,6 +56,7 @@ class Console:
     login_tokens: LoginFormToken
     pages: Pages
     desk: Desk
+    studio: Studio
 
 
 CONSOLE: web.AppKey[Console] = web.AppKey("console", Console)

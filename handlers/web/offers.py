@@ -1,0 +1,387 @@
+"""Console pages for offers and campaigns.
+
+Create an offer with a live preview, compose a campaign with a live audience count, save
+segments, follow a campaign's progress.
+
+Every member may look (offers and numbers hold no personal data); acting on an offer or a
+campaign is for admins, and for coordinators when the offer's contact team is theirs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDict
+
+from bot.staff import Principal
+from handlers.web.pages import Console, console_of, pick_page_locale, signed_in
+from handlers.web.security import STAFF, access, forbidden
+from handlers.web.studio import (
+    ACTIVE_DAYS,
+    CONTROL_ACTIONS,
+    KINDS,
+    LIST_FIELDS,
+    SITUATIONS,
+    Filters,
+    NotFoundError,
+    OfferRefusedError,
+)
+from storage.models import Offer
+
+_MAX_NAME = 64
+
+
+def _id(raw: object) -> int | None:
+    """Return a positive id from a form or query value, or None."""
+    if isinstance(raw, str) and raw.isdigit() and len(raw) <= 12:
+        return int(raw)
+    return None
+
+
+def _words(request: web.Request, reasons: dict[str, str]) -> dict[str, str]:
+    """Turn reason blocks (``offers.error_title``, ``web.*``) into the page language's words."""
+    console = console_of(request)
+    locale = pick_page_locale(request)
+    return {
+        name: console.studio.renderer.label(reason, locale) for name, reason in reasons.items()
+    }
+
+
+async def _team_choices(console: Console, principal: Principal) -> list[tuple[str, str]]:
+    """Teams a member may name as an offer's contact: admins any, coordinators their own."""
+    if principal.is_admin:
+        return await console.studio.all_team_codes()
+    return [(team.code, team.name) for team in principal.teams]
+
+
+def _form_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The values a re-shown offer form needs: text as typed, lists as selected sets."""
+    shown: dict[str, Any] = dict(row)
+    for name in LIST_FIELDS:
+        shown[name] = [v for v in str(row.get(name) or "").split(",") if v]
+    return shown
+
+
+async def _offers_page(
+    request: web.Request,
+    *,
+    row: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    console = console_of(request)
+    principal = signed_in(request)
+    studio = console.studio
+    row = row or {**studio.offer_row(MultiDict()), "kind": KINDS[0]}
+    preview = await studio.preview(principal, row, pick_page_locale(request))
+    offers = await studio.offers()
+    return console.pages.render(
+        request,
+        "offers.html",
+        status=status,
+        offers=[(offer, studio.may_use(principal, offer)) for offer in offers],
+        kinds=KINDS,
+        form=_form_of(row),
+        errors=errors or {},
+        teams=await _team_choices(console, principal),
+        catalogue=studio.catalogue,
+        preview=preview,
+        created=_id(request.query.get("created")),
+    )
+
+
+@access(STAFF)
+async def show_offers(request: web.Request) -> web.StreamResponse:
+    """List the offers, with the form for a new one and its preview."""
+    return await _offers_page(request)
+
+
+@access(STAFF)
+async def create_offer(request: web.Request) -> web.StreamResponse:
+    """Validate the form as the import validates a row; save it, or show every error."""
+    console = console_of(request)
+    principal = signed_in(request)
+    row = console.studio.offer_row(await request.post())
+    offer, reasons = await console.studio.create_offer(principal, row)
+    if offer is None:
+        return await _offers_page(request, row=row, errors=_words(request, reasons), status=422)
+    await console.auth.audit(principal, "create:offer", str(offer.id))
+    raise web.HTTPSeeOther(f"/offers?created={offer.id}#offer-{offer.id}")
+
+
+@access(STAFF)
+async def preview_offer(request: web.Request) -> web.StreamResponse:
+    """Return the push for the form as it stands, as JSON (the form's script asks while typing)."""
+    console = console_of(request)
+    form = await request.post()
+    locale = form.get("preview_locale")
+    view = await console.studio.preview(
+        signed_in(request),
+        console.studio.offer_row(form),
+        locale if isinstance(locale, str) else pick_page_locale(request),
+    )
+    return web.json_response(view.as_json())
+
+
+# ---------------------------------------------------------------------------- composer
+
+
+async def _composer(
+    request: web.Request,
+    *,
+    offer_id: int | None,
+    chosen: Filters,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    console = console_of(request)
+    principal = signed_in(request)
+    studio = console.studio
+    usable = [o for o in await studio.offers() if studio.may_use(principal, o)]
+    offer = next((o for o in usable if o.id == offer_id), usable[0] if usable else None)
+    reach = await studio.count(offer, chosen) if offer is not None else 0
+    return console.pages.render(
+        request,
+        "composer.html",
+        status=status,
+        offers=usable,
+        offer=offer,
+        purpose=studio.purpose_of(offer) if offer else None,
+        chosen=chosen,
+        reach=reach,
+        errors=errors or {},
+        values=values or {},
+        segments=await studio.saved_segments(),
+        catalogue=studio.catalogue,
+        situations=SITUATIONS,
+        active_days=ACTIVE_DAYS,
+        timezone=str(studio.zone),
+        preview=request.query.get("preview") if request.method == "GET" else None,
+    )
+
+
+@access(STAFF)
+async def show_composer(request: web.Request) -> web.StreamResponse:
+    """Show the composer for ``?offer=``, with a saved segment's filters for ``?segment=``."""
+    console = console_of(request)
+    chosen = Filters()
+    segment_id = _id(request.query.get("segment"))
+    if segment_id is not None:
+        try:
+            chosen = console.studio.filters_of(await console.studio.saved_segment(segment_id))
+        except NotFoundError:
+            raise web.HTTPNotFound() from None
+    return await _composer(request, offer_id=_id(request.query.get("offer")), chosen=chosen)
+
+
+async def _usable_offer(request: web.Request, raw: object) -> Offer:
+    """Return the offer named by the form if the member may use it (else 404 / 403)."""
+    console = console_of(request)
+    principal = signed_in(request)
+    offer_id = _id(raw)
+    if offer_id is None:
+        raise web.HTTPNotFound()
+    try:
+        return await console.studio.offer(principal, offer_id)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    except OfferRefusedError:
+        await console.auth.audit(principal, "refused:offer", str(offer_id))
+        raise
+
+
+@access(STAFF)
+async def count_audience(request: web.Request) -> web.StreamResponse:
+    """Return how many alumni the composed segment reaches now, as JSON."""
+    console = console_of(request)
+    form = await request.post()
+    try:
+        offer = await _usable_offer(request, form.get("offer"))
+    except OfferRefusedError:
+        return web.json_response({"error": "forbidden"}, status=403)
+    chosen, reasons = console.studio.filters(form)
+    purpose = console.studio.purpose_of(offer)
+    return web.json_response(
+        {
+            "count": await console.studio.count(offer, chosen),
+            "purpose": purpose,
+            "purpose_label": console.pages.words(request)(f"purpose_{purpose}"),
+            "errors": _words(request, reasons),
+        }
+    )
+
+
+@access(STAFF)
+async def send_campaign(request: web.Request) -> web.StreamResponse:
+    """Create the campaign and queue it, now or at a school-time moment; then its page."""
+    console = console_of(request)
+    principal = signed_in(request)
+    form = await request.post()
+    try:
+        offer = await _usable_offer(request, form.get("offer"))
+    except OfferRefusedError:
+        return forbidden(request)
+    chosen, reasons = console.studio.filters(form)
+    send_at, late = console.studio.send_at(form)
+    if late:
+        reasons["send_at"] = late
+    if reasons:
+        return await _composer(
+            request,
+            offer_id=offer.id,
+            chosen=chosen,
+            errors=_words(request, reasons),
+            values={"when": str(form.get("when") or ""), "send_at": str(form.get("send_at"))},
+            status=422,
+        )
+    campaign = await console.studio.start_campaign(offer, chosen, send_at)
+    await console.auth.audit(principal, "send:campaign", str(campaign.id))
+    raise web.HTTPSeeOther(f"/campaigns/{campaign.id}")
+
+
+@access(STAFF)
+async def save_segment(request: web.Request) -> web.StreamResponse:
+    """Save the composer's filters under a name; back to the composer with them loaded."""
+    console = console_of(request)
+    principal = signed_in(request)
+    form = await request.post()
+    try:
+        offer = await _usable_offer(request, form.get("offer"))
+    except OfferRefusedError:
+        return forbidden(request)
+    chosen, reasons = console.studio.filters(form)
+    name = str(form.get("segment_name") or "").strip()
+    if not 1 <= len(name) <= _MAX_NAME:
+        reasons["segment_name"] = "web.segment_name_invalid"
+    if reasons:
+        return await _composer(
+            request,
+            offer_id=offer.id,
+            chosen=chosen,
+            errors=_words(request, reasons),
+            values={"segment_name": name[:_MAX_NAME]},
+            status=422,
+        )
+    saved = await console.studio.save_segment(principal, name, chosen)
+    await console.auth.audit(principal, "save:segment", str(saved.id))
+    raise web.HTTPSeeOther(f"/campaigns/new?offer={offer.id}&segment={saved.id}")
+
+
+# ---------------------------------------------------------------------------- campaigns
+
+
+def _campaign_id(request: web.Request) -> int:
+    return int(request.match_info["id"])
+
+
+@access(STAFF)
+async def show_campaigns(request: web.Request) -> web.StreamResponse:
+    """List the newest campaigns."""
+    console = console_of(request)
+    studio = console.studio
+    rows = [
+        (
+            campaign,
+            offer,
+            studio.when(campaign.send_at or campaign.created_at),
+            _status_label(request, campaign.status),
+        )
+        for campaign, offer in await studio.recent_campaigns()
+    ]
+    return console.pages.render(request, "campaigns.html", rows=rows)
+
+
+@access(STAFF)
+async def show_campaign(request: web.Request) -> web.StreamResponse:
+    """Show one campaign: its numbers, progress and, for who may act, its controls."""
+    console = console_of(request)
+    principal = signed_in(request)
+    studio = console.studio
+    try:
+        campaign, offer = await studio.campaign(principal, _campaign_id(request))
+        assert campaign.id is not None
+        progress = await studio.progress(campaign.id)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    may_act = studio.may_use(principal, offer)
+    refused = request.query.get("refused")
+    return console.pages.render(
+        request,
+        "campaign.html",
+        campaign=campaign,
+        offer=offer,
+        purpose=studio.purpose_of(offer),
+        progress=progress,
+        status_label=_status_label(request, progress["status"]),
+        send_at=studio.when(campaign.send_at),
+        created_at=studio.when(campaign.created_at),
+        may_act=may_act,
+        controls=CONTROL_ACTIONS,
+        refused=refused if refused in CONTROL_ACTIONS else None,
+    )
+
+
+@access(STAFF)
+async def campaign_progress(request: web.Request) -> web.StreamResponse:
+    """Return the campaign's numbers as JSON (the page polls it)."""
+    console = console_of(request)
+    try:
+        progress = await console.studio.progress(_campaign_id(request))
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    label = _status_label(request, progress["status"])
+    return web.json_response({**progress, "status_label": label})
+
+
+def _status_label(request: web.Request, status: str) -> str:
+    """Return a campaign status in words (a status without words yet shows as it is)."""
+    try:
+        return console_of(request).pages.words(request)(f"campaign_status_{status}")
+    except KeyError:
+        return status
+
+
+@access(STAFF)
+async def control_campaign(request: web.Request) -> web.StreamResponse:
+    """Pause, resume or cancel a campaign of an offer the member may use."""
+    console = console_of(request)
+    principal = signed_in(request)
+    studio = console.studio
+    action = request.match_info["action"]
+    if action not in CONTROL_ACTIONS:
+        raise web.HTTPNotFound()
+    campaign_id = _campaign_id(request)
+    try:
+        _, offer = await studio.campaign(principal, campaign_id)
+        if not studio.may_use(principal, offer):
+            await console.auth.audit(principal, "refused:campaign", str(campaign_id))
+            return forbidden(request)
+        done = await studio.control(campaign_id, action)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    if not done:
+        raise web.HTTPSeeOther(f"/campaigns/{campaign_id}?refused={action}")
+    await console.auth.audit(principal, f"{action}:campaign", str(campaign_id))
+    raise web.HTTPSeeOther(f"/campaigns/{campaign_id}")
+
+
+@access(STAFF)
+async def preview_to_me(request: web.Request) -> web.StreamResponse:
+    """Send the offer's push, marked as a preview, to the member's own Telegram chat."""
+    console = console_of(request)
+    principal = signed_in(request)
+    form = await request.post()
+    try:
+        offer = await _usable_offer(request, form.get("offer"))
+    except OfferRefusedError:
+        return forbidden(request)
+    locale = form.get("preview_locale")
+    sent = await console.studio.preview_to_me(
+        principal, offer, locale if isinstance(locale, str) else pick_page_locale(request)
+    )
+    if sent:
+        await console.auth.audit(principal, "preview:offer", str(offer.id))
+    outcome = "sent" if sent else "unlinked"
+    raise web.HTTPSeeOther(f"/campaigns/new?offer={offer.id}&preview={outcome}")
