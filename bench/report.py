@@ -261,9 +261,11 @@ def render(
         "- **Alumnibot.** `bot.app.build_application(settings, webhook=True)` inside"
         " `bot.app.running()`, served by `handlers.webhook.webhook_app` (each update is stored in",
         "  `inbound_update` before the 200, claimed once, then handled in its own transaction):",
-        f"  `PerChatUpdateProcessor({options.concurrent_updates})`, `connection_pool_size("
-        f"{options.concurrent_updates})`, `pool_timeout(30)`, HTML defaults, the database pool",
-        "  of `storage.db.make_engine` (PostgreSQL: 10 + 20 overflow, pre-ping).",
+        f"  `PerChatUpdateProcessor({options.concurrent_updates})`, PTB's requests on aiohttp's"
+        f" client (`handlers.telegram_request.AiohttpRequest({options.concurrent_updates})`,",
+        "  PTB's documented `BaseRequest` extension point) instead of the default httpx, HTML",
+        "  defaults, the database pool of `storage.db.make_engine` (PostgreSQL: 10 + 20",
+        "  overflow).",
         "- **Bare PTB.** An `Application` with `updater(None)`, `concurrent_updates("
         f"{options.concurrent_updates})` (PTB's `SimpleUpdateProcessor`), `connection_pool_size("
         f"{options.concurrent_updates})`, `pool_timeout(30)`, no database and no defaults: a",
@@ -339,15 +341,15 @@ def render(
             else "neither is pinned at one full core, so the machine (2 cores shared with"
             " PostgreSQL and other tenants) limits the baseline as much as PTB does."
         ),
-        "- Where that time goes (py-spy and cProfile of the bot process during a closed-loop",
-        "  run on PostgreSQL): PTB's HTTP client stack (httpx/httpcore) is the largest block,",
-        "  because Alumnibot makes more calls per update (typically an edit that clears the",
-        "  old buttons, a send, and answerCallbackQuery) and because httpcore, without",
-        "  `sniffio` installed, retries a failing `import sniffio` on every request (a full",
-        "  `sys.path` scan) and scans every pooled connection for expiry on every request",
-        "  (connection_pool_size 64). Next come SQLAlchemy ORM overhead and the three separate",
-        "  transactions per update (store in the webhook, claim, handle), each checkout",
-        "  preceded by a pre-ping round trip on PostgreSQL.",
+        "- Where that time goes (py-spy of the bot process during a closed-loop run):",
+        "  SQLAlchemy and the SQLite driver thread (aiosqlite hops to its thread several times",
+        "  per statement), then PTB parsing the answers of its Bot API calls into objects, then",
+        "  the HTTP client. Alumnibot makes more calls per update (an edit of the question and",
+        "  answerCallbackQuery for a tap). What was done about it: PTB's requests go through",
+        "  aiohttp's client instead of httpx (about half the CPU per call); the hot path's SQL",
+        "  statements are built once (SQLAlchemy memoises their cache keys); the person and the",
+        "  open flow load in one query; the flow state is written with one upsert instead of",
+        "  the unit of work; templates are not re-checked on disk on every render.",
         "- SQLite's long tail comes from writers waiting for the database lock: several",
         "  pooled connections write at once and SQLite's busy handler sleeps in steps of up to",
         "  100 ms before retrying. PostgreSQL has no such wait.",

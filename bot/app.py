@@ -24,6 +24,7 @@ from handlers import common, inbox, jobs, offers, onboarding, privacy, profile
 from handlers.context import AlumniContext, BotData
 from handlers.processor import PerChatUpdateProcessor
 from handlers.telegram_messenger import TelegramMessenger
+from handlers.telegram_request import AiohttpRequest
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.repositories import Storage
@@ -57,8 +58,8 @@ def build_application(
         .context_types(ContextTypes(context=AlumniContext, bot_data=BotData))
         .concurrent_updates(PerChatUpdateProcessor(settings.concurrent_updates))
         # One HTTP connection per concurrent update, or sends queue behind each other.
-        .connection_pool_size(settings.concurrent_updates)
-        .pool_timeout(30)
+        .request(AiohttpRequest(settings.concurrent_updates))
+        .get_updates_request(AiohttpRequest())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )

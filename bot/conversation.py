@@ -77,8 +77,8 @@ class ConversationService:
             if not await tx.updates.claim(event.update_id, self.deps.clock.now()):
                 logger.info("update %s handled before; skipped", event.update_id)
                 return None
-            alumnus = await self._alumnus(tx, event)
-            reply = await self._dispatch(tx, alumnus, event, command)
+            alumnus, state = await self._alumnus(tx, event)
+            reply = await self._dispatch(tx, alumnus, state, event, command)
         if reply.actions:
             await self.deps.messenger.perform(event.chat_id, reply.actions)
         return reply.toast
@@ -98,9 +98,10 @@ class ConversationService:
             if alumnus is not None and not reachable:
                 await self.inbox.unreachable(tx, alumnus)
 
-    async def _alumnus(self, tx: Tx, event: Inbound) -> Alumnus:
+    async def _alumnus(self, tx: Tx, event: Inbound) -> tuple[Alumnus, ConversationState | None]:
+        """Load (or create) the person and their open flow together: one round trip."""
         now = self.deps.clock.now()
-        alumnus = await tx.alumni.by_chat(event.chat_id)
+        alumnus, state = await tx.alumni.with_state(event.chat_id)
         if alumnus is None:
             alumnus = await tx.alumni.create(event.chat_id, now)
         else:
@@ -110,13 +111,17 @@ class ConversationService:
                 alumnus.last_seen_at = now
             if alumnus.unreachable_since is not None:
                 alumnus.unreachable_since = None
-        return alumnus
+        return alumnus, state
 
     async def _dispatch(
-        self, tx: Tx, alumnus: Alumnus, event: Inbound, command: str | None
+        self,
+        tx: Tx,
+        alumnus: Alumnus,
+        state: ConversationState | None,
+        event: Inbound,
+        command: str | None,
     ) -> Reply:
         assert alumnus.id is not None
-        state = await tx.states.get(alumnus.id)
         if command is not None:
             return await self._command(tx, alumnus, state, event, command)
         if state is not None and state.flow == QUESTION:

@@ -35,7 +35,11 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # Templates are read once per process; checking their files on every render
+            # cost more than the rendering. Restart the bot after editing content/.
+            auto_reload=False,
         )
+        self._labels: dict[tuple[str, str], str] = {}
 
     def text(self, name: str, locale: str, **ctx: Any) -> str:
         """Render a message block as Telegram HTML."""
@@ -52,7 +56,14 @@ class Renderer:
 
     def label(self, name: str, locale: str, **ctx: Any) -> str:
         """Render a plain-text block (button labels, file names): no HTML escaping."""
-        return Markup(self.text(name, locale, **ctx)).unescape()
+        if ctx:
+            return Markup(self.text(name, locale, **ctx)).unescape()
+        # A label without data never changes: keyboards render dozens per message.
+        key = (name, locale)
+        label = self._labels.get(key)
+        if label is None:
+            label = self._labels[key] = Markup(self.text(name, locale)).unescape()
+        return label
 
     def version(self, name: str, locale: str, **ctx: Any) -> str:
         """Return a short hash of a rendered text, recorded as the version a person saw."""

@@ -25,6 +25,7 @@ from bot.messenger import (
     TransientError,
     UnreachableError,
 )
+from handlers.telegram_request import NOT_SENT
 
 logger = logging.getLogger(__name__)
 
@@ -136,13 +137,8 @@ class TelegramMessenger:
                 raise
 
 
-# httpx errors raised before the request left this machine: nothing can have been delivered.
-_NOT_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.UnsupportedProtocol,
-)
+# Errors raised before the request left this machine: nothing can have been delivered.
+_NOT_SENT = (*NOT_SENT, httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def classify(error: TelegramError) -> DeliveryError:

@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from storage.campaigns import OfferRepository
-from storage.db import insert_for, make_session_factory
+from storage.db import insert_for, is_postgres, make_session_factory
 from storage.inbox import InboxRepository
 from storage.models import (
     Alumnus,
@@ -28,12 +30,62 @@ from storage.models import (
 from storage.outbox import OutboxRepository
 from storage.staff import StaffRepository, TeamRepository
 
+# Every update runs these, so they are built once: SQLAlchemy memoises a statement's cache
+# key on the object, and a statement rebuilt per call is re-hashed per call. The writes are
+# Core statements on the tables: an INSERT on an ORM entity takes the ORM's bulk path, which
+# costs several times the statement itself.
+_ALUMNUS_WITH_STATE = (
+    select(Alumnus, ConversationState)
+    .outerjoin(ConversationState, col(ConversationState.alumnus_id) == col(Alumnus.id))
+    .where(col(Alumnus.chat_id) == bindparam("chat_id"))
+)
+_UPDATES: Table = InboundUpdate.__table__  # type: ignore[attr-defined]
+_STATES: Table = ConversationState.__table__  # type: ignore[attr-defined]
+
+
+def _claim(insert: Any) -> Any:
+    statement = insert(_UPDATES).values(
+        update_id=bindparam("update_id"),
+        payload=None,
+        received_at=bindparam("now"),
+        claimed_at=bindparam("now"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["update_id"],
+        set_={"claimed_at": statement.excluded.claimed_at, "payload": None},
+        where=_UPDATES.c.claimed_at.is_(None),
+    ).returning(_UPDATES.c.update_id)
+
+
+def _put_state(insert: Any) -> Any:
+    statement = insert(_STATES).values(
+        alumnus_id=bindparam("alumnus_id"),
+        flow=bindparam("flow"),
+        step=bindparam("step"),
+        data=bindparam("data"),
+        updated_at=bindparam("now"),
+    )
+    changed = ("flow", "step", "data", "updated_at")
+    return statement.on_conflict_do_update(
+        index_elements=["alumnus_id"],
+        set_={name: getattr(statement.excluded, name) for name in changed},
+    )
+
+
+_CLAIM_PG, _CLAIM_SQLITE = _claim(pg_insert), _claim(sqlite_insert)
+_PUT_STATE_PG, _PUT_STATE_SQLITE = _put_state(pg_insert), _put_state(sqlite_insert)
+
 
 class AlumniRepository:
     """Alumni and their profile."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def with_state(self, chat_id: int) -> tuple[Alumnus | None, ConversationState | None]:
+        """Return the alumnus of ``chat_id`` and their open flow, in one round trip."""
+        row = (await self._session.execute(_ALUMNUS_WITH_STATE, {"chat_id": chat_id})).first()
+        return (row[0], row[1]) if row is not None else (None, None)
 
     async def by_chat(self, chat_id: int) -> Alumnus | None:
         """Return the alumnus talking in ``chat_id``, if any."""
@@ -98,13 +150,26 @@ class ConversationStateRepository:
     async def set(
         self, alumnus_id: int, flow: str, step: str, data: dict[str, Any], now: datetime
     ) -> ConversationState:
-        """Create or replace the flow state."""
-        state = await self._session.get(ConversationState, alumnus_id)
-        if state is None:
-            state = ConversationState(alumnus_id=alumnus_id, flow=flow, step=step, updated_at=now)
-        state.flow, state.step, state.data, state.updated_at = flow, step, dict(data), now
-        self._session.add(state)
-        return state
+        """Create or replace the flow state: one upsert, written at once.
+
+        Every step of every flow writes here; the unit of work's change tracking cost more
+        than the statement. A copy loaded earlier in this session is dropped so it can never
+        be flushed over the new one.
+        """
+        loaded = self._session.sync_session.identity_map.get(
+            self._session.sync_session.identity_key(ConversationState, alumnus_id)
+        )
+        if loaded is not None:
+            self._session.expunge(loaded)
+        statement = _PUT_STATE_PG if is_postgres(self._session) else _PUT_STATE_SQLITE
+        data = dict(data)
+        await self._session.execute(
+            statement,
+            {"alumnus_id": alumnus_id, "flow": flow, "step": step, "data": data, "now": now},
+        )
+        return ConversationState(
+            alumnus_id=alumnus_id, flow=flow, step=step, data=data, updated_at=now
+        )
 
     async def clear(self, alumnus_id: int) -> None:
         """End any open flow."""
@@ -152,10 +217,10 @@ class InboundUpdateRepository:
             return set()
         insert = insert_for(self._session)
         statement = (
-            insert(InboundUpdate)
+            insert(_UPDATES)
             .values([{"update_id": u, "payload": p, "received_at": now} for u, p in updates])
             .on_conflict_do_nothing(index_elements=["update_id"])
-            .returning(col(InboundUpdate.update_id))
+            .returning(_UPDATES.c.update_id)
         )
         result = await self._session.execute(statement)
         return {int(row[0]) for row in result.all()}
@@ -166,18 +231,8 @@ class InboundUpdateRepository:
         One statement: insert the id (polling), or claim the row the webhook stored; a row
         claimed before matches nothing and returns no id.
         """
-        insert = insert_for(self._session)
-        statement = (
-            insert(InboundUpdate)
-            .values(update_id=update_id, payload=None, received_at=now, claimed_at=now)
-            .on_conflict_do_update(
-                index_elements=["update_id"],
-                set_={"claimed_at": now, "payload": None},
-                where=col(InboundUpdate.claimed_at).is_(None),
-            )
-            .returning(col(InboundUpdate.update_id))
-        )
-        result = await self._session.execute(statement)
+        statement = _CLAIM_PG if is_postgres(self._session) else _CLAIM_SQLITE
+        result = await self._session.execute(statement, {"update_id": update_id, "now": now})
         return result.first() is not None
 
     async def unclaimed(self) -> list[dict[str, Any]]:

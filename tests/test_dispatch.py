@@ -107,7 +107,7 @@ async def test_connection_refused_is_retried_not_lost(bot, sim):
     await bot.bot_data.dispatcher.run_once()
     row = await status_of(bot, "k")
     assert row.status == "pending" and row.attempts == 1
-    assert "ConnectError" in (row.last_error or "")
+    assert "ClientConnectorError" in (row.last_error or "")
 
 
 async def test_a_dropped_connection_after_accept_is_unknown_and_never_resent(bot, sim, clock):
