@@ -824,11 +824,13 @@ def render_delivery(
         "  `running(dispatch=False)`; it creates and launches the campaign itself",
         "  (`CampaignService.create` + `launch`: audience paging, bulk enqueue), then starts",
         f"  the dispatcher (`bot.dispatch.Dispatcher`, {MAX_IN_FLIGHT} sends in flight, HTTP pool "
-        f"{POOL}).",
-        "  **Bare PTB**: `telegram.Bot` with `HTTPXRequest(connection_pool_size="
-        f"{POOL})`, `send_message` in one task per",
+        f"{POOL}; PTB's requests on aiohttp's client, `handlers.telegram_request`).",
+        "  **Bare PTB**: `telegram.Bot` with PTB's default client,",
+        f"  `HTTPXRequest(connection_pool_size={POOL})`, `send_message` in one task per",
         f"  recipient behind a semaphore of {MAX_IN_FLIGHT}, with the exact HTML text and",
-        "  buttons the dispatcher sent in the same repeat. No database.",
+        "  buttons the dispatcher sent in the same repeat. No database. Both go through PTB's",
+        "  `Bot.send_message`; the gap between them is mostly the HTTP client (httpx spends",
+        "  several times aiohttp's CPU per call here).",
         "- Recipients are onboarded alumni who consented to `llo`, inserted in bulk into a fresh",
         "  database (SQLite file / scratch PostgreSQL database), one simulator user each.",
         "- msg/s is measured in the simulator: the time each message was stored; *steady* drops",
