@@ -181,8 +181,13 @@ class SharedPacer(Pacer):
             while self._slots and self._slots[0] < stale:
                 self._slots.popleft()
             if not self._slots:
+                # The wait is counted from the database's "now" during the round trip;
+                # taking the middle of it as that moment keeps this process' slots where
+                # the budget put them, instead of late by the answer's way back (which
+                # would overlap them with the next block another process reserved).
+                asked = self._clock()
                 wait = await self._reserve(self.block, self.rate, 0.0)
-                start = self._clock() + wait
+                start = (asked + self._clock()) / 2 + wait
                 self._slots.extend(start + i / self.rate for i in range(self.block))
             slot = self._slots.popleft()
         delay = slot - self._clock()

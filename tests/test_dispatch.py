@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.app import AlumniApplication, build_application, running
-from bot.dispatch import Pacer, enqueue, row
+from bot.dispatch import Pacer, SharedPacer, enqueue, row
 from bot.messenger import Outgoing
 from sandbox.simulator import Fault
 from storage.models import Alumnus, OutboxMessage, OutboxStatus
@@ -262,6 +262,42 @@ async def test_pacer_keeps_the_global_rate_and_spaces_each_chat():
     assert pacer.reserve_chat(-100) == 0
     assert pacer.reserve_chat(-100) == pytest.approx(3.0)  # 20 a minute for groups
     assert OutboxStatus.SENT.value == "sent"
+
+
+async def test_shared_slots_are_used_when_the_budget_gave_them_not_a_round_trip_late():
+    """Slots of the shared rate are placed on the database's timeline.
+
+    Were they counted from when the answer came back, a process with a slow round trip would
+    use its block late, on top of the block the next process reserved: a burst over the rate.
+    """
+    now, budget = [0.0], [0.0]
+    given: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    async def reserve(tokens: int, rate: float, burst: float) -> float:
+        now[0] += 0.04  # the request on its way to the database
+        at = now[0]
+        start = max(budget[0], at)
+        budget[0] = start + tokens / rate
+        given.extend(start + i / rate for i in range(tokens))
+        now[0] += 0.04  # the answer on its way back
+        return start - at
+
+    pacer = SharedPacer(25.0, reserve, clock=lambda: now[0], sleep=fake_sleep)
+    used = []
+    for _ in range(30):
+        await pacer.acquire()
+        used.append(now[0])
+    assert len(given) >= len(used)
+    # Each slot is used when the budget gave it. Only a block reserved after idling starts
+    # "now" on the database's clock, which is already half a round trip ago when the answer
+    # is back; that first slot is used at once.
+    late = [u - g for u, g in zip(used, given, strict=False)]
+    assert min(late) >= -1e-9
+    assert sorted(late)[len(late) // 2] == pytest.approx(0.0, abs=1e-9)
+    assert max(late) <= 0.04 + 1e-9
 
 
 async def test_a_failed_rate_reservation_gives_the_row_back_instead_of_unknown(bot, sim, clock):
