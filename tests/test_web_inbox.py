@@ -380,6 +380,8 @@ async def test_an_unanswered_open_conversation_gets_the_overdue_badge(app, world
         _, html = await page(cor, "/inbox")
         assert badge not in html
         clock.advance(timedelta(days=7))  # well past 8 business hours, weekends included
+        # The badge shows what the reminder job decided: one rule for the group and the web.
+        assert await app.bot_data.conversation.inbox.remind_unanswered() == 2  # X and Y
         _, html = await page(cor, "/inbox")
         assert html.count(f'<span class="badge overdue">{badge}</span>') == 1
         assert (await post(cor, f"/inbox/c/{world['sanne_id']}/reply", text="Sorry!"))[0] == 303

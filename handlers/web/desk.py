@@ -12,11 +12,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import yaml
 
 from bot.catalogue import Catalogue
 from bot.clock import Clock
@@ -109,12 +106,6 @@ class Thread:
     overdue: bool
 
 
-def _reminder_hours(path: Path) -> float:
-    """Read ``business_hours.reminder_after_hours`` from content/inbox.yaml (default 8)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return float((data.get("business_hours") or {}).get("reminder_after_hours", 8))
-
-
 class Desk:
     """What the web inbox reads and does, for one signed-in staff member at a time."""
 
@@ -137,7 +128,6 @@ class Desk:
         self.hours: BusinessHours = (
             service.hours if service else load_config(config, settings.timezone)[1]
         )
-        self.reminder_hours = _reminder_hours(config)
         self.catalogue = Catalogue(settings.content_dir / "catalogue")
 
     # ------------------------------------------------------------------ helpers
@@ -155,12 +145,16 @@ class Desk:
             moment = moment.replace(tzinfo=UTC)
         return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
 
-    def overdue(self, conversation: InboxConversation) -> bool:
-        """Open and unanswered for longer than the reminder setting (business hours)."""
-        if conversation.status != InboxStatus.OPEN.value or conversation.last_alumnus_at is None:
-            return False
-        due = self.hours.add(conversation.last_alumnus_at, self.reminder_hours)
-        return due <= self.clock.now()
+    @staticmethod
+    def overdue(conversation: InboxConversation) -> bool:
+        """Open, and its team was reminded (``InboxService.remind_unanswered``, one rule).
+
+        The badge and the reminder in the team's group are the same event: unanswered for the
+        team's ``reminder_after_hours`` business hours since the first unanswered message.
+        """
+        return (
+            conversation.status == InboxStatus.OPEN.value and conversation.reminded_at is not None
+        )
 
     def programme(self, alumnus: Alumnus) -> str | None:
         """Return the programme's Dutch name."""
