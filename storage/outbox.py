@@ -32,6 +32,10 @@ FINAL = (
 CAPPED = (OutboxStatus.SENT.value, OutboxStatus.UNKNOWN.value, OutboxStatus.SENDING.value)
 
 
+# The advisory lock space of the push cap (pg_advisory_xact_lock(space, alumnus id)).
+PUSH_CAP_LOCKS = 7301
+
+
 class OutboxRepository:
     """Rows of the durable outbox; the dispatcher is the only one that claims them."""
 
@@ -188,10 +192,24 @@ class OutboxRepository:
     async def recent_pushes(
         self, alumni: Iterable[int], since: datetime, exclude: Iterable[int] = ()
     ) -> dict[int, int]:
-        """Count campaign pushes per alumnus since ``since`` (sent, maybe sent or sending)."""
+        """Count campaign pushes per alumnus since ``since`` (sent, maybe sent or sending).
+
+        On PostgreSQL the people are locked first (transaction-scoped advisory locks, in id
+        order), so two dispatchers claiming pushes for the same person count one after the
+        other: the second sees the first's claim once it commits, and the cap holds across
+        processes. Advisory locks never wait on the rows other work updates.
+        """
         ids = set(alumni)
         if not ids:
             return {}
+        if is_postgres(self._session):
+            await self._session.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(:space, person) "
+                    "FROM unnest(CAST(:ids AS integer[])) AS person ORDER BY person"
+                ),
+                {"space": PUSH_CAP_LOCKS, "ids": sorted(ids)},
+            )
         query = (
             select(col(OutboxMessage.alumnus_id), func.count())
             .where(
