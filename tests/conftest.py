@@ -35,6 +35,9 @@ from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.models import SQLModel
 
+# Real headless Chromium for the console tests: the browser and page fixtures.
+pytest_plugins = ["tests.browser"]
+
 TOKEN = "123456:TEST-alumnibot-token-abcdefghijklmnop"
 PG_ADMIN_URL = os.environ.get(
     "ALUMNIBOT_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from aiohttp import web
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from bot.render import Renderer
 from bot.settings import CONTENT_DIR
 from handlers.web import console_app
+from tests.browser import served
 from tests.console_fixtures import (
     PASSWORD,
     add_people,
@@ -19,15 +18,6 @@ from tests.console_fixtures import (
     console_settings,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 words = Renderer(CONTENT_DIR)
 
 
@@ -36,36 +26,8 @@ async def console_url(database_url, clock) -> AsyncIterator[str]:
     """The console served by a real AppRunner, as ``alumnibot run`` serves it."""
     async with console_deps(console_settings(database_url), clock) as deps:
         await add_people(deps)
-        runner = web.AppRunner(console_app(deps))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            await runner.cleanup()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    # CI installs Debian's chromium; a missing browser must fail the run, never skip it.
-    assert CHROMIUM.exists(), "Chromium is missing: apt-get install -y chromium"
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(locale="nl-NL")
-    try:
-        yield await context.new_page()
-    finally:
-        await context.close()
+        async with served(console_app(deps)) as url:
+            yield url
 
 
 async def sign_in(page: Page, base: str, email: str, password: str) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from handlers.web import console_app
+from tests.browser import served
 from tests.console_fixtures import PASSWORD
 from tests.test_inbox import settle
-from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, sign_in
+from tests.test_web_browser import sign_in
 from tests.test_web_inbox import alumnus_asks, conversation_of, two_teams
 
 SCREENSHOT = "/tmp/inbox-thread.png"
@@ -28,36 +28,10 @@ def settings(settings):
 async def console_url(app) -> AsyncIterator[str]:
     """The console on the bot's inbox and dispatcher, served as ``alumnibot run`` serves it."""
     data = app.bot_data
-    runner = web.AppRunner(console_app(data.deps, data.conversation.inbox, data.dispatcher.wake))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    # A missing browser must fail the run, never skip it.
-    assert CHROMIUM.exists(), "Chromium is missing: apt-get install -y chromium"
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
-    try:
-        yield await context.new_page()
-    finally:
-        await context.close()
+    async with served(
+        console_app(data.deps, data.conversation.inbox, data.dispatcher.wake)
+    ) as url:
+        yield url
 
 
 async def test_log_in_read_reply_see_new_messages_and_close(app, sim, page: Page, console_url):
