@@ -4,6 +4,7 @@ the campaign page, roles, CSRF and escaping (aiohttp test client, real database)
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from contextlib import asynccontextmanager
@@ -461,6 +462,7 @@ async def test_sending_queues_one_push_per_recipient_and_shows_progress(deps):
             assert response.status == 303
             location = response.headers["Location"]
         campaign_id = int(location.rsplit("/", 1)[1])
+        await launched(deps, campaign_id)
         async with deps.storage.transaction() as tx:
             campaign = await tx.offers.campaign(campaign_id)
             rows = (await tx.session.execute(select(OutboxMessage))).scalars().all()
@@ -541,6 +543,13 @@ async def test_the_campaign_page_shows_numbers_to_every_member(deps):
     assert "campaign-pause" not in shown  # not this coordinator's team: no controls
 
 
+async def launched(deps, campaign_id: int) -> None:
+    """Wait until "send now" has queued the audience (the console launches in the background)."""
+    async with asyncio.timeout(10):
+        while await campaign_status(deps, campaign_id) in ("draft", "launching"):
+            await asyncio.sleep(0.02)
+
+
 async def campaign_status(deps, campaign_id: int) -> str:
     async with deps.storage.transaction() as tx:
         campaign = await tx.offers.campaign(campaign_id)
@@ -557,6 +566,7 @@ async def test_pause_resume_and_cancel_from_the_campaign_page(deps):
         async with client.post("/campaigns", data=data, allow_redirects=False) as response:
             page_url = response.headers["Location"]
         campaign_id = int(page_url.rsplit("/", 1)[1])
+        await launched(deps, campaign_id)
         async with client.get(page_url) as page:
             shown = await page.text()
         assert 'id="campaign-pause" data-control="pause" class="plain">' in shown
@@ -608,6 +618,7 @@ async def test_a_coordinator_cannot_control_another_teams_campaign(deps):
         async with client.post("/campaigns", data=data, allow_redirects=False) as response:
             page_url = response.headers["Location"]
     campaign_id = int(page_url.rsplit("/", 1)[1])
+    await launched(deps, campaign_id)
     async with signed_in(deps, "cor@school.example") as client:
         token = await page_token(client)
         async with client.post(

@@ -7,6 +7,7 @@ turns the push the dispatcher would send into something a page can show safely.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -247,6 +248,7 @@ class Studio:
         self.clock = clock
         self.campaigns = campaigns
         self._wake = wake
+        self._launches: set[asyncio.Task[None]] = set()  # held: unreferenced tasks may vanish
         self.zone = ZoneInfo(settings.timezone)
 
     # ------------------------------------------------------------------ helpers
@@ -469,9 +471,21 @@ class Studio:
         )
         assert campaign.id is not None
         if send_at is None:
-            await self.campaigns.launch(campaign.id)
-            self.wake()
+            # Queueing a large audience takes a while (about 30 s for 10,000 on a small
+            # machine): it runs in the background so the page answers at once and shows the
+            # progress. A launch cut off by a restart is picked up by the scheduler job.
+            task = asyncio.create_task(self._launch(campaign.id))
+            self._launches.add(task)
+            task.add_done_callback(self._launches.discard)
         return campaign
+
+    async def _launch(self, campaign_id: int) -> None:
+        try:
+            await self.campaigns.launch(campaign_id)
+        except Exception:
+            logger.exception("campaign %s: the launch from the console failed", campaign_id)
+            return
+        self.wake()
 
     async def campaign(self, principal: Principal, campaign_id: int) -> tuple[Campaign, Offer]:
         """Return a campaign and its offer (any member may look; acting is checked apart)."""
