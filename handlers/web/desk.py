@@ -11,9 +11,7 @@ import html
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.catalogue import Catalogue
 from bot.clock import Clock
@@ -22,6 +20,7 @@ from bot.inbox import InboxService, load_config
 from bot.render import Renderer
 from bot.settings import Settings
 from bot.staff import Principal
+from handlers.web.service import ConsoleService
 from storage.models import Alumnus, InboxConversation, InboxMessage, InboxStatus, Team
 from storage.repositories import Storage, Tx
 
@@ -106,7 +105,7 @@ class Thread:
     overdue: bool
 
 
-class Desk:
+class Desk(ConsoleService):
     """What the web inbox reads and does, for one signed-in staff member at a time."""
 
     def __init__(
@@ -122,8 +121,7 @@ class Desk:
         self.renderer = renderer
         self.clock = clock
         self.service = service
-        self._wake = wake
-        self.zone = ZoneInfo(settings.timezone)
+        super().__init__(settings, wake)
         config = settings.content_dir / "inbox.yaml"
         self.hours: BusinessHours = (
             service.hours if service else load_config(config, settings.timezone)[1]
@@ -131,19 +129,6 @@ class Desk:
         self.catalogue = Catalogue(settings.content_dir / "catalogue")
 
     # ------------------------------------------------------------------ helpers
-
-    def wake(self) -> None:
-        """Ask the outbox dispatcher to send what an action queued, now."""
-        if self._wake is not None:
-            self._wake()
-
-    def when(self, moment: datetime | None) -> str:
-        """Format a time in the school's time zone."""
-        if moment is None:
-            return ""
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
 
     @staticmethod
     def overdue(conversation: InboxConversation) -> bool:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from multidict import MultiMapping
 
@@ -25,6 +24,7 @@ from bot.messenger import Outgoing
 from bot.render import LOCALES, Renderer
 from bot.settings import Settings
 from bot.staff import Principal
+from handlers.web.service import ConsoleService
 from storage.models import PURPOSE_OF_KIND, Campaign, Offer, OfferKind, SavedSegment, Situation
 from storage.repositories import Storage
 from storage.segments import CampaignListRepository, SavedSegmentRepository
@@ -229,7 +229,7 @@ def _year(value: object) -> int | None:
     return None
 
 
-class Studio:
+class Studio(ConsoleService):
     """What the offers and campaigns pages read and do, for one staff member at a time."""
 
     def __init__(
@@ -247,24 +247,10 @@ class Studio:
         self.catalogue = catalogue
         self.clock = clock
         self.campaigns = campaigns
-        self._wake = wake
+        super().__init__(settings, wake)
         self._launches: set[asyncio.Task[None]] = set()  # held: unreferenced tasks may vanish
-        self.zone = ZoneInfo(settings.timezone)
 
     # ------------------------------------------------------------------ helpers
-
-    def wake(self) -> None:
-        """Ask the outbox dispatcher to look for due pushes now."""
-        if self._wake is not None:
-            self._wake()
-
-    def when(self, moment: datetime | None) -> str:
-        """Format a time in the school's time zone."""
-        if moment is None:
-            return ""
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
 
     @staticmethod
     def team_codes(principal: Principal) -> set[str]:
