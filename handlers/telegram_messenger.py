@@ -6,7 +6,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
-import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
@@ -137,10 +136,6 @@ class TelegramMessenger:
                 raise
 
 
-# Errors raised before the request left this machine: nothing can have been delivered.
-_NOT_SENT = (*NOT_SENT, httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
 def classify(error: TelegramError) -> DeliveryError:
     """Map a PTB error onto what the outbox must do (DESIGN.md, "Delivery")."""
     if isinstance(error, RetryAfter):
@@ -153,8 +148,9 @@ def classify(error: TelegramError) -> DeliveryError:
         return RejectedError(error.message)
     cause = error.__cause__
     if isinstance(error, TimedOut | NetworkError):
-        if cause is None or isinstance(cause, _NOT_SENT):
-            # No httpx cause: Telegram answered with a 5xx, so nothing was sent.
+        if cause is None or isinstance(cause, NOT_SENT):
+            # No transport cause: Telegram answered with a 5xx. A cause in NOT_SENT was
+            # raised before the request left this machine. Either way nothing was sent.
             return TransientError(error.message)
         return MaybeDeliveredError(f"{type(cause).__name__}: {error.message}")
     return MaybeDeliveredError(error.message)
