@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -34,6 +35,13 @@ _IGNORABLE_EDIT_ERRORS = ("message is not modified", "message to edit not found"
 
 def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
     """Build an inline keyboard, or None for no buttons."""
+    return _keyboard(tuple(tuple(row) for row in buttons))
+
+
+@functools.lru_cache(maxsize=256)
+def _keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
+    # A campaign sends the same buttons to every recipient: PTB's objects are immutable,
+    # so one keyboard serves them all instead of being built again for each send.
     rows = [
         [
             InlineKeyboardButton(b.text, url=b.url)

@@ -11,7 +11,8 @@ import pytest
 
 from bot.app import AlumniApplication, build_application, running
 from bot.dispatch import Pacer, SharedPacer, enqueue, row
-from bot.messenger import Outgoing
+from bot.messenger import Button, Outgoing
+from handlers.telegram_messenger import keyboard
 from sandbox.simulator import Fault
 from storage.models import Alumnus, OutboxMessage, OutboxStatus
 from tests.test_onboarding import rows
@@ -331,3 +332,17 @@ async def test_the_reaper_job_is_scheduled(bot):
     [job] = bot.job_queue.get_jobs_by_name("reaper")
     assert job.job.trigger.interval == timedelta(seconds=30)
     await asyncio.sleep(0)
+
+
+def test_one_keyboard_serves_every_push_with_the_same_buttons():
+    buttons = [[Button("Ik heb interesse", "o:i:1")], [Button("Meer info", url="https://x.nl")]]
+    first = keyboard(buttons)
+    assert first is not None
+    assert keyboard([list(row) for row in buttons]) is first
+    assert [[b.text for b in row] for row in first.inline_keyboard] == [
+        ["Ik heb interesse"],
+        ["Meer info"],
+    ]
+    assert first.inline_keyboard[1][0].url == "https://x.nl"
+    assert keyboard([]) is None and keyboard([[]]) is None
+    assert keyboard([[Button("Ander", "o:i:2")]]) is not first
