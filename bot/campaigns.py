@@ -234,10 +234,14 @@ class CampaignService:
             frequencies=filters.get("frequencies") or [],
         )
 
-    async def count(self, segment: Segment) -> int:
-        """How many alumni a segment reaches now."""
+    async def count(self, segment: Segment, *, reached_offer: int | None = None) -> int:
+        """How many alumni a segment reaches now.
+
+        With ``reached_offer``: how many of them a campaign already brought that offer; a
+        campaign of that offer leaves them out.
+        """
         async with self.deps.storage.transaction() as tx:
-            return await tx.offers.count(segment)
+            return await tx.offers.count(segment, reached_offer=reached_offer)
 
     async def create(
         self, offer_id: int, send_at: datetime | None = None, **filters: Any
@@ -368,6 +372,7 @@ class CampaignService:
                     CampaignStatus.LAUNCHING,
                     launched_before=now - STALE_LAUNCH if stale else None,
                     launched_at=now,
+                    launch_done_at=None,
                 )
             if won:
                 await self._launch(campaign.id)
@@ -393,6 +398,7 @@ class CampaignService:
                 ],
                 CampaignStatus.LAUNCHING,
                 launched_at=self.deps.clock.now(),
+                launch_done_at=None,
             )
         if not moved:
             hint = "resume it first" if campaign.status == CampaignStatus.PAUSED else "final"
@@ -409,7 +415,9 @@ class CampaignService:
 
         A manual campaign queues a push for everyone in its segment. A match campaign
         (personal matching) queues a push for those who chose "immediately" and puts the
-        offer in the digest of those who chose weekly or monthly.
+        offer in the digest of those who chose weekly or monthly. Whom another campaign
+        already brought this offer is left out (counted in ``already_reached``): nobody
+        hears about one offer twice.
         """
         storage, now = self.deps.storage, self.deps.clock.now()
         async with storage.transaction() as tx:
@@ -420,20 +428,25 @@ class CampaignService:
         segment = self.segment_of(campaign)
         send_at = self.first_allowed(max(now, campaign.send_at or now))
         pushes: dict[str, Outgoing] = {}
-        queued = targeted = 0
+        queued = targeted = reached = 0
         last_id = 0
         matching = campaign.kind == "match"
         while True:
             # Page by id in short transactions: bounded memory for any audience size,
             # and never a transaction inside another (SQLite runs one connection).
             async with storage.transaction() as reader:
-                chunk = await reader.offers.page(segment, last_id)
+                chunk = await reader.offers.page(
+                    segment, last_id, offer_id=offer.id, campaign_id=campaign_id
+                )
             if not chunk:
                 break
             last_id = chunk[-1][0]
-            targeted += len(chunk)
             rows, held = [], []
-            for alumnus_id, chat_id, locale, frequency in chunk:
+            for alumnus_id, chat_id, locale, frequency, had in chunk:
+                if had:
+                    reached += 1
+                    continue
+                targeted += 1
                 if matching and frequency != OfferFrequency.IMMEDIATELY:
                     held.append(
                         {
@@ -466,12 +479,23 @@ class CampaignService:
                 queued += await tx.outbox.enqueue(rows)
                 queued += await tx.offers.hold_for_digest(held)
         async with storage.transaction() as tx:
-            await tx.offers.set_campaign(campaign_id, targeted=targeted)
+            await tx.offers.set_campaign(
+                campaign_id,
+                targeted=targeted,
+                already_reached=reached,
+                launch_done_at=self.deps.clock.now(),
+            )
             # Paused or cancelled meanwhile: that state stands.
             await tx.offers.move_campaign(
                 campaign_id, [CampaignStatus.LAUNCHING], CampaignStatus.SENDING
             )
-        logger.info("campaign %s: %d recipients, %d newly queued", campaign_id, targeted, queued)
+        logger.info(
+            "campaign %s: %d recipients, %d newly queued, %d had the offer already",
+            campaign_id,
+            targeted,
+            queued,
+            reached,
+        )
         return queued
 
     def push(
@@ -531,13 +555,13 @@ class CampaignService:
     async def resume(self, campaign_id: int) -> str:
         """Let a paused campaign's pushes go again; return its new status.
 
-        A campaign paused before its launch finished (``targeted`` is written when a launch
-        completes) goes back to ``launching``: if the launching process died meanwhile,
+        A campaign paused before its launch finished (``launch_done_at`` is written when a
+        launch completes) goes back to ``launching``: if the launching process died meanwhile,
         ``launch_due`` claims it again once the launch is stale and queues the rest (a
         launch is idempotent); if it still runs, it finishes the launch itself.
         """
         campaign = await self._campaign(campaign_id)
-        if campaign.launched_at is not None and campaign.targeted == 0:
+        if campaign.launched_at is not None and campaign.launch_done_at is None:
             status = CampaignStatus.LAUNCHING
         elif campaign.launched_at is not None:
             status = CampaignStatus.SENDING
@@ -657,6 +681,7 @@ class CampaignService:
             "kind": campaign.kind,
             "send_at": campaign.send_at,
             "targeted": campaign.targeted,
+            "already_reached": campaign.already_reached,
             **states,
             "in_digest": digests["waiting"] + digests["digested"],
             "total": total,
@@ -667,6 +692,8 @@ class CampaignService:
     async def stats(self, campaign_id: int) -> dict[str, int]:
         """Targeted, each delivery outcome, interest taps and opt-outs.
 
+        ``already``: in the segment, but left out because another campaign already brought
+        them this offer.
         ``blocked``: the person blocked the bot (403); ``failed``: Telegram refused the
         message or it kept failing; ``unknown``: maybe delivered; ``digest``: over the push
         cap or a weekly/monthly match, waiting in (or sent with) the person's digest.
@@ -676,6 +703,7 @@ class CampaignService:
             responses = await tx.offers.responses(campaign_id)
         return {
             "targeted": progress["targeted"],
+            "already": progress["already_reached"],
             "pending": progress["pending"] + progress["sending"],
             "sent": progress["sent"],
             "blocked": progress["failed"],

@@ -131,7 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("--locale", choices=["nl", "en"], default="nl")
     stats = campaign_actions.add_parser(
-        "stats", help="targeted, sent, blocked, failed, unknown, cancelled, interest, opt-outs"
+        "stats",
+        help="targeted, already reached, sent, blocked, failed, unknown, cancelled, interest, "
+        "opt-outs",
     )
     stats.add_argument("campaign", type=int)
     return parser

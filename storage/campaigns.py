@@ -7,7 +7,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, func, literal_column, select, text, update
+from sqlalchemy import (
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -21,7 +32,17 @@ from storage.models import (
     DigestItem,
     Offer,
     OfferResponse,
+    OutboxMessage,
+    OutboxStatus,
     Team,
+)
+
+# Outbox states of a push that reached, or may reach, its person.
+REACHING = (
+    OutboxStatus.PENDING.value,
+    OutboxStatus.SENDING.value,
+    OutboxStatus.SENT.value,
+    OutboxStatus.UNKNOWN.value,
 )
 
 
@@ -348,18 +369,78 @@ class OfferRepository:
             select(literal_column("1")).select_from(each).where(each.c.value.in_(interests))
         )
 
-    async def count(self, segment: Segment) -> int:
-        """Return how many alumni a segment reaches now."""
-        query = select(func.count()).select_from(self.audience(segment).subquery())
+    def already_reached(self, offer_id: int, campaign_id: int | None = None) -> Any:
+        """True for alumni whom another campaign already brought this offer.
+
+        That is a push of it that is queued, in flight, sent or maybe sent, or the offer in
+        their digest (waiting or sent with it). A push that was cancelled, refused or never
+        went out does not count: a later campaign may bring the offer after all.
+        """
+        other = [col(Campaign.offer_id) == offer_id]
+        if campaign_id is not None:
+            other.append(col(Campaign.id) != campaign_id)
+        pushed = (
+            select(literal_column("1"))
+            .select_from(OutboxMessage)
+            .join(Campaign, col(Campaign.id) == col(OutboxMessage.campaign_id))
+            .where(
+                col(OutboxMessage.alumnus_id) == col(Alumnus.id),
+                col(OutboxMessage.status).in_(REACHING),
+                *other,
+            )
+            .correlate(Alumnus)
+            .exists()
+        )
+        held: Select[Any] = (
+            select(literal_column("1"))
+            .select_from(DigestItem)
+            .where(
+                col(DigestItem.alumnus_id) == col(Alumnus.id),
+                col(DigestItem.offer_id) == offer_id,
+            )
+        )
+        if campaign_id is not None:
+            held = held.where(col(DigestItem.campaign_id) != campaign_id)
+        return or_(pushed, held.correlate(Alumnus).exists())
+
+    async def count(self, segment: Segment, *, reached_offer: int | None = None) -> int:
+        """Return how many alumni a segment reaches now.
+
+        With ``reached_offer``: how many of them a campaign already brought that offer
+        (they are left out when the offer is sent to this segment).
+        """
+        audience = self.audience(segment)
+        if reached_offer is not None:
+            audience = audience.where(self.already_reached(reached_offer))
+        query = select(func.count()).select_from(audience.subquery())
         return int((await self._session.execute(query)).scalar_one())
 
     async def page(
-        self, segment: Segment, after_id: int, limit: int = 1000
-    ) -> list[tuple[int, int, str | None, str | None]]:
+        self,
+        segment: Segment,
+        after_id: int,
+        limit: int = 1000,
+        *,
+        offer_id: int | None = None,
+        campaign_id: int | None = None,
+    ) -> list[tuple[int, int, str | None, str | None, bool]]:
         """Return the next ``limit`` recipients with an id above ``after_id`` (keyset paging).
 
-        Each is (alumnus id, chat id, locale, offer frequency).
+        Each is (alumnus id, chat id, locale, offer frequency, reached): ``reached`` tells
+        whether a campaign other than ``campaign_id`` already brought them ``offer_id``
+        (always False without an offer).
         """
-        query = self.audience(segment).where(col(Alumnus.id) > after_id).limit(limit)
+        query: Any = self.audience(segment).where(col(Alumnus.id) > after_id).limit(limit)
+        if offer_id is not None:
+            query = query.add_columns(self.already_reached(offer_id, campaign_id).label("reached"))
         result = await self._session.execute(query)
-        return [(int(row[0] or 0), int(row[1]), row[2], row[3]) for row in result.all()]
+        return [
+            (
+                int(row[0] or 0),
+                int(row[1]),
+                row[2],
+                row[3],
+                bool(row[4]) if offer_id is not None else False,
+            )
+            for row in result.all()
+        ]

@@ -330,7 +330,11 @@ class Campaign(SQLModel, table=True):
     status: str = Field(default="draft", max_length=16, description="See CampaignStatus.")
     send_at: datetime | None = _ts(nullable=True)
     launched_at: datetime | None = _ts(nullable=True)
+    launch_done_at: datetime | None = _ts(nullable=True)
     targeted: int = 0
+    already_reached: int = Field(
+        default=0, description="Left out: another campaign already brought them this offer."
+    )
     created_at: datetime = _ts()
 
 

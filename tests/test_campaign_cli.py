@@ -51,6 +51,7 @@ async def test_campaign_commands_schedule_pause_cancel_preview_and_report(tmp_pa
     assert code == 0
     assert [line.split("\t")[0] for line in out.splitlines()] == [
         "targeted",
+        "already",
         "pending",
         "sent",
         "blocked",

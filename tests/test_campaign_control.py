@@ -285,3 +285,86 @@ async def test_resume_after_a_launch_that_died_while_paused_queues_the_rest(bot,
     progress = await campaigns.progress(campaign.id)
     assert (progress["status"], progress["targeted"], progress["sent"]) == ("sending", 3, 3)
     assert progress["finished"] is True
+
+
+async def test_resume_after_a_second_launch_that_died_while_paused_queues_the_rest(
+    bot, sim, clock
+):
+    campaigns = bot.bot_data.conversation.campaigns
+    dispatcher = bot.bot_data.dispatcher
+    deps = bot.bot_data.deps
+    chats = await audience(bot, sim, 2)
+    campaign = await campaigns.create(await new_offer(bot))
+    assert await campaigns.launch(campaign.id) == 2  # the first launch finished
+    late = await audience(bot, sim, 1)  # joins the segment afterwards
+    # A second launch (``campaigns send`` again, for newcomers) is claimed, paused by a
+    # coordinator, and its process dies before it queued anything.
+    async with deps.storage.transaction() as tx:
+        assert await tx.offers.move_campaign(
+            campaign.id, ["sending"], "launching", launched_at=clock.now(), launch_done_at=None
+        )
+    assert await campaigns.pause(campaign.id) == "paused"
+
+    # Before, the targeted count of the first launch made this "sending": the rest was lost.
+    assert await campaigns.resume(campaign.id) == "launching"
+    clock.advance(timedelta(minutes=11))
+    assert await campaigns.launch_due() == [campaign.id]
+    while await dispatcher.run_once():
+        clock.advance(timedelta(seconds=2))
+    assert all(len(sim.bot_messages(c)) == 1 for c in chats + late)
+    progress = await campaigns.progress(campaign.id)
+    assert (progress["status"], progress["targeted"], progress["sent"]) == ("sending", 3, 3)
+
+
+async def test_nobody_hears_about_one_offer_twice_from_two_campaigns(bot, sim, clock):
+    campaigns = bot.bot_data.conversation.campaigns
+    dispatcher = bot.bot_data.dispatcher
+    first = await audience(bot, sim, 2)
+    offer = await new_offer(bot)
+    earlier = await campaigns.create(offer)
+    assert await campaigns.launch(earlier.id) == 2
+    later = await audience(bot, sim, 1)
+
+    again = await campaigns.create(offer)  # the same offer, the same (grown) segment
+    assert await campaigns.launch(again.id) == 1  # only the newcomer
+    assert await campaigns.launch(again.id) == 0  # a relaunch stays idempotent
+    while await dispatcher.run_once():
+        clock.advance(timedelta(seconds=2))
+    assert all(len(sim.bot_messages(c)) == 1 for c in first + later)
+    stats = await campaigns.stats(again.id)
+    assert (stats["targeted"], stats["already"], stats["sent"]) == (1, 2, 1)
+    assert (await campaigns.stats(earlier.id))["already"] == 0
+    # Another offer is news to everyone.
+    other = await campaigns.create(await new_offer(bot, "Python"))
+    assert await campaigns.launch(other.id) == 3
+
+
+async def test_a_cancelled_campaign_does_not_count_as_having_brought_the_offer(bot, sim):
+    campaigns = bot.bot_data.conversation.campaigns
+    chats = await audience(bot, sim, 2)
+    offer = await new_offer(bot)
+    cancelled = await campaigns.create(offer)
+    await campaigns.launch(cancelled.id)
+    await campaigns.cancel(cancelled.id)  # nothing went out
+    retry = await campaigns.create(offer)
+    assert await campaigns.launch(retry.id) == 2
+    while await bot.bot_data.dispatcher.run_once():
+        pass
+    assert all(len(sim.bot_messages(c)) == 1 for c in chats)
+    assert (await campaigns.stats(retry.id))["already"] == 0
+
+
+async def test_an_offer_waiting_in_a_digest_is_not_pushed_again_by_a_campaign(bot, sim):
+    campaigns = bot.bot_data.conversation.campaigns
+    weekly, now = sim.create_user(first_name="Wes"), sim.create_user(first_name="Nora")
+    await add_alumnus(bot, weekly.id, interests=["ai"], offer_frequency="weekly")
+    await add_alumnus(bot, now.id, interests=["ai"], offer_frequency="immediately")
+    offer = await new_offer(bot, "Data-analyse", interests=["ai"])
+    assert await campaigns.match(offer) == 2  # one push, one digest item
+    manual = await campaigns.create(offer)
+    assert await campaigns.launch(manual.id) == 0
+    stats = await campaigns.stats(manual.id)
+    assert (stats["targeted"], stats["already"]) == (0, 2)
+    while await bot.bot_data.dispatcher.run_once():
+        pass
+    assert len(sim.bot_messages(now.id)) == 1 and sim.bot_messages(weekly.id) == []

@@ -313,6 +313,8 @@ async def test_the_audience_count_follows_the_filters_and_the_fixed_purpose(deps
         assert '<strong id="audience-count">3</strong>' in composer
         assert words.label("web.purpose_llo", "nl") in composer
         assert (await count(client, token, llo.id))["count"] == 3
+        assert (await count(client, token, llo.id))["already"] == 0
+        assert 'id="audience-already" class="hint" aria-live="polite" hidden' in composer
         assert (await count(client, token, llo.id, crebos="25998"))["count"] == 1
         assert (await count(client, token, llo.id, levels="3"))["count"] == 1
         assert (await count(client, token, llo.id, regions="ut, 35"))["count"] == 2
@@ -488,6 +490,22 @@ async def test_sending_queues_one_push_per_recipient_and_shows_progress(deps):
         assert progress["stats"]["sent"] == 1 and progress["percent"] == 100
         async with client.get("/campaigns") as page:
             assert f'<a href="/campaigns/{campaign_id}">' in await page.text()
+        # The same offer again: whom it already reached is counted apart and left out.
+        reach = await count(client, token, offer.id)
+        assert (reach["count"], reach["already"]) == (2, 1)
+        async with client.get(f"/campaigns/new?offer={offer.id}") as page:
+            composer = await page.text()
+        assert '<strong id="audience-count">2</strong>' in composer
+        assert '<strong id="audience-already-count">1</strong>' in composer
+        assert words.label("web.audience_already_suffix", "nl") in composer
+        data = {"csrf_token": token, "offer": str(offer.id), "when": "now"}
+        async with client.post("/campaigns", data=data, allow_redirects=False) as response:
+            again = response.headers["Location"]
+        await launched(deps, int(again.rsplit("/", 1)[1]))
+        async with client.get(again) as page:
+            shown = await page.text()
+        assert '<dd id="stat-targeted">2</dd>' in shown
+        assert '<dd id="stat-already">1</dd>' in shown
     assert ("send:campaign", str(campaign_id)) in await audit_rows(deps)
 
 

@@ -141,7 +141,7 @@ async def _composer(
     studio = console.studio
     usable = [o for o in await studio.offers() if studio.may_use(principal, o)]
     offer = next((o for o in usable if o.id == offer_id), usable[0] if usable else None)
-    reach = await studio.count(offer, chosen) if offer is not None else 0
+    reach, already = await studio.count(offer, chosen) if offer is not None else (0, 0)
     return console.pages.render(
         request,
         "composer.html",
@@ -151,6 +151,7 @@ async def _composer(
         purpose=studio.purpose_of(offer) if offer else None,
         chosen=chosen,
         reach=reach,
+        already=already,
         errors=errors or {},
         values=values or {},
         segments=await studio.saved_segments(),
@@ -203,9 +204,11 @@ async def count_audience(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": "forbidden"}, status=403)
     chosen, reasons = console.studio.filters(form)
     purpose = console.studio.purpose_of(offer)
+    reach, already = await console.studio.count(offer, chosen)
     return web.json_response(
         {
-            "count": await console.studio.count(offer, chosen),
+            "count": reach,
+            "already": already,
             "purpose": purpose,
             "purpose_label": console.pages.words(request)(f"purpose_{purpose}"),
             "errors": _words(request, reasons),

@@ -394,10 +394,16 @@ class Studio(ConsoleService):
         chosen.active_days = days if isinstance(days, int) and days in ACTIVE_DAYS else 0
         return chosen
 
-    async def count(self, offer: Offer, chosen: Filters) -> int:
-        """How many alumni the offer reaches with these filters, now."""
+    async def count(self, offer: Offer, chosen: Filters) -> tuple[int, int]:
+        """Return (reached, already) for the offer with these filters, now.
+
+        ``reached``: alumni who get it if sent now; ``already``: the rest of the segment,
+        left out because a campaign already brought them this offer.
+        """
         segment = self.campaigns.segment_for(offer, **chosen.for_service(self.clock.now()))
-        return await self.campaigns.count(segment)
+        everyone = await self.campaigns.count(segment)
+        already = await self.campaigns.count(segment, reached_offer=offer.id)
+        return everyone - already, already
 
     @staticmethod
     def purpose_of(offer: Offer) -> str:

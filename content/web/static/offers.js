@@ -94,6 +94,8 @@
   if (composer) {
     live(composer, composer.dataset.count, function (data) {
       setText("audience-count", data.count);
+      setText("audience-already-count", data.already);
+      document.getElementById("audience-already").hidden = !data.already;
       setText("purpose-label", data.purpose_label);
     });
   }
@@ -115,7 +117,7 @@
           setText("progress-done", data.done);
           setText("progress-total", data.total);
           setText("campaign-status", data.status_label);
-          ["targeted", "pending", "sent", "blocked", "failed", "unknown", "digest", "cancelled",
+          ["targeted", "already", "pending", "sent", "blocked", "failed", "unknown", "digest", "cancelled",
             "interest", "optout"].forEach(function (name) {
             setText("stat-" + name, stats[name]);
           });
