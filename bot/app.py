@@ -167,13 +167,24 @@ async def _post_shutdown(application: AlumniApplication) -> None:
 
 
 async def _on_error(update: object, context: AlumniContext) -> None:
-    """Log the failure (never the message body) and tell the person politely."""
+    """Log the failure (never the message body), settle the update, tell the person politely.
+
+    The failed handling rolled back its claim of the update. It is claimed here, in a
+    transaction of its own: otherwise a webhook update that always fails (a bug) would be
+    replayed, and apologised for, at every start. If the database itself failed, this claim
+    fails too and the update stays for the replay.
+    """
     logger.error("error while handling an update", exc_info=context.error)
-    if not isinstance(update, Update) or update.effective_chat is None:
-        return
-    if update.effective_chat.type != "private":
+    if not isinstance(update, Update):
         return
     deps = context.deps
+    try:
+        async with deps.storage.transaction() as tx:
+            await tx.updates.claim(update.update_id, deps.clock.now())
+    except Exception:
+        logger.exception("could not settle update %s after its error", update.update_id)
+    if update.effective_chat is None or update.effective_chat.type != "private":
+        return
     user = update.effective_user
     locale = "en" if user and (user.language_code or "").startswith("en") else "nl"
     async with deps.storage.transaction() as tx:

@@ -169,3 +169,33 @@ async def test_updates_arriving_together_are_stored_together_and_each_handled_on
             texts = [m.text for m in sim.bot_messages(user.id)]
             assert sum("alumnibot van" in t for t in texts) == 1
         assert len(await rows(app, InboundUpdate)) == 20  # 10 webhook + 10 polling-free /help
+
+
+async def test_an_update_whose_handling_fails_is_not_replayed_at_every_start(
+    sim, settings, clock, monkeypatch
+):
+    from handlers.webhook import replay_unprocessed
+
+    user = sim.create_user(first_name="Piet")
+
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug in a handler")
+
+    async with webhook_bot(settings, clock) as (app, url):
+        monkeypatch.setattr(app.bot_data.conversation, "_dispatch", broken)
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                url, json=start_update(8100, user.id), headers={SECRET_HEADER: SECRET}
+            ) as response:
+                assert response.status == 200
+        await processed_of(app).wait(8100)
+        [apology] = sim.bot_messages(user.id)
+        assert apology.text == app.bot_data.deps.renderer.text("common.error", "nl")
+        # The failed handling is rolled back, but the update counts as handled: no payload
+        # is kept, and the person is not sent the same apology after every restart.
+        [row] = await rows(app, InboundUpdate)
+        assert row.claimed_at is not None and row.payload is None
+    monkeypatch.undo()
+    async with webhook_bot(settings, clock) as (app, _url):
+        assert await replay_unprocessed(app) == 0
+    assert len(sim.bot_messages(user.id)) == 1
