@@ -20,7 +20,7 @@ from bot.dispatch import Dispatcher
 from bot.messenger import Outgoing, Send
 from bot.render import LOCALES, Renderer
 from bot.settings import Settings
-from handlers import common, inbox, jobs, offers, onboarding, privacy, profile
+from handlers import common, inbox, jobs, offers, onboarding, privacy, profile, staff
 from handlers.context import AlumniContext, BotData
 from handlers.processor import PerChatUpdateProcessor
 from handlers.telegram_messenger import TelegramMessenger
@@ -98,6 +98,7 @@ def build_application(
     # its update_id in the transaction that handles it (a resend is skipped there).
     application.add_handlers(
         [
+            *staff.handlers(),
             *onboarding.handlers(),
             *profile.handlers(),
             *privacy.handlers(),

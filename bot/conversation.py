@@ -19,6 +19,7 @@ from bot.inbox import TOPICS, InboxService, Incoming
 from bot.messenger import Action, Button, ClearButtons, Edit, Outgoing, Send
 from bot.privacy import ConsentService, PrivacyService
 from bot.render import LOCALES, pick_locale
+from bot.staff import StaffLinks
 from bot.steps import (
     BACK,
     DONE,
@@ -66,6 +67,9 @@ class ConversationService:
         self.privacy = PrivacyService(deps, self.consent)
         self.inbox = InboxService(deps, dispatcher)
         self.campaigns = CampaignService(deps, self.consent, self.inbox)
+        self.staff_links = StaffLinks(
+            deps.storage, deps.clock, deps.settings.secret_key.get_secret_value()
+        )
 
     # ----------------------------------------------------------------- entry points
 
@@ -82,6 +86,20 @@ class ConversationService:
         if reply.actions:
             await self.deps.messenger.perform(event.chat_id, reply.actions)
         return reply.toast
+
+    async def link_staff(self, event: Inbound, token: str) -> None:
+        """A staff member opened their console link: link this Telegram account to them.
+
+        Never an alumnus: no person record is made for this chat, and the answer says only
+        whether the account is linked now.
+        """
+        async with self.deps.storage.transaction() as tx:
+            if not await tx.updates.claim(event.update_id, self.deps.clock.now()):
+                return
+            outcome, name = await self.staff_links.redeem(tx, token, event.chat_id)
+        locale = pick_locale(event.language_code)
+        text = self.deps.renderer.text(f"staff.link_{outcome}", locale, member=name)
+        await self.deps.messenger.perform(event.chat_id, [Send(Outgoing(text))])
 
     async def set_reachable(
         self, chat_id: int, *, reachable: bool, update_id: int | None = None

@@ -329,6 +329,85 @@ class StaffService:
             await tx.teams.set_chat(team.id, chat_id)
 
 
+STAFF_LINK_TTL = timedelta(minutes=10)
+STAFF_LINK_PREFIX = "staff-"
+
+
+class StaffLinks:
+    """Self-service linking of a staff member's Telegram account by a deep link.
+
+    The console issues a token for the signed-in member (``t.me/<bot>?start=<token>``); the
+    bot redeems it for the Telegram account that sends it. A token is signed with the secret
+    key and bound to the member, the moment it was issued (valid ``STAFF_LINK_TTL``) and
+    the account linked at that moment, so once it has linked another account it no longer
+    works.
+    Telegram allows 64 characters of ``[A-Za-z0-9_-]`` in a start parameter; ours use ~46.
+    """
+
+    def __init__(self, storage: Storage, clock: Clock, secret_key: str) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._key = secret_key.encode()
+
+    def _sign(self, staff_id: int, issued: int, linked: int | None) -> str:
+        message = f"staff-link:{staff_id}:{issued}:{linked or 0}".encode()
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    async def linked(self, staff_id: int) -> bool:
+        """Return whether the member has a Telegram account linked."""
+        async with self._storage.transaction() as tx:
+            member = await tx.staff.by_id(staff_id)
+        return member is not None and member.telegram_user_id is not None
+
+    async def issue(self, staff_id: int) -> tuple[str, datetime]:
+        """Return a fresh link token for this member, and when it stops working.
+
+        Raises:
+            NotFoundError: no active staff member with this id.
+        """
+        async with self._storage.transaction() as tx:
+            member = await tx.staff.by_id(staff_id)
+        if member is None or not member.active:
+            raise NotFoundError(f"no active staff member {staff_id}")
+        now = self._clock.now()
+        issued = int(now.timestamp())
+        signature = self._sign(staff_id, issued, member.telegram_user_id)
+        token = f"{STAFF_LINK_PREFIX}{staff_id}-{issued}-{signature}"
+        return token, now + STAFF_LINK_TTL
+
+    async def redeem(self, tx: Tx, token: str, telegram_user_id: int) -> tuple[str, str]:
+        """Link the account that sent ``token``; return (outcome, the member's name).
+
+        Outcomes: ``linked``; ``invalid`` (forged, mangled, used, or the member is disabled);
+        ``expired``; ``taken`` (this Telegram account is linked to another staff member).
+        """
+        parts = token.removeprefix(STAFF_LINK_PREFIX).split("-", 2)
+        if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
+            return "invalid", ""
+        staff_id, issued, signature = int(parts[0]), int(parts[1]), parts[2]
+        member = await tx.staff.by_id(staff_id) if staff_id < 2**31 else None
+        if member is None or not member.active:
+            return "invalid", ""
+        expected = self._sign(staff_id, issued, member.telegram_user_id)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            return "invalid", ""
+        age = self._clock.now().timestamp() - issued
+        if not 0 <= age <= STAFF_LINK_TTL.total_seconds():
+            return "expired", ""
+        other = await tx.staff.by_telegram(telegram_user_id)
+        if other is not None and other.id != staff_id:
+            return "taken", ""
+        await tx.staff.link_telegram(staff_id, telegram_user_id)
+        logger.info("staff member %s linked a Telegram account by deep link", staff_id)
+        return "linked", member.display_name
+
+    async def unlink(self, staff_id: int) -> None:
+        """Forget a member's Telegram account (they can link another)."""
+        async with self._storage.transaction() as tx:
+            await tx.staff.link_telegram(staff_id, None)
+
+
 class ConsoleAuth:
     """Console sign-in: one generic failure, lock-out, server-side sessions and the audit log."""
 

@@ -23,6 +23,7 @@ SAMPLE = {
     "school": "Testcollege <&>",
     "contact": "privacy@example.org",
     "first_name": "Zoë <b>",
+    "member": "Ann <Admin> & co",
     "onboarded": False,
     "echo": "Software & <i>",
     "suggestion": "Zoë",

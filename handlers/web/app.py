@@ -14,8 +14,8 @@ from bot.dispatch import Dispatcher
 from bot.inbox import InboxService
 from bot.messenger import Action, Outgoing
 from bot.privacy import ConsentService
-from bot.staff import ConsoleAuth, LoginFormToken, StaffService
-from handlers.web import auth, inbox, offers
+from bot.staff import ConsoleAuth, LoginFormToken, StaffLinks, StaffService
+from handlers.web import account, auth, inbox, offers
 from handlers.web.desk import Desk
 from handlers.web.pages import CONSOLE, Console, ConsoleDeps, Pages
 from handlers.web.security import (
@@ -37,6 +37,7 @@ def console_app(
     deps: ConsoleDeps,
     inbox_service: InboxService | None = None,
     wake: Callable[[], None] | None = None,
+    bot_username: str | None = None,
 ) -> web.Application:
     """Create the coordinator console app on the shared settings, storage, words and clock.
 
@@ -45,6 +46,8 @@ def console_app(
         inbox_service: the bot's inbox, for answering from the web; without it the inbox is
             read-only and every action is refused.
         wake: tells the bot's outbox dispatcher to send what an action queued, right away.
+        bot_username: the bot's @username, for the deep link that links a member's Telegram
+            account; without it the page shows the command to send the bot instead.
     """
     settings = deps.settings
     campaigns = _campaign_service(deps, inbox_service)
@@ -65,6 +68,8 @@ def console_app(
             campaigns,
             wake,
         ),
+        links=StaffLinks(deps.storage, deps.clock, settings.secret_key.get_secret_value()),
+        bot_username=bot_username,
     )
     # Order matters: the session is loaded before the role check, and the role check runs
     # before the CSRF check, so a signed-out POST is sent to the login form.
@@ -92,6 +97,9 @@ def console_app(
     app.router.add_get(r"/campaigns/{id:\d{1,12}}", offers.show_campaign)
     app.router.add_get(r"/campaigns/{id:\d{1,12}}/progress", offers.campaign_progress)
     app.router.add_post(r"/campaigns/{id:\d{1,12}}/{action:[a-z]{1,12}}", offers.control_campaign)
+    app.router.add_get("/account/telegram", account.show_telegram)
+    app.router.add_post("/account/telegram", account.make_link)
+    app.router.add_post("/account/telegram/unlink", account.unlink)
     app.router.add_get("/inbox/login", auth.show_login)
     app.router.add_post("/inbox/login", auth.log_in)
     app.router.add_post("/inbox/logout", auth.log_out)

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from bot.clock import Clock
 from bot.render import DEFAULT_LOCALE, LOCALES, Renderer
 from bot.settings import Settings
-from bot.staff import ConsoleAuth, LoginFormToken, Principal, StaffService
+from bot.staff import ConsoleAuth, LoginFormToken, Principal, StaffLinks, StaffService
 from handlers.web.desk import Desk
 from handlers.web.studio import Studio
 from storage.repositories import Storage
@@ -57,6 +57,8 @@ class Console:
     pages: Pages
     desk: Desk
     studio: Studio
+    links: StaffLinks
+    bot_username: str | None = None  # for t.me links; None: the page shows the command
 
 
 CONSOLE: web.AppKey[Console] = web.AppKey("console", Console)

@@ -1,0 +1,61 @@
+"""My Telegram: a staff member links their own Telegram account, without the CLI.
+
+The page makes a deep link (``t.me/<bot>?start=staff-...``, valid 10 minutes, see
+``bot.staff.StaffLinks``); opening it in Telegram sends it to the bot, which links the
+account that sent it. Linked, a member answers in the team group and gets previews.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bot.staff import NotFoundError
+from handlers.web.pages import console_of, signed_in
+from handlers.web.security import STAFF, access
+
+
+def _render(request: web.Request, **ctx: Any) -> web.Response:
+    shown = {"unlinked": False, "url": None, "command": None, "expires": None, **ctx}
+    return console_of(request).pages.render(request, "account.html", **shown)
+
+
+@access(STAFF)
+async def show_telegram(request: web.Request) -> web.StreamResponse:
+    """Show whether the member's Telegram account is linked, with the link button."""
+    console = console_of(request)
+    linked = await console.links.linked(signed_in(request).staff_id)
+    return _render(request, linked=linked, unlinked=request.query.get("done") == "unlinked")
+
+
+@access(STAFF)
+async def make_link(request: web.Request) -> web.StreamResponse:
+    """Make a fresh link for the signed-in member and show it (once: it is not stored)."""
+    console = console_of(request)
+    principal = signed_in(request)
+    try:
+        token, expires = await console.links.issue(principal.staff_id)
+    except NotFoundError:
+        raise web.HTTPForbidden() from None
+    await console.auth.audit(principal, "issue:telegram-link")
+    username = console.bot_username
+    response = _render(
+        request,
+        linked=await console.links.linked(principal.staff_id),
+        url=f"https://t.me/{username}?start={token}" if username else None,
+        command=f"/start {token}",
+        expires=console.studio.when(expires),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@access(STAFF)
+async def unlink(request: web.Request) -> web.StreamResponse:
+    """Forget the member's Telegram account (to link another one)."""
+    console = console_of(request)
+    principal = signed_in(request)
+    await console.links.unlink(principal.staff_id)
+    await console.auth.audit(principal, "unlink:telegram")
+    raise web.HTTPSeeOther("/account/telegram?done=unlinked")
