@@ -114,6 +114,15 @@ async def test_create_an_offer_compose_send_and_follow_a_campaign(app, sim, page
     await expect(page.locator("#campaign-pause")).to_be_hidden()
     await page.screenshot(path=SCREENSHOT, full_page=True)
 
+    # The same offer again: whom it reached is left out, and the composer says so live.
+    await page.goto(console_url + "/campaigns/new?offer=1")
+    await expect(page.locator("#audience-count")).to_have_text("1")
+    await expect(page.locator("#audience-already")).to_be_visible()
+    await expect(page.locator("#audience-already-count")).to_have_text("2")
+    await page.check('input[name="levels"][value="3"]')
+    await expect(page.locator("#audience-count")).to_have_text("1")
+    await expect(page.locator("#audience-already")).to_be_hidden()
+
     sanne, daan, noor = people
     for user in (sanne, noor):
         [push] = [m for m in sim.bot_messages(user.id) if "Excel" in (m.text or "")]
