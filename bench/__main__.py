@@ -13,7 +13,13 @@ from pathlib import Path
 import bench  # noqa: F401  (sets PTB_TIMEDELTA before telegram is imported)
 from bench.bots import ALUMNIBOT, ECHO
 from bench.databases import POSTGRES, SQLITE, server_versions
-from bench.delivery import DeliveryOptions, merge_section, render_delivery, run_delivery
+from bench.delivery import (
+    DeliveryOptions,
+    delivery_section,
+    merge_section,
+    render_delivery,
+    run_delivery,
+)
 from bench.report import Options, Row, code_version, console_table, machine, render
 from bench.scenarios import CLOSED, OPEN, Measurement, log, measure
 
@@ -82,7 +88,13 @@ async def main(args: argparse.Namespace) -> int:
     if str(args.output) != "-" and args.output.exists():
         document = args.output.read_text(encoding="utf-8")
     if args.suite in ("all", "onboarding"):
+        earlier = document
         document = await onboarding(args, backends, command)
+        if args.suite == "onboarding":
+            # Keep the delivery figures of an earlier run: only this suite was measured.
+            delivery = delivery_section(earlier)
+            if delivery:
+                document = merge_section(document, delivery)
     if args.suite in ("all", "delivery"):
         started, begun = time.perf_counter(), datetime.now(UTC)
         results = await run_delivery(delivery_options(args, backends))

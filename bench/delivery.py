@@ -914,6 +914,16 @@ def render_delivery(
     return "\n".join(out)
 
 
+def delivery_section(document: str, heading: str = "## Delivery engine") -> str:
+    """Return ``heading``'s section of ``document`` (up to the next ``## ``), or ""."""
+    lines = document.rstrip("\n").split("\n")
+    if heading not in lines:
+        return ""
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join(lines[start:end]).rstrip("\n") + "\n"
+
+
 def merge_section(document: str, section: str, heading: str = "## Delivery engine") -> str:
     """Replace ``heading``'s section in ``document`` (up to the next ``## ``), or append it."""
     lines = document.rstrip("\n").split("\n")
