@@ -130,16 +130,22 @@ async def test_a_scheduled_campaign_is_launched_once_by_the_job_at_its_time(app,
     await job.run(app)  # too early
     assert await rows(app, OutboxMessage) == []
     clock.advance(timedelta(hours=2))
+    await job.run(app)  # its time: the job launches it
+    assert len(await rows(app, OutboxMessage)) == 2
+    assert await campaigns.launch_due() == []  # once
     # Two schedulers at once (two processes): the status compare-and-set lets one launch.
+    other = await campaigns.create(
+        await new_offer(app, "Python"), send_at=clock.now() + timedelta(minutes=1)
+    )
+    clock.advance(timedelta(minutes=1))
     first, second = await asyncio.gather(campaigns.launch_due(), campaigns.launch_due())
-    assert sorted(first + second) == [campaign.id]
-    await job.run(app)
+    assert sorted(first + second) == [other.id]
     app.bot_data.dispatcher.wake()
     for chat in chats:
-        await sim.wait_for_bot_messages(chat, 1)
+        await sim.wait_for_bot_messages(chat, 2)
     await app.bot_data.dispatcher.idle()
-    assert len(await rows(app, OutboxMessage)) == 2
-    assert all(len(sim.bot_messages(c)) == 1 for c in chats)
+    assert len(await rows(app, OutboxMessage)) == 4
+    assert all(len(sim.bot_messages(c)) == 2 for c in chats)
     progress = await campaigns.progress(campaign.id)
     assert (progress["status"], progress["finished"], progress["sent"]) == ("sending", True, 2)
 

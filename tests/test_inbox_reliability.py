@@ -1,8 +1,9 @@
 """Reliability of the inbox: with 10% of Bot API sends failing (5xx or 429), nothing is lost.
 
-Every staff answer (typed in the topic, or in the web inbox) reaches the alumnus exactly once
-or its outbox row is ``unknown`` for a person to decide; every alumnus message is kept in the
-conversation and reaches the team's topic exactly once (or is ``unknown``).
+Both faults are known not to have delivered, so they are retried: every staff answer (typed in
+the topic, or in the web inbox) reaches the alumnus exactly once, and every alumnus message is
+kept in the conversation and reaches the team's topic exactly once. (A send that may have gone
+out ends ``unknown`` instead; tests/test_dispatch.py covers that.)
 """
 
 from __future__ import annotations
@@ -112,7 +113,9 @@ async def test_with_10_percent_failed_sends_answers_arrive_once_and_no_question_
     # The faults were real: about 10% of some 150 sends (direct acknowledgements included).
     assert injected["5xx"] >= 1 and injected["429"] >= 1, injected
     assert injected["5xx"] + injected["429"] >= 10, injected
-    assert set(final) <= {"sent", "unknown"}, final
+    # Only 5xx and 429 are injected: both are known not to have delivered, so every row is
+    # retried until sent; none may end "unknown" (that would hide a lost message).
+    assert set(final) == {"sent"}, final
     outbox = {r.dedupe_key: r for r in await rows(app, OutboxMessage)}
     for merged in list(outbox.values()):  # a relay merged in a burst carries several keys
         outbox.update({part["key"]: merged for part in merged.payload.get("parts", [])})
@@ -120,12 +123,9 @@ async def test_with_10_percent_failed_sends_answers_arrive_once_and_no_question_
     messages = await rows(app, InboxMessage)
     group_texts = every_text(sim, group.id)
 
-    def arrived_once_or_unknown(key: str, texts: list[str], marker: str) -> None:
+    def arrived_once(key: str, texts: list[str], marker: str) -> None:
         stored = outbox[key]
-        if stored.status == "sent":
-            assert times_in(texts, marker) == 1, (marker, stored)
-        else:
-            assert stored.status == "unknown" and times_in(texts, marker) <= 1, (marker, stored)
+        assert stored.status == "sent" and times_in(texts, marker) == 1, (marker, stored)
 
     for i, chat in enumerate(chats):
         conversation = by_chat[chat.chat_id]
@@ -136,15 +136,15 @@ async def test_with_10_percent_failed_sends_answers_arrive_once_and_no_question_
             # The alumnus' message is kept, and reached their topic (only theirs) once.
             question = f"vraag#{i}-{round_}#"
             [kept] = [m for m in mine if m.direction == "in" and m.text == question]
-            arrived_once_or_unknown(f"inbox:{conversation.id}:in:{kept.id}", in_topic, question)
+            arrived_once(f"inbox:{conversation.id}:in:{kept.id}", in_topic, question)
             assert times_in(group_texts, question) == times_in(in_topic, question)
             # The staff answer reached the alumnus once.
             via, answer = ("telegram", "topic") if round_ % 2 == 0 else ("web", "web")
             text = f"{answer}-antwoord#{i}-{round_}#"
             [out] = [m for m in mine if m.direction == "out" and m.text == text]
             assert out.via == via
-            arrived_once_or_unknown(f"inbox:{conversation.id}:out:{out.id}", to_alumnus, text)
+            arrived_once(f"inbox:{conversation.id}:out:{out.id}", to_alumnus, text)
             if via == "web":  # and its mirror reached the topic once
-                arrived_once_or_unknown(f"inbox:{conversation.id}:mirror:{out.id}", in_topic, text)
+                arrived_once(f"inbox:{conversation.id}:mirror:{out.id}", in_topic, text)
     assert sum(1 for m in messages if m.direction == "in") == ALUMNI * (ROUNDS + 1)
     assert sum(1 for m in messages if m.direction == "out") == ALUMNI * ROUNDS
