@@ -914,24 +914,30 @@ def render_delivery(
     return "\n".join(out)
 
 
+def _bounds(lines: list[str], heading: str) -> tuple[int, int] | None:
+    """Return where ``heading``'s section starts and ends (at the next ``## ``), or None."""
+    if heading not in lines:
+        return None
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return start, end
+
+
 def delivery_section(document: str, heading: str = "## Delivery engine") -> str:
     """Return ``heading``'s section of ``document`` (up to the next ``## ``), or ""."""
     lines = document.rstrip("\n").split("\n")
-    if heading not in lines:
+    bounds = _bounds(lines, heading)
+    if bounds is None:
         return ""
-    start = lines.index(heading)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return "\n".join(lines[start:end]).rstrip("\n") + "\n"
+    return "\n".join(lines[bounds[0] : bounds[1]]).rstrip("\n") + "\n"
 
 
 def merge_section(document: str, section: str, heading: str = "## Delivery engine") -> str:
     """Replace ``heading``'s section in ``document`` (up to the next ``## ``), or append it."""
     lines = document.rstrip("\n").split("\n")
-    if heading in lines:
-        start = lines.index(heading)
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        lines[start:end] = section.rstrip("\n").split("\n") + ([""] if end < len(lines) else [])
-        return "\n".join(lines) + "\n"
-    return "\n".join(lines) + "\n\n" + section.rstrip("\n") + "\n"
+    bounds = _bounds(lines, heading)
+    if bounds is None:
+        return "\n".join(lines) + "\n\n" + section.rstrip("\n") + "\n"
+    start, end = bounds
+    lines[start:end] = section.rstrip("\n").split("\n") + ([""] if end < len(lines) else [])
+    return "\n".join(lines) + "\n"

@@ -21,7 +21,7 @@ import yaml
 
 from bot.context import Deps
 from bot.digest import next_digest
-from bot.dispatch import row
+from bot.dispatch import enqueue, row
 from bot.inbox import InboxService
 from bot.messenger import Button, Outgoing
 from bot.privacy import ConsentService
@@ -52,12 +52,8 @@ STALE_LAUNCH = timedelta(minutes=10)  # a launch this old was abandoned by a dea
 class CampaignStateError(Exception):
     """The action does not fit the campaign's state (pausing a finished campaign...).
 
-    ``str(error)`` is an operator-facing explanation; ``status`` the campaign's state.
+    ``str(error)`` is an operator-facing explanation.
     """
-
-    def __init__(self, campaign_id: int, action: str, status: str, message: str) -> None:
-        super().__init__(message)
-        self.campaign_id, self.action, self.status = campaign_id, action, status
 
 
 class PreviewError(Exception):
@@ -234,14 +230,18 @@ class CampaignService:
             frequencies=filters.get("frequencies") or [],
         )
 
-    async def count(self, segment: Segment, *, reached_offer: int | None = None) -> int:
-        """How many alumni a segment reaches now.
+    async def count(self, segment: Segment) -> int:
+        """How many alumni a segment reaches now."""
+        async with self.deps.storage.transaction() as tx:
+            return await tx.offers.count(segment)
 
-        With ``reached_offer``: how many of them a campaign already brought that offer; a
-        campaign of that offer leaves them out.
+    async def reach(self, segment: Segment, offer_id: int) -> tuple[int, int]:
+        """Return (new, already) for sending an offer to a segment now.
+
+        ``already``: those whom another campaign brought it; a launch leaves them out.
         """
         async with self.deps.storage.transaction() as tx:
-            return await tx.offers.count(segment, reached_offer=reached_offer)
+            return await tx.offers.reach(segment, offer_id)
 
     async def create(
         self, offer_id: int, send_at: datetime | None = None, **filters: Any
@@ -333,7 +333,6 @@ class CampaignService:
         """Send a draft (or reschedule a scheduled) campaign at ``send_at`` (aware, future)."""
         if send_at <= self.deps.clock.now():
             raise ValueError("that moment has passed: give a time in the future")
-        campaign = await self._campaign(campaign_id)
         async with self.deps.storage.transaction() as tx:
             moved = await tx.offers.move_campaign(
                 campaign_id,
@@ -342,10 +341,8 @@ class CampaignService:
                 send_at=send_at,
             )
         if not moved:
+            campaign = await self._campaign(campaign_id)  # LookupError if there is none
             raise CampaignStateError(
-                campaign_id,
-                "schedule",
-                campaign.status,
                 f"campaign {campaign_id} is {campaign.status}: only a draft or scheduled "
                 "campaign can be scheduled",
             )
@@ -386,7 +383,6 @@ class CampaignService:
             LookupError: no such campaign.
             CampaignStateError: the campaign is paused or cancelled.
         """
-        campaign = await self._campaign(campaign_id)
         async with self.deps.storage.transaction() as tx:
             moved = await tx.offers.move_campaign(
                 campaign_id,
@@ -401,11 +397,9 @@ class CampaignService:
                 launch_done_at=None,
             )
         if not moved:
+            campaign = await self._campaign(campaign_id)  # LookupError if there is none
             hint = "resume it first" if campaign.status == CampaignStatus.PAUSED else "final"
             raise CampaignStateError(
-                campaign_id,
-                "send",
-                campaign.status,
                 f"campaign {campaign_id} is {campaign.status} ({hint}): nothing queued",
             )
         return await self._launch(campaign_id)
@@ -546,9 +540,6 @@ class CampaignService:
                 if await tx.offers.move_campaign(campaign_id, allowed, CampaignStatus.PAUSED):
                     return CampaignStatus.PAUSED.value
         raise CampaignStateError(
-            campaign_id,
-            "pause",
-            progress["status"],
             f"campaign {campaign_id} is {self._described(progress)}: nothing to pause",
         )
 
@@ -573,9 +564,6 @@ class CampaignService:
             moved = await tx.offers.move_campaign(campaign_id, [CampaignStatus.PAUSED], status)
         if not moved:
             raise CampaignStateError(
-                campaign_id,
-                "resume",
-                campaign.status,
                 f"campaign {campaign_id} is {campaign.status}, not paused: nothing to resume",
             )
         logger.info("campaign %s resumed", campaign_id)
@@ -605,9 +593,6 @@ class CampaignService:
                     logger.info("campaign %s cancelled: %d pushes", campaign_id, cancelled)
                     return cancelled
         raise CampaignStateError(
-            campaign_id,
-            "cancel",
-            progress["status"],
             f"campaign {campaign_id} is {self._described(progress)}: nothing to cancel",
         )
 
@@ -652,7 +637,7 @@ class CampaignService:
                 )
             key = f"preview:{campaign_id or 0}:{offer.id}:{chat_id}:{int(now.timestamp() * 1000)}"
             message = self.push(offer, campaign_id or 0, locale, preview=True)
-            await tx.outbox.enqueue([row(now, key=key, chat_id=chat_id, message=message)])
+            await enqueue(tx, row(now, key=key, chat_id=chat_id, message=message))
         return key
 
     # ------------------------------------------------------------------ progress and stats
@@ -667,7 +652,7 @@ class CampaignService:
             campaign = await tx.offers.campaign(campaign_id)
             if campaign is None:
                 raise LookupError(f"no campaign {campaign_id}")
-            counts = await tx.outbox.campaign_counts(campaign_id)
+            counts = await tx.outbox.counts(campaign_id=campaign_id)
             digests = await tx.offers.digest_counts(campaign_id)
         states = {s.value: counts.get(s.value, 0) for s in OutboxStatus}
         open_ = states["pending"] + states["sending"]
@@ -689,8 +674,12 @@ class CampaignService:
             "finished": launched and open_ == 0,
         }
 
-    async def stats(self, campaign_id: int) -> dict[str, int]:
+    async def stats(
+        self, campaign_id: int, progress: dict[str, Any] | None = None
+    ) -> dict[str, int]:
         """Targeted, each delivery outcome, interest taps and opt-outs.
+
+        Pass the campaign's ``progress`` when you have it already: it is not counted again.
 
         ``already``: in the segment, but left out because another campaign already brought
         them this offer.
@@ -698,7 +687,8 @@ class CampaignService:
         message or it kept failing; ``unknown``: maybe delivered; ``digest``: over the push
         cap or a weekly/monthly match, waiting in (or sent with) the person's digest.
         """
-        progress = await self.progress(campaign_id)
+        if progress is None:
+            progress = await self.progress(campaign_id)
         async with self.deps.storage.transaction() as tx:
             responses = await tx.offers.responses(campaign_id)
         return {
@@ -773,15 +763,18 @@ class CampaignService:
         consenting = await tx.outbox.consenting(
             {(alumnus_id, item.purpose) for item, _, _ in found}
         )
-        keep = [
-            (item, offer)
-            for item, offer, status in found
-            if status != CampaignStatus.CANCELLED and (alumnus_id, item.purpose) in consenting
-        ]
-        dropped = [item.id for item, _, _ in found if item.id not in {i.id for i, _ in keep}]
-        await tx.offers.mark_digested([i for i in dropped if i is not None], "dropped")
-        if not keep or alumnus.unreachable_since is not None:
-            await tx.offers.mark_digested([i.id for i, _ in keep if i.id is not None], "dropped")
+        keep: list[tuple[DigestItem, Offer]] = []
+        dropped: list[int] = []
+        for item, offer, status in found:
+            wanted = (
+                status != CampaignStatus.CANCELLED and (alumnus_id, item.purpose) in consenting
+            )
+            if wanted and alumnus.unreachable_since is None:
+                keep.append((item, offer))
+            elif item.id is not None:
+                dropped.append(item.id)
+        await tx.offers.mark_digested(dropped, "dropped")
+        if not keep:
             return 0
         # One digest per purpose, each with that purpose's one-tap opt-out: the row carries
         # its purpose, so the send-time consent check and a withdrawal (/stop, the button,
@@ -793,18 +786,17 @@ class CampaignService:
         not_before = self.first_allowed(now)
         for purpose, group in groups.items():
             key = f"digest:{alumnus_id}:{group[0][0].id}"
-            await tx.outbox.enqueue(
-                [
-                    row(
-                        now,
-                        key=key,
-                        chat_id=alumnus.chat_id,
-                        message=self.digest_message(group, locale),
-                        purpose=purpose,
-                        alumnus_id=alumnus_id,
-                        not_before=not_before,
-                    )
-                ]
+            await enqueue(
+                tx,
+                row(
+                    now,
+                    key=key,
+                    chat_id=alumnus.chat_id,
+                    message=self.digest_message(group, locale),
+                    purpose=purpose,
+                    alumnus_id=alumnus_id,
+                    not_before=not_before,
+                ),
             )
             await tx.offers.mark_digested([i.id for i, _ in group if i.id is not None], key)
         return len(groups)

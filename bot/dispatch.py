@@ -163,7 +163,7 @@ class SharedPacer(Pacer):
     def __init__(
         self,
         rate: float,
-        reserve: Callable[[int, float, float], Awaitable[float]],
+        reserve: Callable[[int, float], Awaitable[float]],
         *,
         group_interval: float = GROUP_CHAT_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
@@ -186,7 +186,7 @@ class SharedPacer(Pacer):
                 # the budget put them, instead of late by the answer's way back (which
                 # would overlap them with the next block another process reserved).
                 asked = self._clock()
-                wait = await self._reserve(self.block, self.rate, 0.0)
+                wait = await self._reserve(self.block, self.rate)
                 start = (asked + self._clock()) / 2 + wait
                 self._slots.extend(start + i / self.rate for i in range(self.block))
             slot = self._slots.popleft()
@@ -235,9 +235,9 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
-    async def _reserve_rate(self, tokens: int, rate: float, burst: float) -> float:
+    async def _reserve_rate(self, tokens: int, rate: float) -> float:
         async with self.deps.storage.transaction() as tx:
-            return await tx.outbox.reserve_rate(SharedPacer.NAME, tokens, rate, burst)
+            return await tx.outbox.reserve_rate(SharedPacer.NAME, tokens, rate)
 
     def register(self, kind: str, sender: Sender) -> None:
         """Teach the dispatcher a payload kind."""

@@ -12,7 +12,6 @@ have been delivered".
 
 from __future__ import annotations
 
-import json
 import logging
 
 import aiohttp
@@ -59,7 +58,6 @@ class AiohttpRequest(BaseRequest):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
                 timeout=self._timeout,
-                json_serialize=json.dumps,
             )
 
     async def shutdown(self) -> None:

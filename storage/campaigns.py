@@ -403,17 +403,25 @@ class OfferRepository:
             held = held.where(col(DigestItem.campaign_id) != campaign_id)
         return or_(pushed, held.correlate(Alumnus).exists())
 
-    async def count(self, segment: Segment, *, reached_offer: int | None = None) -> int:
-        """Return how many alumni a segment reaches now.
-
-        With ``reached_offer``: how many of them a campaign already brought that offer
-        (they are left out when the offer is sent to this segment).
-        """
-        audience = self.audience(segment)
-        if reached_offer is not None:
-            audience = audience.where(self.already_reached(reached_offer))
-        query = select(func.count()).select_from(audience.subquery())
+    async def count(self, segment: Segment) -> int:
+        """Return how many alumni a segment reaches now."""
+        query = select(func.count()).select_from(self.audience(segment).subquery())
         return int((await self._session.execute(query)).scalar_one())
+
+    async def reach(self, segment: Segment, offer_id: int) -> tuple[int, int]:
+        """Return (new, already) for sending an offer to a segment now, in one scan.
+
+        ``new``: who would get it; ``already``: the rest, whom a campaign already brought
+        it (a launch leaves them out).
+        """
+        audience = (
+            self.audience(segment)
+            .add_columns(self.already_reached(offer_id).label("had"))
+            .subquery()
+        )
+        query = select(func.count(), func.count().filter(audience.c.had))
+        everyone, already = (await self._session.execute(query)).one()
+        return int(everyone) - int(already), int(already)
 
     async def page(
         self,

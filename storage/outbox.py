@@ -225,48 +225,39 @@ class OutboxRepository:
             query = query.where(col(OutboxMessage.id).not_in(skip))
         return {int(a or 0): int(n) for a, n in (await self._session.execute(query)).all()}
 
-    async def campaign_counts(self, campaign_id: int) -> dict[str, int]:
-        """Return a campaign's rows per status."""
-        query = (
-            select(col(OutboxMessage.status), func.count())
-            .where(col(OutboxMessage.campaign_id) == campaign_id)
-            .group_by(col(OutboxMessage.status))
-        )
-        return {status: int(n) for status, n in (await self._session.execute(query)).all()}
-
-    async def reserve_rate(self, name: str, tokens: int, rate: float, burst: float) -> float:
+    async def reserve_rate(self, name: str, tokens: int, rate: float) -> float:
         """Reserve ``tokens`` of a rate shared by every process (PostgreSQL); return the wait.
 
         One row per budget holds the database-clock time at which the next token is free.
         Each reservation moves it on by ``tokens / rate`` in one atomic UPDATE, so processes
-        together never take more than ``rate`` a second (plus ``burst`` seconds of catch-up
-        after idling). The database clock is the one clock all processes share. The return
-        value is how many seconds from now the first reserved token may be used.
+        together never take more than ``rate`` a second; time left unused is not saved up.
+        The database clock is the one clock all processes share. The return value is how
+        many seconds from now the first reserved token may be used.
         """
-        await self._session.execute(
-            text(
-                "INSERT INTO rate_budget (name, next_free) VALUES (:name, 0) "
-                "ON CONFLICT (name) DO NOTHING"
-            ),
-            {"name": name},
-        )
         if is_postgres(self._session):
             now = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS double precision)"
             latest = "GREATEST"
         else:  # one process with several dispatchers (tests); SQLite's 'now' has ms precision
             now, latest = "((julianday('now') - 2440587.5) * 86400.0)", "MAX"
-        result = await self._session.execute(
-            text(
-                # Only our own SQL fragments are formatted in; values are bound.
-                "UPDATE rate_budget SET next_free = "
-                f"{latest}(next_free, {now} - CAST(:burst AS double precision)) "
-                "+ CAST(:span AS double precision) "
-                "WHERE name = :name "
-                f"RETURNING next_free - CAST(:span AS double precision) - {now}"
-            ),
-            {"name": name, "span": tokens / rate, "burst": burst},
+        reserve = text(
+            # Only our own SQL fragments are formatted in; values are bound.
+            f"UPDATE rate_budget SET next_free = {latest}(next_free, {now}) "
+            "+ CAST(:span AS double precision) "
+            "WHERE name = :name "
+            f"RETURNING next_free - CAST(:span AS double precision) - {now}"
         )
-        return float(result.scalar_one())
+        values = {"name": name, "span": tokens / rate}
+        wait = (await self._session.execute(reserve, values)).scalar_one_or_none()
+        if wait is None:  # the budget's first use: create its row, then reserve
+            await self._session.execute(
+                text(
+                    "INSERT INTO rate_budget (name, next_free) VALUES (:name, 0) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                {"name": name},
+            )
+            wait = (await self._session.execute(reserve, values)).scalar_one()
+        return float(wait)
 
     async def reap(self, now: datetime) -> int:
         """Expired ``sending`` leases become ``unknown``: the call may have reached Telegram."""
@@ -280,11 +271,15 @@ class OutboxRepository:
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def counts(self, key_prefix: str | None = None) -> dict[str, int]:
-        """Return rows per status, optionally for dedupe keys starting with ``key_prefix``."""
+    async def counts(
+        self, key_prefix: str | None = None, *, campaign_id: int | None = None
+    ) -> dict[str, int]:
+        """Return rows per status: of one campaign, or with keys starting with ``key_prefix``."""
         query = select(col(OutboxMessage.status), func.count()).group_by(col(OutboxMessage.status))
         if key_prefix is not None:
             query = query.where(col(OutboxMessage.dedupe_key).startswith(key_prefix))
+        if campaign_id is not None:
+            query = query.where(col(OutboxMessage.campaign_id) == campaign_id)
         return {status: int(n) for status, n in (await self._session.execute(query)).all()}
 
     async def get(self, dedupe_key: str) -> OutboxMessage | None:

@@ -277,7 +277,7 @@ async def test_shared_slots_are_used_when_the_budget_gave_them_not_a_round_trip_
     async def fake_sleep(seconds: float) -> None:
         now[0] += seconds
 
-    async def reserve(tokens: int, rate: float, burst: float) -> float:
+    async def reserve(tokens: int, rate: float) -> float:
         now[0] += 0.04  # the request on its way to the database
         at = now[0]
         start = max(budget[0], at)

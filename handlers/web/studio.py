@@ -400,10 +400,9 @@ class Studio(ConsoleService):
         ``reached``: alumni who get it if sent now; ``already``: the rest of the segment,
         left out because a campaign already brought them this offer.
         """
+        assert offer.id is not None
         segment = self.campaigns.segment_for(offer, **chosen.for_service(self.clock.now()))
-        everyone = await self.campaigns.count(segment)
-        already = await self.campaigns.count(segment, reached_offer=offer.id)
-        return everyone - already, already
+        return await self.campaigns.reach(segment, offer.id)
 
     @staticmethod
     def purpose_of(offer: Offer) -> str:
@@ -499,7 +498,7 @@ class Studio(ConsoleService):
         """Return the campaign's numbers and how far it is (for the page and its poll)."""
         try:
             progress = await self.campaigns.progress(campaign_id)
-            stats = await self.campaigns.stats(campaign_id)
+            stats = await self.campaigns.stats(campaign_id, progress)
         except LookupError:
             raise NotFoundError() from None
         total, done = int(progress["total"]), int(progress["done"])
