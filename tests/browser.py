@@ -1,7 +1,8 @@
 """Real headless Chromium for the console tests (Debian's package, installed by .ci/run).
 
-Loaded as a pytest plugin by ``tests/conftest.py``: the ``browser`` and ``page`` fixtures, and
-:func:`served`, which serves a console app on a free port as ``alumnibot run`` does.
+Loaded as a pytest plugin by ``tests/conftest.py``: the ``browser`` and ``page`` fixtures,
+:func:`served`, which serves a console app on a free port as ``alumnibot run`` does, and the
+``console_url`` fixture, the console of the running bot (a module may define its own).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright
+
+from bot.app import AlumniApplication
+from handlers.web import console_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -59,3 +63,13 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
         yield await context.new_page()
     finally:
         await context.close()
+
+
+@pytest.fixture
+async def console_url(app: AlumniApplication) -> AsyncIterator[str]:
+    """The console on the bot's services and dispatcher, served as ``alumnibot run`` does."""
+    data = app.bot_data
+    async with served(
+        console_app(data.deps, data.conversation.inbox, data.dispatcher.wake)
+    ) as url:
+        yield url

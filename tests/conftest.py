@@ -190,11 +190,17 @@ def processed_of(application: AlumniApplication) -> Processed:
 
 
 @asynccontextmanager
-async def polling_app(settings: Settings, clock: FrozenClock) -> AsyncIterator[AlumniApplication]:
-    """Run a real Application long-polling the simulator, as ``alumnibot run`` does."""
+async def polling_app(
+    settings: Settings, clock: FrozenClock, *, dispatch: bool = True
+) -> AsyncIterator[AlumniApplication]:
+    """Run a real Application long-polling the simulator, as ``alumnibot run`` does.
+
+    ``dispatch=False`` leaves its outbox dispatcher idle: nothing it queues is sent until
+    the test sends the queue itself.
+    """
     application = build_application(settings, clock=clock)
     track(application)
-    async with running(application):
+    async with running(application, dispatch=dispatch):
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(timeout=1, poll_interval=0)

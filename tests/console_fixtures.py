@@ -1,4 +1,8 @@
-"""Shared helpers for the console tests: a console app on a real database, and form helpers."""
+"""Shared helpers for the console tests: a console app on a real database, and form helpers.
+
+Also the ``deps`` fixture (defined as :func:`people_deps`): not a conftest fixture, so a test
+module that wants it imports ``people_deps``.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
+from bot.app import AlumniApplication
 from bot.clock import FrozenClock
 from bot.render import Renderer
 from bot.settings import Settings
@@ -66,6 +72,14 @@ async def add_people(deps: ConsoleDeps) -> StaffService:
     return service
 
 
+@pytest.fixture(name="deps")
+async def people_deps(database_url: str, clock: FrozenClock) -> AsyncIterator[ConsoleDeps]:
+    """The ``deps`` fixture: a console's deps on a fresh database with :func:`add_people`."""
+    async with console_deps(console_settings(database_url), clock) as deps:
+        await add_people(deps)
+        yield deps
+
+
 @asynccontextmanager
 async def console_client(deps: ConsoleDeps) -> AsyncIterator[TestClient]:
     async with TestClient(TestServer(console_app(deps))) as client:
@@ -89,6 +103,36 @@ async def log_in(client: TestClient, email: str, password: str) -> ClientRespons
     )
     await response.read()
     return response
+
+
+@asynccontextmanager
+async def signed_in(
+    deps: ConsoleDeps, email: str = "ann@school.example"
+) -> AsyncIterator[TestClient]:
+    """A console client on ``deps``, signed in as ``email`` and sent on to the inbox."""
+    async with console_client(deps) as client:
+        response = await log_in(client, email, PASSWORD)
+        assert response.status == 303 and response.headers["Location"] == "/inbox"
+        yield client
+
+
+@asynccontextmanager
+async def web_as(
+    app: AlumniApplication, email: str, *, bot_username: str | None = None
+) -> AsyncIterator[TestClient]:
+    """A console on the bot's own inbox and dispatcher, signed in as ``email``.
+
+    ``app`` is the running bot (conftest's ``app``); ``bot_username`` is passed on to the
+    console, as ``alumnibot run`` does, for the pages that link to the bot in Telegram.
+    """
+    data = app.bot_data
+    console = console_app(
+        data.deps, data.conversation.inbox, data.dispatcher.wake, bot_username=bot_username
+    )
+    async with TestClient(TestServer(console)) as client:
+        response = await log_in(client, email, PASSWORD)
+        assert response.status == 303
+        yield client
 
 
 def session_cookie(client: TestClient) -> str | None:

@@ -8,32 +8,12 @@ from contextlib import asynccontextmanager
 from bot.app import AlumniApplication, build_application, running
 from bot.settings import Settings
 from storage.models import InboxConversation, InboxMessage, OutboxMessage
-from tests.conftest import Chat, processed_of, track
+from tests.conftest import Chat, polling_app, processed_of
 from tests.test_campaigns import add_alumnus
 from tests.test_inbox import ask, staff_team
 from tests.test_onboarding import rows
 
 MERGED = "berichten tegelijk, samengevoegd"
-
-
-@asynccontextmanager
-async def bot_that_queues(settings: Settings, clock) -> AsyncIterator[AlumniApplication]:
-    """The real bot at Telegram's 20 messages a minute per group, its dispatcher idle.
-
-    Nothing it queues is sent until :func:`deliver` runs, as when the group's limit holds
-    the queue back for minutes.
-    """
-    application = build_application(settings, clock=clock)
-    track(application)
-    async with running(application, dispatch=False):
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(timeout=1, poll_interval=0)
-        try:
-            yield application
-        finally:
-            await application.updater.stop()
-            await application.stop()
 
 
 @asynccontextmanager
@@ -62,7 +42,12 @@ async def relays_waiting(app) -> list[OutboxMessage]:
 
 async def test_a_burst_is_merged_per_topic_in_order_and_nothing_is_lost(settings, sim, clock):
     assert settings.group_messages_per_minute == 20  # Telegram's limit: merge from 4 waiting
-    async with bot_that_queues(settings, clock) as app, sender(settings, clock) as send:
+    # The bot's dispatcher is idle: nothing it queues is sent until deliver() runs, as when
+    # the group's limit holds the queue back for minutes.
+    async with (
+        polling_app(settings, clock, dispatch=False) as app,
+        sender(settings, clock) as send,
+    ):
         group, _ = await staff_team(app, sim)
         chats = {}
         for name in ("Sanne", "Bob"):

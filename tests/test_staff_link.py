@@ -3,41 +3,25 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from bot.staff import StaffService
-from handlers.web import console_app
 from storage.models import Alumnus, AuditEvent, InboundUpdate
-from tests.conftest import Chat, polling_app, processed_of
-from tests.console_fixtures import PASSWORD, csrf_in, log_in
+from tests.conftest import Chat, processed_of
+from tests.console_fixtures import PASSWORD, csrf_in, web_as
 from tests.test_onboarding import rows
 
 LINK = re.compile(r'<code id="account-command">/start (staff-[A-Za-z0-9_-]+)</code>')
 
 
 @pytest.fixture
-async def app(settings, clock):
-    """The bot polling the simulator, with console cookies that work over plain http."""
-    async with polling_app(settings.model_copy(update={"web_cookie_secure": False}), clock) as a:
-        yield a
-
-
-@asynccontextmanager
-async def bot_console(app, email: str) -> AsyncIterator[TestClient]:
-    """The console as ``alumnibot run`` serves it beside the bot, signed in as ``email``."""
-    data = app.bot_data
-    console = console_app(
-        data.deps, data.conversation.inbox, data.dispatcher.wake, bot_username=app.bot.username
-    )
-    async with TestClient(TestServer(console)) as client:
-        assert (await log_in(client, email, PASSWORD)).status == 303
-        yield client
+def settings(settings):
+    # Console cookies that work over plain http.
+    return settings.model_copy(update={"web_cookie_secure": False})
 
 
 async def add_staff(app) -> StaffService:
@@ -70,7 +54,7 @@ async def make_link(client: TestClient) -> tuple[str, str]:
 async def test_a_member_links_their_telegram_from_the_console_in_one_step(app, sim):
     await add_staff(app)
     ann = sim.create_user(first_name="Ann")
-    async with bot_console(app, "ann@school.example") as client:
+    async with web_as(app, "ann@school.example", bot_username=app.bot.username) as client:
         async with client.get("/account/telegram") as page:
             html = await page.text()
         assert "Je Telegram-account is nog niet gekoppeld." in html

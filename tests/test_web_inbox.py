@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -18,7 +16,7 @@ from bot.staff import StaffService
 from handlers.web import console_app
 from storage.models import AuditEvent, InboxConversation, InboxMessage, OutboxMessage
 from tests.conftest import Chat, processed_of
-from tests.console_fixtures import PASSWORD, csrf_in, log_in
+from tests.console_fixtures import PASSWORD, csrf_in, web_as
 from tests.test_campaigns import add_alumnus
 from tests.test_inbox import settle, staff_team, texts_in
 from tests.test_onboarding import rows
@@ -84,17 +82,6 @@ async def conversation_of(app, first_name: str) -> InboxConversation:
             if a.first_name == first_name
         ]
     return conversation
-
-
-@asynccontextmanager
-async def web_as(app, email: str) -> AsyncIterator[TestClient]:
-    """A console on the bot's own inbox and dispatcher, signed in as ``email``."""
-    data = app.bot_data
-    console = console_app(data.deps, data.conversation.inbox, data.dispatcher.wake)
-    async with TestClient(TestServer(console)) as client:
-        response = await log_in(client, email, PASSWORD)
-        assert response.status == 303
-        yield client
 
 
 async def page(client: TestClient, path: str) -> tuple[int, str]:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from playwright.async_api import Page, expect
 
-from handlers.web import console_app
-from tests.browser import served
 from tests.console_fixtures import PASSWORD
 from tests.test_inbox import settle
 from tests.test_web_browser import sign_in
@@ -22,16 +18,6 @@ def settings(settings):
     return settings.model_copy(
         update={"group_messages_per_minute": 6000.0, "web_cookie_secure": False}
     )
-
-
-@pytest.fixture
-async def console_url(app) -> AsyncIterator[str]:
-    """The console on the bot's inbox and dispatcher, served as ``alumnibot run`` serves it."""
-    data = app.bot_data
-    async with served(
-        console_app(data.deps, data.conversation.inbox, data.dispatcher.wake)
-    ) as url:
-        yield url
 
 
 async def test_log_in_read_reply_see_new_messages_and_close(app, sim, page: Page, console_url):

@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from markupsafe import escape
 from sqlalchemy import select, update
@@ -29,13 +27,10 @@ from storage.models import (
     StaffMember,
 )
 from tests.console_fixtures import (
-    PASSWORD,
-    add_people,
     console_client,
-    console_deps,
-    console_settings,
     csrf_in,
-    log_in,
+    people_deps,  # noqa: F401  (the deps fixture)
+    signed_in,
 )
 
 words = Renderer(CONTENT_DIR)
@@ -57,21 +52,6 @@ def console_of_client(client: TestClient) -> Console:
 
 def field_errors(page: str) -> dict[str, str]:
     return {name: text.strip() for name, text in FIELD_ERROR.findall(page)}
-
-
-@pytest.fixture
-async def deps(database_url, clock):
-    async with console_deps(console_settings(database_url), clock) as deps:
-        await add_people(deps)
-        yield deps
-
-
-@asynccontextmanager
-async def signed_in(deps, email="ann@school.example"):
-    async with console_client(deps) as client:
-        response = await log_in(client, email, PASSWORD)
-        assert response.status == 303
-        yield client
 
 
 async def page_token(client, path="/offers") -> str:
@@ -282,9 +262,9 @@ async def test_a_script_in_a_title_stays_text_in_list_form_and_preview(deps):
             composer = await page.text()
     assert XSS not in composer and f"Cursus (LLO): {escape(XSS)}</option>" in composer
     escaped = str(escape(XSS))
-    for page in (listed, form_page):
-        assert XSS not in page
-        assert "<script>alert" not in page
+    for shown in (listed, form_page):
+        assert XSS not in shown
+        assert "<script>alert" not in shown
     assert f'<td class="offer-title">{escaped}</td>' in listed
     assert f'value="{escaped}"' in form_page
     assert f"Cursus: {escaped}" in form_page  # the server-drawn preview

@@ -5,14 +5,10 @@ and watch its progress reach 100% as the bot delivers to the simulator.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from playwright.async_api import expect
 
 from bot.staff import StaffService
-from handlers.web import console_app
-from tests.browser import served
 from tests.console_fixtures import PASSWORD
 from tests.test_campaigns import add_alumnus
 from tests.test_web_browser import sign_in
@@ -24,16 +20,6 @@ FORM_SCREENSHOT = "/tmp/offers-form.png"
 @pytest.fixture
 def settings(settings):
     return settings.model_copy(update={"web_cookie_secure": False})
-
-
-@pytest.fixture
-async def console_url(app) -> AsyncIterator[str]:
-    """The console on the bot's services and dispatcher, served as ``alumnibot run`` does."""
-    data = app.bot_data
-    async with served(
-        console_app(data.deps, data.conversation.inbox, data.dispatcher.wake)
-    ) as url:
-        yield url
 
 
 async def test_create_an_offer_compose_send_and_follow_a_campaign(app, sim, page, console_url):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -23,7 +22,9 @@ from tests.console_fixtures import (
     console_settings,
     csrf_in,
     log_in,
+    people_deps,  # noqa: F401  (the deps fixture)
     session_cookie,
+    signed_in,
 )
 
 words = Renderer(CONTENT_DIR)
@@ -32,23 +33,8 @@ ERROR_PATTERN = re.compile(r'<p class="error"[^>]*>(.*?)</p>', re.S)
 
 
 @pytest.fixture
-async def deps(database_url, clock):
-    async with console_deps(console_settings(database_url), clock) as deps:
-        await add_people(deps)
-        yield deps
-
-
-@pytest.fixture
 async def client(deps):
     async with console_client(deps) as client:
-        yield client
-
-
-@asynccontextmanager
-async def signed_in(deps, email="ann@school.example"):
-    async with console_client(deps) as client:
-        response = await log_in(client, email, PASSWORD)
-        assert response.status == 303 and response.headers["Location"] == "/inbox"
         yield client
 
 
