@@ -101,6 +101,16 @@ async def choose_language(request: web.Request) -> web.StreamResponse:
 
 
 def _local_path(target: str) -> bool:
-    """Return whether ``target`` is a console path (no open redirect to another site)."""
-    console_paths = ("/inbox", "/offers", "/campaigns")
-    return target.startswith(console_paths) and "//" not in target and "\\" not in target
+    """Return whether ``target`` is an absolute path on this site (no open redirect).
+
+    It must start with exactly one slash and hold no backslash, no ``//`` and no control
+    character: browsers read ``//host`` (and a slash then a backslash) as another site, and
+    drop tabs and line breaks, so ``/<tab>/host`` would become ``//host``. A scheme
+    (``https:``, ``javascript:``) cannot come first because the path starts with a slash.
+    """
+    return (
+        target.startswith("/")
+        and "//" not in target
+        and "\\" not in target
+        and not any(ord(char) < 0x20 or ord(char) == 0x7F for char in target)
+    )
