@@ -21,7 +21,7 @@ from bot.context import Deps
 from bot.dispatch import Dispatcher
 from bot.inbox import InboxService
 from bot.logs import configure_logging
-from bot.messenger import Action, Outgoing
+from bot.messenger import QueueOnlyMessenger
 from bot.privacy import ConsentService
 from bot.render import Renderer
 from bot.settings import Settings
@@ -213,24 +213,6 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> None:
         await engine.dispose()
 
 
-class _QueueOnly:
-    """The CLI only queues: the running bot's dispatcher sends (nothing here talks to Telegram)."""
-
-    async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
-        raise RuntimeError("the command line queues messages; the running bot sends them")
-
-    async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
-        raise RuntimeError("the command line queues messages; the running bot sends them")
-
-    async def copy(
-        self, chat_id: int, from_chat_id: int, message_id: int, thread_id: int | None = None
-    ) -> int:
-        raise RuntimeError("the command line queues messages; the running bot sends them")
-
-    async def create_topic(self, chat_id: int, name: str) -> int:
-        raise RuntimeError("the command line queues messages; the running bot sends them")
-
-
 BAR_WIDTH = 30
 
 
@@ -291,7 +273,7 @@ async def _campaigns(settings: Settings, args: argparse.Namespace) -> None:
             renderer=Renderer(settings.content_dir),
             catalogue=Catalogue(settings.content_dir / "catalogue"),
             clock=SystemClock(),
-            messenger=_QueueOnly(),
+            messenger=QueueOnlyMessenger("the command line"),
         )
         service = CampaignService(deps, ConsentService(deps), InboxService(deps, Dispatcher(deps)))
         render = deps.renderer.text

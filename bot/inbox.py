@@ -104,16 +104,14 @@ class Reminders:
         return min([self.default, *self.by_team.values()])
 
 
-def load_reminders(path: Path) -> Reminders:
-    """Read the reminder settings from the ``business_hours`` section."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return Reminders.from_config(data.get("business_hours") or {})
+def load_config(path: Path) -> dict[str, Any]:
+    """Read content/inbox.yaml, once; an empty file means every default."""
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
-def load_config(path: Path, timezone: str) -> tuple[list[Rule], BusinessHours]:
-    """Read routing rules and business hours."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    rules = [
+def routing_rules(data: dict[str, Any]) -> list[Rule]:
+    """Build the routing rules from the ``routing`` section."""
+    return [
         Rule(
             team=str(r["team"]),
             topic=r.get("topic"),
@@ -123,7 +121,6 @@ def load_config(path: Path, timezone: str) -> tuple[list[Rule], BusinessHours]:
         )
         for r in data.get("routing", [])
     ]
-    return rules, BusinessHours.from_config(data.get("business_hours", {}), timezone)
 
 
 class InboxService:
@@ -131,12 +128,13 @@ class InboxService:
 
     def __init__(self, deps: Deps, dispatcher: Dispatcher) -> None:
         self.deps = deps
-        config = deps.settings.content_dir / "inbox.yaml"
-        self.rules, self.hours = load_config(config, deps.settings.timezone)
-        self.reminders = load_reminders(config)
+        data = load_config(deps.settings.content_dir / "inbox.yaml")
+        self.rules = routing_rules(data)
+        business_hours = data.get("business_hours") or {}
+        self.hours = BusinessHours.from_config(business_hours, deps.settings.timezone)
+        self.reminders = Reminders.from_config(business_hours)
         # A team's group is "at its limit" when more relays wait for it than it may receive
         # in burst_merge_after_seconds (Telegram: 20 a minute); then texts are merged.
-        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
         seconds = float(data.get("burst_merge_after_seconds", DEFAULT_BURST_SECONDS))
         per_second = deps.settings.group_messages_per_minute / 60.0
         self.burst_backlog = max(2, math.ceil(per_second * seconds))

@@ -111,3 +111,32 @@ class Messenger(Protocol):
     async def create_topic(self, chat_id: int, name: str) -> int:
         """Create a forum topic in a group; return its thread id or raise ``DeliveryError``."""
         ...
+
+
+class QueueOnlyMessenger:
+    """The messenger of a process without the bot (the CLI, a standalone console).
+
+    Such a process only queues messages in the outbox; the running bot's dispatcher sends
+    them. Anything that would talk to Telegram directly raises ``RuntimeError``.
+    """
+
+    def __init__(self, process: str = "this process") -> None:
+        self._refusal = f"{process} queues messages; the running bot sends them"
+
+    async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
+        """Refuse: replies are sent by the running bot."""
+        raise RuntimeError(self._refusal)
+
+    async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
+        """Refuse: the outbox is sent by the running bot."""
+        raise RuntimeError(self._refusal)
+
+    async def copy(
+        self, chat_id: int, from_chat_id: int, message_id: int, thread_id: int | None = None
+    ) -> int:
+        """Refuse: copies are made by the running bot."""
+        raise RuntimeError(self._refusal)
+
+    async def create_topic(self, chat_id: int, name: str) -> int:
+        """Refuse: topics are created by the running bot."""
+        raise RuntimeError(self._refusal)

@@ -43,12 +43,14 @@ async def serving_console(application: AlumniApplication) -> AsyncIterator[str]:
     """
     settings = application.bot_data.deps.settings
     data = application.bot_data
-    # The bot's own inbox and dispatcher: web answers are queued and sent like Telegram ones.
+    # The bot's own inbox, dispatcher and campaigns: web answers are queued and sent like
+    # Telegram ones.
     app = console_app(
         data.deps,
         data.conversation.inbox,
         data.dispatcher.wake,
         bot_username=application.bot.username,
+        campaigns=data.conversation.campaigns,
     )
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -12,7 +12,7 @@ from bot.catalogue import Catalogue
 from bot.context import Deps
 from bot.dispatch import Dispatcher
 from bot.inbox import InboxService
-from bot.messenger import Action, Outgoing
+from bot.messenger import QueueOnlyMessenger
 from bot.privacy import ConsentService
 from bot.staff import ConsoleAuth, LoginFormToken, StaffLinks, StaffService
 from handlers.web import account, auth, inbox, offers
@@ -29,7 +29,6 @@ from handlers.web.security import (
 )
 from handlers.web.studio import Studio
 
-_QUEUE_ONLY = "the console queues messages; the running bot sends them"
 _MAX_BODY = 64 * 1024  # forms only; nothing large is ever posted
 
 
@@ -38,6 +37,7 @@ def console_app(
     inbox_service: InboxService | None = None,
     wake: Callable[[], None] | None = None,
     bot_username: str | None = None,
+    campaigns: CampaignService | None = None,
 ) -> web.Application:
     """Create the coordinator console app on the shared settings, storage, words and clock.
 
@@ -48,9 +48,12 @@ def console_app(
         wake: tells the bot's outbox dispatcher to send what an action queued, right away.
         bot_username: the bot's @username, for the deep link that links a member's Telegram
             account; without it the page shows the command to send the bot instead.
+        campaigns: the bot's campaign service, when the console runs beside the bot; without
+            it the console builds one that only queues (the running bot sends).
     """
     settings = deps.settings
-    campaigns = _campaign_service(deps, inbox_service)
+    if campaigns is None:
+        campaigns = _campaign_service(deps, inbox_service)
     console = Console(
         settings=settings,
         clock=deps.clock,
@@ -58,7 +61,7 @@ def console_app(
         staff=StaffService(deps.storage, deps.clock),
         login_tokens=LoginFormToken(settings.secret_key.get_secret_value()),
         pages=Pages(deps.renderer, settings.content_dir / "web"),
-        desk=Desk(settings, deps.storage, deps.renderer, deps.clock, inbox_service, wake),
+        desk=Desk(settings, deps.storage, deps.renderer, inbox_service, wake),
         studio=Studio(
             settings,
             deps.storage,
@@ -108,26 +111,11 @@ def console_app(
     return app
 
 
-class _QueueOnly:
-    """The console only queues pushes in the outbox; the running bot's dispatcher sends them."""
-
-    async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
-        raise RuntimeError(_QUEUE_ONLY)
-
-    async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
-        raise RuntimeError(_QUEUE_ONLY)
-
-    async def copy(
-        self, chat_id: int, from_chat_id: int, message_id: int, thread_id: int | None = None
-    ) -> int:
-        raise RuntimeError(_QUEUE_ONLY)
-
-    async def create_topic(self, chat_id: int, name: str) -> int:
-        raise RuntimeError(_QUEUE_ONLY)
-
-
 def _campaign_service(deps: ConsoleDeps, inbox_service: InboxService | None) -> CampaignService:
-    """Use the bot's services when it runs the console, else build them for queueing only."""
+    """Build a campaign service for a console not given the bot's (standalone, tests).
+
+    It uses ``inbox_service`` when there is one; otherwise its services only queue messages.
+    """
     if isinstance(deps, Deps) and inbox_service is not None:
         return CampaignService(deps, ConsentService(deps), inbox_service)
     full = Deps(
@@ -136,7 +124,7 @@ def _campaign_service(deps: ConsoleDeps, inbox_service: InboxService | None) -> 
         renderer=deps.renderer,
         catalogue=Catalogue(deps.settings.content_dir / "catalogue"),
         clock=deps.clock,
-        messenger=_QueueOnly(),
+        messenger=QueueOnlyMessenger("the console"),
     )
     inbox_service = inbox_service or InboxService(full, Dispatcher(full))
     return CampaignService(full, ConsentService(full), inbox_service)

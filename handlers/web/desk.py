@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.catalogue import Catalogue
-from bot.clock import Clock
-from bot.hours import BusinessHours
-from bot.inbox import InboxService, load_config
+from bot.inbox import InboxService
 from bot.render import Renderer
 from bot.settings import Settings
 from bot.staff import Principal
@@ -113,19 +111,13 @@ class Desk(ConsoleService):
         settings: Settings,
         storage: Storage,
         renderer: Renderer,
-        clock: Clock,
         service: InboxService | None,
         wake: Callable[[], None] | None,
     ) -> None:
         self.storage = storage
         self.renderer = renderer
-        self.clock = clock
         self.service = service
         super().__init__(settings, wake)
-        config = settings.content_dir / "inbox.yaml"
-        self.hours: BusinessHours = (
-            service.hours if service else load_config(config, settings.timezone)[1]
-        )
         self.catalogue = Catalogue(settings.content_dir / "catalogue")
 
     # ------------------------------------------------------------------ helpers

@@ -24,6 +24,7 @@ from handlers.web.studio import (
     LIST_FIELDS,
     SITUATIONS,
     Filters,
+    FormData,
     NotFoundError,
     OfferRefusedError,
 )
@@ -177,31 +178,37 @@ async def show_composer(request: web.Request) -> web.StreamResponse:
     return await _composer(request, offer_id=_id(request.query.get("offer")), chosen=chosen)
 
 
-async def _usable_offer(request: web.Request, raw: object) -> Offer:
-    """Return the offer named by the form if the member may use it (else 404 / 403)."""
+async def _posted_offer(request: web.Request, *, as_json: bool = False) -> tuple[FormData, Offer]:
+    """Return the posted form and the offer it names, if the member may use that offer.
+
+    An unknown offer is a 404. A refused one is audited (``refused:offer``) and a 403: the
+    forbidden page, or ``{"error": "forbidden"}`` for the composer's script (``as_json``).
+    """
     console = console_of(request)
     principal = signed_in(request)
-    offer_id = _id(raw)
+    form = await request.post()
+    offer_id = _id(form.get("offer"))
     if offer_id is None:
         raise web.HTTPNotFound()
     try:
-        return await console.studio.offer(principal, offer_id)
+        return form, await console.studio.offer(principal, offer_id)
     except NotFoundError:
         raise web.HTTPNotFound() from None
     except OfferRefusedError:
         await console.auth.audit(principal, "refused:offer", str(offer_id))
-        raise
+        refused = (
+            web.json_response({"error": "forbidden"}, status=403)
+            if as_json
+            else forbidden(request)
+        )
+        raise web.HTTPForbidden(text=refused.text, content_type=refused.content_type) from None
 
 
 @access(STAFF)
 async def count_audience(request: web.Request) -> web.StreamResponse:
     """Return how many alumni the composed segment reaches now, as JSON."""
     console = console_of(request)
-    form = await request.post()
-    try:
-        offer = await _usable_offer(request, form.get("offer"))
-    except OfferRefusedError:
-        return web.json_response({"error": "forbidden"}, status=403)
+    form, offer = await _posted_offer(request, as_json=True)
     chosen, reasons = console.studio.filters(form)
     purpose = console.studio.purpose_of(offer)
     reach, already = await console.studio.count(offer, chosen)
@@ -221,11 +228,7 @@ async def send_campaign(request: web.Request) -> web.StreamResponse:
     """Create the campaign and queue it, now or at a school-time moment; then its page."""
     console = console_of(request)
     principal = signed_in(request)
-    form = await request.post()
-    try:
-        offer = await _usable_offer(request, form.get("offer"))
-    except OfferRefusedError:
-        return forbidden(request)
+    form, offer = await _posted_offer(request)
     chosen, reasons = console.studio.filters(form)
     send_at, late = console.studio.send_at(form)
     if late:
@@ -249,11 +252,7 @@ async def save_segment(request: web.Request) -> web.StreamResponse:
     """Save the composer's filters under a name; back to the composer with them loaded."""
     console = console_of(request)
     principal = signed_in(request)
-    form = await request.post()
-    try:
-        offer = await _usable_offer(request, form.get("offer"))
-    except OfferRefusedError:
-        return forbidden(request)
+    form, offer = await _posted_offer(request)
     chosen, reasons = console.studio.filters(form)
     name = str(form.get("segment_name") or "").strip()
     if not 1 <= len(name) <= _MAX_NAME:
@@ -375,11 +374,7 @@ async def preview_to_me(request: web.Request) -> web.StreamResponse:
     """Send the offer's push, marked as a preview, to the member's own Telegram chat."""
     console = console_of(request)
     principal = signed_in(request)
-    form = await request.post()
-    try:
-        offer = await _usable_offer(request, form.get("offer"))
-    except OfferRefusedError:
-        return forbidden(request)
+    form, offer = await _posted_offer(request)
     locale = form.get("preview_locale")
     sent = await console.studio.preview_to_me(
         principal, offer, locale if isinstance(locale, str) else pick_page_locale(request)
