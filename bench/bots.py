@@ -62,7 +62,7 @@ async def _serve(config: BotConfig, conn: Connection, profiler: cProfile.Profile
     secret = secrets.token_urlsafe(32)
     async with _bot(config, secret) as (application, web_app):
         await application.start()
-        # The same server set-up as bot.runner.run_webhook.
+        # The same server set-up as handlers.runner.run_webhook.
         runner = web.AppRunner(web_app, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -70,7 +70,7 @@ async def _serve(config: BotConfig, conn: Connection, profiler: cProfile.Profile
         server: Any = site._server
         port = server.sockets[0].getsockname()[1]
         if config.kind == ALUMNIBOT:
-            from handlers.webhook import replay_unprocessed
+            from handlers.telegram.webhook import replay_unprocessed
 
             await replay_unprocessed(application)
         await application.bot.set_webhook(
@@ -115,9 +115,9 @@ async def _bot(config: BotConfig, secret: str) -> AsyncIterator[tuple[Any, web.A
     if config.kind == ALUMNIBOT:
         from pydantic import SecretStr
 
-        from bot.app import build_application, running
-        from bot.settings import Settings
-        from handlers.webhook import webhook_app
+        from bot.core.settings import Settings
+        from handlers.telegram.app import build_application, running
+        from handlers.telegram.webhook import webhook_app
 
         settings = Settings(
             _env_file=None,
@@ -182,7 +182,7 @@ def build_echo(config: BotConfig) -> Any:
 
 
 def echo_webhook_app(application: Any, secret: str, path: str) -> web.Application:
-    """The webhook endpoint of handlers.webhook without the database: check, queue, 200."""
+    """The webhook endpoint without the database: check, queue, 200."""
     import hmac
 
     from telegram import Update

@@ -29,7 +29,9 @@ from sqlalchemy import text
 from bench.bots import ALUMNIBOT, ECHO, profile_path
 from bench.databases import fresh_database
 from bench.scenarios import TOKEN, log
-from bot.dispatch import MAX_IN_FLIGHT  # the dispatcher's bound on sends; the baseline's too
+from bot.delivery.dispatcher import (
+    MAX_IN_FLIGHT,  # the dispatcher's bound on sends; the baseline's too
+)
 from sandbox.simulator import BotApiSimulator, SimMessage
 from storage.db import make_engine
 from storage.migrate import upgrade
@@ -97,8 +99,8 @@ def steady_rate(stamps: Sequence[float]) -> float:
 
 
 def _catalogue() -> Any:
-    from bot.catalogue import Catalogue
-    from bot.settings import CONTENT_DIR
+    from bot.core.catalogue import Catalogue
+    from bot.core.settings import CONTENT_DIR
 
     return Catalogue(CONTENT_DIR / "catalogue")
 
@@ -312,8 +314,8 @@ async def _sender(config: SenderConfig) -> AsyncIterator[Any]:
     if config.kind == ALUMNIBOT:
         from pydantic import SecretStr
 
-        from bot.app import build_application, running
-        from bot.settings import Settings
+        from bot.core.settings import Settings
+        from handlers.telegram.app import build_application, running
 
         settings = Settings(
             _env_file=None,
@@ -823,8 +825,9 @@ def render_delivery(
         "  process. **Alumnibot**: `build_application(settings, webhook=True)` inside",
         "  `running(dispatch=False)`; it creates and launches the campaign itself",
         "  (`CampaignService.create` + `launch`: audience paging, bulk enqueue), then starts",
-        f"  the dispatcher (`bot.dispatch.Dispatcher`, {MAX_IN_FLIGHT} sends in flight, HTTP pool "
-        f"{POOL}; PTB's requests on aiohttp's client, `handlers.telegram_request`).",
+        "  the dispatcher (`bot.delivery.dispatcher.Dispatcher`,"
+        f" {MAX_IN_FLIGHT} sends in flight, HTTP pool "
+        f"{POOL}; PTB's requests on aiohttp's client, `handlers.telegram.request`).",
         "  **Bare PTB**: `telegram.Bot` with PTB's default client,",
         f"  `HTTPXRequest(connection_pool_size={POOL})`, `send_message` in one task per",
         f"  recipient behind a semaphore of {MAX_IN_FLIGHT}, with the exact HTML text and",

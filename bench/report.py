@@ -252,17 +252,18 @@ def render(
         "- **Transport.** The Bot API simulator (`sandbox.simulator`, rate limits off) runs in"
         " the benchmark process together with the simulated alumni. Each bot runs in its own",
         "  process, as in production (Telegram is another machine): it is built, started and",
-        "  served like `alumnibot run --webhook` does (`bot.runner.run_webhook`): the",
+        "  served like `alumnibot run --webhook` does (`handlers.runner.run_webhook`): the",
         "  Application without an Updater, `application.start()`, the aiohttp `AppRunner` on a",
         "  free 127.0.0.1 port, then `set_webhook(url, secret_token=...)`. The simulator POSTs",
         "  every update to that webhook over real HTTP (in order per chat, at most 40 at once:",
         "  Telegram's default `max_connections`), and the bot calls the simulator's Bot API over",
         "  real HTTP.",
-        "- **Alumnibot.** `bot.app.build_application(settings, webhook=True)` inside"
-        " `bot.app.running()`, served by `handlers.webhook.webhook_app` (each update is stored in",
+        "- **Alumnibot.** `handlers.telegram.app.build_application(settings, webhook=True)` inside"
+        " `handlers.telegram.app.running()`, served by"
+        " `handlers.telegram.webhook.webhook_app` (each update is stored in",
         "  `inbound_update` before the 200, claimed once, then handled in its own transaction):",
         f"  `PerChatUpdateProcessor({options.concurrent_updates})`, PTB's requests on aiohttp's"
-        f" client (`handlers.telegram_request.AiohttpRequest({options.concurrent_updates})`,",
+        f" client (`handlers.telegram.request.AiohttpRequest({options.concurrent_updates})`,",
         "  PTB's documented `BaseRequest` extension point) instead of the default httpx, HTML",
         "  defaults, the database pool of `storage.db.make_engine` (PostgreSQL: 10 + 20",
         "  overflow).",

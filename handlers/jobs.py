@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from telegram.ext import JobQueue
 
-from bot.retention import purge_expired
-from handlers.context import AlumniContext
+from bot.privacy.retention import purge_expired
+from handlers.telegram.context import AlumniContext
 
 PURGE_INTERVAL = timedelta(hours=1)
 REAP_INTERVAL = timedelta(seconds=30)

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright
 
-from bot.app import AlumniApplication
+from handlers.telegram.app import AlumniApplication
 from handlers.web import console_app
 
 CHROMIUM = Path("/usr/bin/chromium")

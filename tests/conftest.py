@@ -27,9 +27,9 @@ from sqlalchemy import text
 from telegram import Update
 from telegram.ext import TypeHandler
 
-from bot.app import AlumniApplication, build_application, running
-from bot.clock import FrozenClock
-from bot.settings import Settings
+from bot.core.clock import FrozenClock
+from bot.core.settings import Settings
+from handlers.telegram.app import AlumniApplication, build_application, running
 from sandbox.simulator import BotApiSimulator, SimMessage, SimUser
 from storage.db import make_engine
 from storage.migrate import upgrade

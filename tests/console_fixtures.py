@@ -16,11 +16,11 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from bot.app import AlumniApplication
-from bot.clock import FrozenClock
-from bot.render import Renderer
-from bot.settings import Settings
-from bot.staff import StaffService
+from bot.core.clock import FrozenClock
+from bot.core.render import Renderer
+from bot.core.settings import Settings
+from bot.staff.service import StaffService
+from handlers.telegram.app import AlumniApplication
 from handlers.web import console_app
 from storage.db import make_engine
 from storage.repositories import Storage

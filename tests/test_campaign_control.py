@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot.app import AlumniApplication, build_application, running
-from bot.campaigns import CampaignStateError, PreviewError
-from bot.cli import progress_line, watch
-from bot.dispatch import row
-from bot.staff import StaffService
+from bot.campaigns.service import CampaignStateError, PreviewError
+from bot.delivery.dispatcher import row
+from bot.staff.service import StaffService
+from handlers.cli.main import progress_line, watch
+from handlers.telegram.app import AlumniApplication, build_application, running
 from sandbox.simulator import Fault
 from storage.models import Alumnus, InboxConversation, Offer, OfferResponse, OutboxMessage
 from tests.conftest import Chat, buttons, processed_of

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.digest import next_digest
-from bot.retention import DIGEST_ITEM_RETENTION, purge_expired
+from bot.campaigns.digest import next_digest
+from bot.privacy.retention import DIGEST_ITEM_RETENTION, purge_expired
 from storage.models import Alumnus, ConsentEvent, DigestItem, OfferResponse, OutboxMessage
 from tests.conftest import Chat, buttons, polling_app, processed_of
 from tests.test_campaign_control import new_offer

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.app import AlumniApplication, build_application, running
-from bot.dispatch import Dispatcher, SharedPacer
+from bot.delivery.dispatcher import Dispatcher, SharedPacer
+from handlers.telegram.app import AlumniApplication, build_application, running
 from storage.db import make_engine
 from storage.repositories import Storage
 from tests.conftest import TEST_DB

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.campaigns import OfferImportError
+from bot.campaigns.service import OfferImportError
 from storage.campaigns import Segment
 from storage.models import Alumnus, ConsentEvent, OfferResponse, OutboxMessage, Team
 from tests.conftest import Chat, buttons, processed_of

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.app import AlumniApplication, build_application, running
-from bot.dispatch import Pacer, SharedPacer, enqueue, row
-from bot.messenger import Button, Outgoing
-from handlers.telegram_messenger import keyboard
+from bot.core.messenger import Button, Outgoing
+from bot.delivery.dispatcher import Pacer, SharedPacer, enqueue, row
+from handlers.telegram.app import AlumniApplication, build_application, running
+from handlers.telegram.messenger import keyboard
 from sandbox.simulator import Fault
 from storage.models import Alumnus, OutboxMessage, OutboxStatus
 from tests.test_onboarding import rows

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.app import AlumniApplication, build_application, running
-from bot.settings import Settings
+from bot.core.settings import Settings
+from handlers.telegram.app import AlumniApplication, build_application, running
 from storage.models import InboxConversation, InboxMessage, OutboxMessage
 from tests.conftest import Chat, polling_app, processed_of
 from tests.test_campaigns import add_alumnus

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.staff import StaffService
+from bot.staff.service import StaffService
 from sandbox.simulator import Fault
 from storage.models import InboxConversation, InboxMessage, OutboxMessage
 from tests.conftest import Chat, processed_of

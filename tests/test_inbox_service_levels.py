@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.hours import BusinessHours
-from bot.inbox import Reminders
-from bot.settings import CONTENT_DIR
+from bot.core.hours import BusinessHours
+from bot.core.settings import CONTENT_DIR
+from bot.inbox.service import Reminders
 from storage.models import InboxConversation, InboxMessage, OutboxMessage
 from tests.conftest import Chat, processed_of
 from tests.test_campaigns import add_alumnus

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.logs import RedactingFilter, install_redaction
+from bot.core.logs import RedactingFilter, install_redaction
 from tests.conftest import TOKEN
 from tests.test_onboarding import onboard_nl
 
@@ -21,7 +21,7 @@ def test_filter_redacts_tokens_in_messages_and_arguments():
 async def test_a_whole_session_logs_no_token(app, new_chat, caplog):
     caplog.set_level(logging.DEBUG)
     install_redaction()
-    for name in ("handlers.telegram_request", "telegram", "telegram.ext"):
+    for name in ("handlers.telegram.request", "telegram", "telegram.ext"):
         logging.getLogger(name).setLevel(logging.DEBUG)
     chat = new_chat()
     await onboard_nl(chat)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.app import AlumniApplication
+from handlers.telegram.app import AlumniApplication
 from storage.models import Alumnus, ConsentEvent, ConversationState
 from tests.conftest import buttons
 

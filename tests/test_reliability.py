@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from bot.app import build_application, running
-from bot.settings import Settings
+from bot.core.settings import Settings
+from handlers.telegram.app import build_application, running
 from storage.models import Alumnus, ConsentEvent, Offer, OutboxMessage
 from tests.test_onboarding import rows
 
@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = """
 import asyncio, os
 os.environ.setdefault("PTB_TIMEDELTA", "1")
-from bot.app import build_application, running
-from bot.settings import Settings
+from handlers.telegram.app import build_application, running
+from bot.core.settings import Settings
 
 async def main():
     application = build_application(Settings(_env_file=None), webhook=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.retention import purge_expired
+from bot.privacy.retention import purge_expired
 from storage.models import InboundUpdate
 from tests.test_onboarding import rows
 

@@ -8,7 +8,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from bot.staff import (
+from bot.staff.service import (
     ConsoleAuth,
     DuplicateError,
     InvalidInputError,

@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bot.staff import StaffService
+from bot.staff.service import StaffService
 from storage.models import Alumnus, AuditEvent, InboundUpdate
 from tests.conftest import Chat, processed_of
 from tests.console_fixtures import PASSWORD, csrf_in, web_as

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.catalogue import Catalogue
-from bot.render import Renderer
-from bot.settings import CONTENT_DIR
-from bot.steps import (
+from bot.core.catalogue import Catalogue
+from bot.core.render import Renderer
+from bot.core.settings import CONTENT_DIR
+from bot.profile.steps import (
     STEPS,
     Accept,
     GraduationStep,

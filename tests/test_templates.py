@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalogue import Catalogue
-from bot.render import LOCALES, Renderer
-from bot.settings import CONTENT_DIR
+from bot.core.catalogue import Catalogue
+from bot.core.render import LOCALES, Renderer
+from bot.core.settings import CONTENT_DIR
 from sandbox.simulator.tghtml import parse_html
 from storage.models import InboxMessage, Offer
 

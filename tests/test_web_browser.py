@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Page, expect
 
-from bot.render import Renderer
-from bot.settings import CONTENT_DIR
+from bot.core.render import Renderer
+from bot.core.settings import CONTENT_DIR
 from handlers.web import console_app
 from tests.browser import served
 from tests.console_fixtures import (

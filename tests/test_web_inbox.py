@@ -9,10 +9,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot.catalogue import Catalogue
-from bot.render import Renderer
-from bot.settings import CONTENT_DIR
-from bot.staff import StaffService
+from bot.core.catalogue import Catalogue
+from bot.core.render import Renderer
+from bot.core.settings import CONTENT_DIR
+from bot.staff.service import StaffService
 from handlers.web import console_app
 from storage.models import AuditEvent, InboxConversation, InboxMessage, OutboxMessage
 from tests.conftest import Chat, processed_of

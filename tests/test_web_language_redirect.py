@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.render import Renderer
-from bot.settings import CONTENT_DIR
+from bot.core.render import Renderer
+from bot.core.settings import CONTENT_DIR
 from tests.console_fixtures import (
     csrf_in,
     people_deps,  # noqa: F401  (the deps fixture)

@@ -14,8 +14,8 @@ from markupsafe import escape
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from bot.render import Renderer
-from bot.settings import CONTENT_DIR
+from bot.core.render import Renderer
+from bot.core.settings import CONTENT_DIR
 from handlers.web.pages import CONSOLE, Console
 from storage.models import (
     AuditEvent,

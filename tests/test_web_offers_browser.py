@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from bot.staff import StaffService
+from bot.staff.service import StaffService
 from tests.console_fixtures import PASSWORD
 from tests.test_campaigns import add_alumnus
 from tests.test_web_browser import sign_in

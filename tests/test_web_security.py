@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.render import Renderer
-from bot.settings import CONTENT_DIR
-from bot.staff import StaffService
+from bot.core.render import Renderer
+from bot.core.settings import CONTENT_DIR
+from bot.staff.service import StaffService
 from storage.models import AuditEvent, LoginAttempt, WebSession
 from tests.console_fixtures import (
     PASSWORD,

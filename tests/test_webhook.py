@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.app import AlumniApplication, build_application, running
-from handlers.webhook import SECRET_HEADER, webhook_app
+from handlers.telegram.app import AlumniApplication, build_application, running
+from handlers.telegram.webhook import SECRET_HEADER, webhook_app
 from storage.models import Alumnus, InboundUpdate
 from tests.conftest import Chat, processed_of, track
 from tests.test_onboarding import rows
@@ -119,7 +119,7 @@ async def test_the_same_update_id_twice_is_processed_once_when_polling(app, sim)
 
 
 async def test_an_update_received_but_not_processed_is_replayed_at_start(sim, settings, clock):
-    from handlers.webhook import replay_unprocessed
+    from handlers.telegram.webhook import replay_unprocessed
 
     user = sim.create_user(first_name="Piet")
     # First run: the update is stored (as the webhook does before answering 200), then the
@@ -174,7 +174,7 @@ async def test_updates_arriving_together_are_stored_together_and_each_handled_on
 async def test_an_update_whose_handling_fails_is_not_replayed_at_every_start(
     sim, settings, clock, monkeypatch
 ):
-    from handlers.webhook import replay_unprocessed
+    from handlers.telegram.webhook import replay_unprocessed
 
     user = sim.create_user(first_name="Piet")
 

@@ -1,7 +1,7 @@
 """My Telegram: a staff member links their own Telegram account, without the CLI.
 
 The page makes a deep link (``t.me/<bot>?start=staff-...``, valid 10 minutes, see
-``bot.staff.StaffLinks``); opening it in Telegram sends it to the bot, which links the
+``bot.staff.service.StaffLinks``); opening it in Telegram sends it to the bot, which links the
 account that sent it. Linked, a member answers in the team group and gets previews.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.staff import NotFoundError
+from bot.staff.service import NotFoundError
 from handlers.web.pages import console_of, signed_in
 from handlers.web.security import STAFF, access
 

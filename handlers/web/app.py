@@ -7,14 +7,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.campaigns import CampaignService
-from bot.catalogue import Catalogue
-from bot.context import Deps
-from bot.dispatch import Dispatcher
-from bot.inbox import InboxService
-from bot.messenger import QueueOnlyMessenger
-from bot.privacy import ConsentService
-from bot.staff import ConsoleAuth, LoginFormToken, StaffLinks, StaffService
+from bot.campaigns.service import CampaignService
+from bot.core.catalogue import Catalogue
+from bot.core.deps import Deps
+from bot.core.messenger import QueueOnlyMessenger
+from bot.delivery.dispatcher import Dispatcher
+from bot.inbox.service import InboxService
+from bot.privacy.service import ConsentService
+from bot.staff.service import ConsoleAuth, LoginFormToken, StaffLinks, StaffService
 from handlers.web import account, auth, inbox, offers
 from handlers.web.desk import Desk
 from handlers.web.pages import CONSOLE, Console, ConsoleDeps, Pages

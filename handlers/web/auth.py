@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.render import LOCALES
+from bot.core.render import LOCALES
 from handlers.web.pages import LOCALE_COOKIE, console_of, principal_of, signed_in
 from handlers.web.security import (
     PUBLIC,

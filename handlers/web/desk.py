@@ -1,7 +1,7 @@
 """The web inbox's data: which conversations a staff member may see, and what they show.
 
 Reads run in their own transaction and check team membership first; actions go through
-:class:`bot.inbox.InboxService` (which re-checks with ``may_act``) in one transaction each.
+:class:`bot.inbox.service.InboxService` (which re-checks with ``may_act``) in one transaction each.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.catalogue import Catalogue
-from bot.inbox import InboxService
-from bot.render import Renderer
-from bot.settings import Settings
-from bot.staff import Principal
+from bot.core.catalogue import Catalogue
+from bot.core.render import Renderer
+from bot.core.settings import Settings
+from bot.inbox.service import InboxService
+from bot.staff.service import Principal
 from handlers.web.service import ConsoleService
 from storage.models import Alumnus, InboxConversation, InboxMessage, InboxStatus, Team
 from storage.repositories import Storage, Tx

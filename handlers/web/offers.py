@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict
 
-from bot.staff import Principal
+from bot.staff.service import Principal
 from handlers.web.pages import Console, console_of, pick_page_locale, signed_in
 from handlers.web.security import STAFF, access, forbidden
 from handlers.web.studio import (

@@ -10,10 +10,10 @@ from typing import Any, Protocol
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.clock import Clock
-from bot.render import DEFAULT_LOCALE, LOCALES, Renderer
-from bot.settings import Settings
-from bot.staff import ConsoleAuth, LoginFormToken, Principal, StaffLinks, StaffService
+from bot.core.clock import Clock
+from bot.core.render import DEFAULT_LOCALE, LOCALES, Renderer
+from bot.core.settings import Settings
+from bot.staff.service import ConsoleAuth, LoginFormToken, Principal, StaffLinks, StaffService
 from handlers.web.desk import Desk
 from handlers.web.studio import Studio
 from storage.repositories import Storage
@@ -22,7 +22,7 @@ LOCALE_COOKIE = "alumnibot_lang"
 
 
 class ConsoleDeps(Protocol):
-    """The part of ``bot.context.Deps`` the console needs (the console sends no messages)."""
+    """The part of ``bot.core.deps.Deps`` the console needs (the console sends no messages)."""
 
     @property
     def settings(self) -> Settings:

@@ -17,7 +17,7 @@ from typing import TypeVar
 from aiohttp import web
 from aiohttp.web_urldispatcher import MatchInfoError
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 from handlers.web.pages import PRINCIPAL, console_of, principal_of
 
 logger = logging.getLogger(__name__)

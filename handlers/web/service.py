@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 
 
 class ConsoleService:

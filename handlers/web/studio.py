@@ -17,13 +17,19 @@ from typing import Any
 
 from multidict import MultiMapping
 
-from bot.campaigns import LIST_FIELDS, CampaignService, CampaignStateError, PreviewError, RowError
-from bot.catalogue import Catalogue
-from bot.clock import Clock
-from bot.messenger import Outgoing
-from bot.render import LOCALES, Renderer
-from bot.settings import Settings
-from bot.staff import Principal
+from bot.campaigns.service import (
+    LIST_FIELDS,
+    CampaignService,
+    CampaignStateError,
+    PreviewError,
+    RowError,
+)
+from bot.core.catalogue import Catalogue
+from bot.core.clock import Clock
+from bot.core.messenger import Outgoing
+from bot.core.render import LOCALES, Renderer
+from bot.core.settings import Settings
+from bot.staff.service import Principal
 from handlers.web.service import ConsoleService
 from storage.models import PURPOSE_OF_KIND, Campaign, Offer, OfferKind, SavedSegment, Situation
 from storage.repositories import Storage

@@ -1,0 +1,519 @@
+"""The delivery engine: sends outbox rows at Telegram's limits, nothing lost, nothing twice.
+
+One dispatcher per process claims due rows in batches of about one second of sending,
+commits the claim, re-checks consent and reachability, sends with its own pacing (a global
+token bucket, and per chat at most 1 msg/s, or 20 msg/min for groups) and records every
+outcome as DESIGN.md prescribes. What is not known to have failed before it left (a timeout
+after the request went out, a lease that expired) becomes ``unknown``: never a blind resend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.campaigns.digest import CAP_WINDOW, next_digest
+from bot.core.deps import Deps
+from bot.core.messenger import (
+    Button,
+    MaybeDeliveredError,
+    Outgoing,
+    RejectedError,
+    RetryLaterError,
+    TransientError,
+    UnreachableError,
+)
+from storage.models import CampaignStatus, OutboxMessage, OutboxStatus
+from storage.repositories import Tx
+
+logger = logging.getLogger(__name__)
+
+PRIVATE_CHAT_INTERVAL = 1.0  # seconds between two messages to one person
+GROUP_CHAT_INTERVAL = 3.0  # 20 messages a minute to a group
+MAX_IN_FLIGHT = 100
+MAX_BACKOFF = 300.0
+PACER_RETRY = 1.0  # seconds before a row whose rate reservation failed is tried again
+
+
+def payload_of(message: Outgoing) -> dict[str, Any]:
+    """Serialise a message for the outbox."""
+    return {
+        "text": message.text,
+        "buttons": [[vars(button) for button in row] for row in message.buttons],
+    }
+
+
+def outgoing_of(payload: dict[str, Any]) -> Outgoing:
+    """Rebuild the message from an outbox payload."""
+    return Outgoing(
+        text=payload["text"],
+        buttons=[[Button(**button) for button in row] for row in payload.get("buttons", [])],
+    )
+
+
+async def enqueue(tx: Tx, item: dict[str, Any]) -> bool:
+    """Queue one row (see :func:`row`) in the caller's transaction; False if queued before."""
+    return await tx.outbox.enqueue([item]) == 1
+
+
+def row(
+    now: datetime,
+    *,
+    key: str,
+    chat_id: int,
+    message: Outgoing | None = None,
+    payload: dict[str, Any] | None = None,
+    purpose: str | None = None,
+    alumnus_id: int | None = None,
+    not_before: datetime | None = None,
+    thread_id: int | None = None,
+    campaign_id: int | None = None,
+) -> dict[str, Any]:
+    """Build one outbox row: a ``message`` (kind text), or a ``payload`` of another kind.
+
+    A row with a ``campaign_id`` is a push: it counts towards the weekly cap, and is held
+    while its campaign is paused.
+    """
+    if payload is None:
+        if message is None:
+            raise ValueError("give a message or a payload")
+        payload = payload_of(message)
+    elif message is not None:
+        raise ValueError("give a message or a payload, not both")
+    return {
+        "dedupe_key": key,
+        "chat_id": chat_id,
+        "message_thread_id": thread_id,
+        "campaign_id": campaign_id,
+        "alumnus_id": alumnus_id,
+        "purpose": purpose,
+        "payload": payload,
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "not_before": not_before or now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+class Pacer:
+    """Pacing in loop time: a global token bucket and a next free slot per chat."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        group_interval: float = GROUP_CHAT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.rate = rate
+        # A small bucket lets sends catch up after scheduling jitter without ever exceeding
+        # rate * (1 s + 0.1 s) in any window, well inside Telegram's 30/s.
+        self.capacity = max(1.0, rate * 0.1)
+        self._tokens = self.capacity
+        self._updated = clock()
+        self._clock, self._sleep = clock, sleep
+        self._lock = asyncio.Lock()
+        self._next_chat: dict[int, float] = {}
+        self._group_interval = group_interval
+
+    def reserve_chat(self, chat_id: int) -> float:
+        """Reserve the chat's next slot; return how many seconds from now it is."""
+        now = self._clock()
+        if len(self._next_chat) > 50_000:
+            self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
+        slot = max(now, self._next_chat.get(chat_id, now))
+        interval = self._group_interval if chat_id < 0 else PRIVATE_CHAT_INTERVAL
+        self._next_chat[chat_id] = slot + interval
+        return slot - now
+
+    async def acquire(self) -> None:
+        """Wait for one token of the global rate."""
+        async with self._lock:
+            # Reserve first, then wait off the debt: no retry loop that float rounding could
+            # keep spinning, and waiters leave in the order they came (the lock is FIFO).
+            now = self._clock()
+            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            self._tokens -= 1
+            if self._tokens < 0:
+                await self._sleep(-self._tokens / self.rate)
+
+
+class SharedPacer(Pacer):
+    """The global rate shared by every process through the database (PostgreSQL).
+
+    Tokens are reserved in small blocks from one ``rate_budget`` row (see
+    ``OutboxRepository.reserve_rate``), each block a run of time slots ``1 / rate`` apart
+    on the database's clock, so all processes together never exceed ``rate``. Slots left
+    unused for longer than a moment are thrown away, never spent late in a burst.
+    """
+
+    NAME = "global"
+
+    def __init__(
+        self,
+        rate: float,
+        reserve: Callable[[int, float], Awaitable[float]],
+        *,
+        group_interval: float = GROUP_CHAT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        super().__init__(rate, group_interval=group_interval, clock=clock, sleep=sleep)
+        self._reserve = reserve
+        self.block = max(1, math.ceil(rate * 0.1))
+        self._slots: deque[float] = deque()
+
+    async def acquire(self) -> None:
+        """Wait for this process' next slot of the shared rate."""
+        async with self._lock:
+            stale = self._clock() - 0.02
+            while self._slots and self._slots[0] < stale:
+                self._slots.popleft()
+            if not self._slots:
+                # The wait is counted from the database's "now" during the round trip;
+                # taking the middle of it as that moment keeps this process' slots where
+                # the budget put them, instead of late by the answer's way back (which
+                # would overlap them with the next block another process reserved).
+                asked = self._clock()
+                wait = await self._reserve(self.block, self.rate)
+                start = (asked + self._clock()) / 2 + wait
+                self._slots.extend(start + i / self.rate for i in range(self.block))
+            slot = self._slots.popleft()
+        delay = slot - self._clock()
+        if delay > 0:
+            await self._sleep(delay)
+
+
+Sender = Callable[[OutboxMessage], Awaitable[int]]
+OutcomeListener = Callable[[Sequence[tuple[OutboxMessage, str]]], Awaitable[None]]
+
+
+class Dispatcher:
+    """Sends due outbox rows; run one per process (several on PostgreSQL is safe).
+
+    A row's ``payload["kind"]`` picks how it is sent: ``text`` (the default) and ``copy``
+    here; features register more with :meth:`register` (the inbox adds ``relay``). Listeners
+    hear every recorded outcome (the inbox tells a topic when an alumnus blocked the bot).
+    """
+
+    def __init__(self, deps: Deps, *, shared_rate: bool | None = None) -> None:
+        """Wire the dispatcher.
+
+        Args:
+            deps: services and settings.
+            shared_rate: pace by the rate budget in the database, shared with every other
+                dispatcher; by default on PostgreSQL (where several processes may send).
+        """
+        self.deps = deps
+        self._senders: dict[str, Sender] = {"text": self._send_text, "copy": self._send_copy}
+        self._listeners: list[OutcomeListener] = []
+        group_interval = 60.0 / deps.settings.group_messages_per_minute
+        self.pacer: Pacer
+        if shared_rate is None:
+            shared_rate = deps.storage.engine.dialect.name == "postgresql"
+        if shared_rate:
+            # Several processes may send: one global rate for all of them.
+            self.pacer = SharedPacer(
+                deps.settings.send_rate, self._reserve_rate, group_interval=group_interval
+            )
+        else:
+            self.pacer = Pacer(deps.settings.send_rate, group_interval=group_interval)
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set while nothing due is left unhandled
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def _reserve_rate(self, tokens: int, rate: float) -> float:
+        async with self.deps.storage.transaction() as tx:
+            return await tx.outbox.reserve_rate(SharedPacer.NAME, tokens, rate)
+
+    def register(self, kind: str, sender: Sender) -> None:
+        """Teach the dispatcher a payload kind."""
+        self._senders[kind] = sender
+
+    def listen(self, listener: OutcomeListener) -> None:
+        """Call ``listener`` with (row, status) pairs after each batch's outcomes are recorded."""
+        self._listeners.append(listener)
+
+    async def _send_text(self, r: OutboxMessage) -> int:
+        return await self.deps.messenger.deliver(
+            r.chat_id, outgoing_of(r.payload), r.message_thread_id
+        )
+
+    async def _send_copy(self, r: OutboxMessage) -> int:
+        source = r.payload["copy"]
+        return await self.deps.messenger.copy(
+            r.chat_id, source["from_chat_id"], source["message_id"], r.message_thread_id
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Run the send loop in the background."""
+        self._stopping = False
+        self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        """Look for due rows now instead of at the next idle tick."""
+        self._idle.clear()
+        self._wake.set()
+
+    async def idle(self) -> None:
+        """Wait until the loop has handled everything due (outcomes recorded)."""
+        await self._idle.wait()
+
+    async def _loop(self, idle: float = 0.5) -> None:
+        while not self._stopping:
+            try:
+                handled = await self.run_once()
+            except Exception:
+                logger.exception("dispatcher batch failed; retrying shortly")
+                handled = 0
+            if handled == 0 and not self._stopping:
+                if not self._wake.is_set():
+                    self._idle.set()
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), idle)
+
+    # ------------------------------------------------------------------ one batch
+
+    async def run_once(self) -> int:
+        """Claim one batch of due rows, send them, record the outcomes; return the count."""
+        settings, clock, storage = self.deps.settings, self.deps.clock, self.deps.storage
+        now = clock.now()
+        limit = max(1, min(settings.outbox_batch_size, math.ceil(settings.send_rate)))
+        lease = timedelta(seconds=settings.outbox_lease_seconds)
+        async with storage.transaction() as tx:
+            claimed = await tx.outbox.claim_due(now, now + lease, limit)
+            if not claimed:
+                return 0
+            sendable, skipped = await self._recheck(tx, claimed, now)
+            await tx.outbox.record(skipped)
+        # The claim is committed before any call to Telegram. Chats are served concurrently;
+        # one chat's rows strictly in order (a topic's history, a person's messages).
+        by_chat: dict[int, list[OutboxMessage]] = {}
+        for r in sendable:
+            by_chat.setdefault(r.chat_id, []).append(r)
+        per_chat = await asyncio.gather(
+            *(self._send_in_order(rows) for rows in by_chat.values()), return_exceptions=True
+        )
+        by_id: dict[int | None, dict[str, Any]] = {}
+        for chat_rows, result in zip(by_chat.values(), per_chat, strict=True):
+            if isinstance(result, BaseException):
+                # Never happens by design (_send_in_order catches); if it does, the other
+                # chats' outcomes are still recorded, and this chat's rows may have gone out.
+                logger.error("sending to one chat failed", exc_info=result)
+                result = [
+                    self._final(r, OutboxStatus.UNKNOWN, f"dispatcher error: {result!r}")
+                    for r in chat_rows
+                ]
+            by_id.update((o["id"], o) for o in result)
+        outcomes = [by_id[r.id] for r in sendable]
+        blocked = [
+            r.alumnus_id
+            for r, o in zip(sendable, outcomes, strict=True)
+            if o["status"] == OutboxStatus.FAILED.value and r.alumnus_id is not None
+        ]
+        async with storage.transaction() as tx:
+            await tx.outbox.record(outcomes)
+            await tx.outbox.mark_unreachable(blocked, clock.now())
+        if self._listeners:
+            heard = [(r, o["status"]) for r, o in zip(sendable, outcomes, strict=True)]
+            heard += [
+                (r, o["status"])
+                for r, o in ((r, o) for r in claimed for o in skipped if o["id"] == r.id)
+            ]
+            for listener in self._listeners:
+                try:
+                    await listener(heard)
+                except Exception:
+                    logger.exception("outbox outcome listener failed")
+        return len(claimed)
+
+    async def _recheck(
+        self, tx: Tx, rows: Sequence[OutboxMessage], now: datetime
+    ) -> tuple[list[OutboxMessage], list[dict[str, Any]]]:
+        """Check every claimed row again at send time, in the claim's transaction.
+
+        Dropped: rows whose consent is gone, whose person blocked the bot, or whose campaign
+        was cancelled. Pushes over the weekly cap (``PUSH_CAP_PER_WEEK``, counted over the
+        last 7 days of pushes sent, maybe sent or being sent) move to the person's digest.
+        """
+        wanted = {
+            (r.alumnus_id, r.purpose) for r in rows if r.purpose and r.alumnus_id is not None
+        }
+        consenting = await tx.outbox.consenting(wanted)
+        blocked = await tx.outbox.unreachable(r.alumnus_id for r in rows if r.alumnus_id)
+        campaigns = await tx.offers.campaign_states(r.campaign_id for r in rows if r.campaign_id)
+        pushed = await tx.outbox.recent_pushes(
+            {r.alumnus_id for r in rows if r.campaign_id and r.alumnus_id},
+            now - CAP_WINDOW,
+            exclude=[r.id for r in rows if r.id is not None],
+        )
+        cap = self.deps.settings.push_cap_per_week
+        sendable: list[OutboxMessage] = []
+        skipped: list[dict[str, Any]] = []
+        held: list[OutboxMessage] = []
+        for r in rows:
+            campaign = campaigns.get(r.campaign_id or 0)
+            if r.purpose and (r.alumnus_id, r.purpose) not in consenting:
+                skipped.append(self._final(r, OutboxStatus.CANCELLED, "no consent at send time"))
+            elif r.alumnus_id in blocked:
+                skipped.append(self._final(r, OutboxStatus.FAILED, "person blocked the bot"))
+            elif campaign is not None and campaign[0] == CampaignStatus.CANCELLED.value:
+                skipped.append(self._final(r, OutboxStatus.CANCELLED, "campaign cancelled"))
+            elif campaign is not None and r.alumnus_id is not None:
+                if pushed.get(r.alumnus_id, 0) >= cap:
+                    held.append(r)
+                    skipped.append(self._final(r, OutboxStatus.DIGEST, "over the weekly cap"))
+                else:
+                    pushed[r.alumnus_id] = pushed.get(r.alumnus_id, 0) + 1
+                    sendable.append(r)
+            else:
+                sendable.append(r)
+        if held:
+            await self._hold(tx, held, campaigns, now)
+        return sendable, skipped
+
+    async def _hold(
+        self,
+        tx: Tx,
+        rows: Sequence[OutboxMessage],
+        campaigns: dict[int, tuple[str, int]],
+        now: datetime,
+    ) -> None:
+        """Put pushes over the cap in their people's digests (weekly, or monthly if chosen)."""
+        frequency = await tx.offers.frequencies(r.alumnus_id for r in rows if r.alumnus_id)
+        await tx.offers.hold_for_digest(
+            [
+                {
+                    "alumnus_id": r.alumnus_id,
+                    "campaign_id": r.campaign_id,
+                    "offer_id": campaigns[r.campaign_id or 0][1],
+                    "purpose": r.purpose or "",
+                    "reason": "cap",
+                    "due_at": next_digest(
+                        now, frequency.get(r.alumnus_id or 0), self.deps.settings
+                    ),
+                    "created_at": now,
+                }
+                for r in rows
+            ]
+        )
+
+    async def _send_in_order(self, rows: Sequence[OutboxMessage]) -> list[dict[str, Any]]:
+        """Send one chat's rows one by one; after one that did not go out, hold the rest."""
+        outcomes: list[dict[str, Any]] = []
+        for index, r in enumerate(rows):
+            try:
+                outcome = await self._send(r)
+            except Exception as error:  # around the call: it may have gone out
+                logger.exception("dispatcher failed around outbox row %s", r.id)
+                outcome = self._final(r, OutboxStatus.UNKNOWN, f"dispatcher error: {error!r}")
+            outcomes.append(outcome)
+            if outcome["status"] != OutboxStatus.SENT.value:
+                later = outcome.get("not_before", self.deps.clock.now())
+                wait = max(0.0, (later - self.deps.clock.now()).total_seconds())
+                outcomes.extend(
+                    self._retry(rest, wait, "after an earlier message to this chat", counts=False)
+                    for rest in rows[index + 1 :]
+                )
+                break
+        return outcomes
+
+    async def _send(self, r: OutboxMessage) -> dict[str, Any]:
+        wait = self.pacer.reserve_chat(r.chat_id)
+        if wait > self.deps.settings.outbox_lease_seconds / 2:
+            # This chat is booked for a while: give the row back instead of holding a lease.
+            return self._retry(r, wait, "waiting for the chat's rate", counts=False)
+        await asyncio.sleep(wait)
+        async with self._in_flight:
+            try:
+                await self.pacer.acquire()
+            except Exception as error:  # the shared rate budget's round trip failed
+                # Nothing went out: the row goes back, and the claim's attempt is undone.
+                logger.warning("outbox: rate budget unavailable (%r); row %s retried", error, r.id)
+                return self._retry(r, PACER_RETRY, f"rate budget: {error!r}", counts=False)
+            sender = self._senders.get(r.payload.get("kind", "text"))
+            if sender is None:
+                return self._final(r, OutboxStatus.DEAD, f"unknown kind {r.payload.get('kind')}")
+            try:
+                message_id = await sender(r)
+            except RetryLaterError as error:
+                return self._retry(r, error.retry_after, str(error), counts=False)
+            except TransientError as error:
+                if r.attempts >= self.deps.settings.outbox_max_attempts:
+                    return self._final(r, OutboxStatus.DEAD, f"gave up: {error}")
+                backoff = min(MAX_BACKOFF, 2.0**r.attempts) * random.uniform(0.5, 1.5)
+                return self._retry(r, backoff, str(error), counts=True)
+            except MaybeDeliveredError as error:
+                return self._final(r, OutboxStatus.UNKNOWN, str(error))
+            except UnreachableError as error:
+                return self._final(r, OutboxStatus.FAILED, str(error))
+            except RejectedError as error:
+                return self._final(r, OutboxStatus.DEAD, str(error))
+            except Exception as error:  # an unknown failure may have sent it: no blind resend
+                logger.exception("unexpected delivery failure for outbox row %s", r.id)
+                return self._final(r, OutboxStatus.UNKNOWN, type(error).__name__)
+        now = self.deps.clock.now()
+        return {
+            "id": r.id,
+            "status": OutboxStatus.SENT.value,
+            "telegram_message_id": message_id,
+            "sent_at": now,
+            "lease_until": None,
+            "last_error": None,
+            "updated_at": now,
+        }
+
+    def _final(self, r: OutboxMessage, status: OutboxStatus, error: str) -> dict[str, Any]:
+        return {
+            "id": r.id,
+            "status": status.value,
+            "lease_until": None,
+            "last_error": error[:256],
+            "updated_at": self.deps.clock.now(),
+        }
+
+    def _retry(
+        self, r: OutboxMessage, delay: float, error: str, *, counts: bool
+    ) -> dict[str, Any]:
+        now = self.deps.clock.now()
+        return {
+            "id": r.id,
+            "status": OutboxStatus.PENDING.value,
+            "not_before": now + timedelta(seconds=delay),
+            "attempts": r.attempts if counts else r.attempts - 1,
+            "lease_until": None,
+            "last_error": error[:256],
+            "updated_at": now,
+        }
+
+    async def reap(self) -> int:
+        """Turn expired leases into ``unknown`` (the process died mid-send)."""
+        async with self.deps.storage.transaction() as tx:
+            reaped = await tx.outbox.reap(self.deps.clock.now())
+        if reaped:
+            logger.warning("outbox: %d rows had an expired lease and are now unknown", reaped)
+        return reaped

@@ -1,0 +1,777 @@
+"""The coordinator inbox: every question and answer that needs a person, in one place.
+
+Other flows (an offer's "Ik heb interesse", a check-in's "I'd like help") open or join a
+conversation through :meth:`InboxService.open_or_join` and nothing else. Messages to the
+team's forum topic and to the alumnus go through the outbox, so none is lost and each is
+sent once; relays create the conversation's topic on first use (one per conversation,
+whichever process gets there first) and recreate it, with a summary, if it was deleted.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from markupsafe import Markup
+
+from bot.core.deps import Deps
+from bot.core.hours import BusinessHours
+from bot.core.inbound import StaffInbound
+from bot.core.messenger import Action, Button, Outgoing, RejectedError, Send, TransientError
+from bot.delivery.dispatcher import Dispatcher, enqueue, row
+from storage.models import (
+    Alumnus,
+    InboxConversation,
+    InboxMessage,
+    InboxStatus,
+    OutboxMessage,
+    StaffMember,
+    Team,
+)
+from storage.repositories import Tx
+
+logger = logging.getLogger(__name__)
+
+TOPICS = ("courses", "work", "aftercare", "diploma", "other")
+SUMMARY_MESSAGES = 10  # how much history a recreated topic repeats
+FALLBACK_TEAM = "alumni"
+DEFAULT_REMINDER_HOURS = 8.0
+DEFAULT_BURST_SECONDS = 10.0
+TEXT_LIMIT = 4096  # Telegram's limit for one message's text
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message someone sent that joins a conversation (copied, so media stay intact)."""
+
+    chat_id: int
+    message_id: int
+    kind: str = "text"
+    text: str | None = None
+    file_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A routing rule from content/inbox.yaml."""
+
+    team: str
+    topic: str | None = None
+    crebos: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
+    sectors: tuple[str, ...] = ()
+
+    def matches(self, topic: str, alumnus: Alumnus) -> bool:
+        """Return whether this rule routes a conversation on ``topic`` of ``alumnus``."""
+        return (
+            (self.topic is None or self.topic == topic)
+            and (not self.crebos or alumnus.crebo in self.crebos)
+            and (not self.locations or alumnus.location in self.locations)
+            and (not self.sectors or alumnus.sector in self.sectors)
+        )
+
+
+@dataclass(frozen=True)
+class Reminders:
+    """After how many business hours an unanswered conversation is brought up again."""
+
+    default: float = DEFAULT_REMINDER_HOURS
+    by_team: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, data: dict[str, Any]) -> Reminders:
+        """Read ``reminder_after_hours`` and ``reminder_after_hours_by_team``."""
+        by_team = data.get("reminder_after_hours_by_team") or {}
+        return cls(
+            default=float(data.get("reminder_after_hours", DEFAULT_REMINDER_HOURS)),
+            by_team={str(team): float(hours) for team, hours in by_team.items()},
+        )
+
+    def after(self, team_code: str) -> float:
+        """Return the business hours after which a conversation of this team is reminded."""
+        return self.by_team.get(team_code, self.default)
+
+    @property
+    def shortest(self) -> float:
+        """Return the shortest setting of any team."""
+        return min([self.default, *self.by_team.values()])
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """Read content/inbox.yaml, once; an empty file means every default."""
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def routing_rules(data: dict[str, Any]) -> list[Rule]:
+    """Build the routing rules from the ``routing`` section."""
+    return [
+        Rule(
+            team=str(r["team"]),
+            topic=r.get("topic"),
+            crebos=tuple(str(c) for c in r.get("crebos", [])),
+            locations=tuple(r.get("locations", [])),
+            sectors=tuple(r.get("sectors", [])),
+        )
+        for r in data.get("routing", [])
+    ]
+
+
+class InboxService:
+    """Opens, joins, answers, moves and closes conversations."""
+
+    def __init__(self, deps: Deps, dispatcher: Dispatcher) -> None:
+        self.deps = deps
+        data = load_config(deps.settings.content_dir / "inbox.yaml")
+        self.rules = routing_rules(data)
+        business_hours = data.get("business_hours") or {}
+        self.hours = BusinessHours.from_config(business_hours, deps.settings.timezone)
+        self.reminders = Reminders.from_config(business_hours)
+        # A team's group is "at its limit" when more relays wait for it than it may receive
+        # in burst_merge_after_seconds (Telegram: 20 a minute); then texts are merged.
+        seconds = float(data.get("burst_merge_after_seconds", DEFAULT_BURST_SECONDS))
+        per_second = deps.settings.group_messages_per_minute / 60.0
+        self.burst_backlog = max(2, math.ceil(per_second * seconds))
+        dispatcher.register("relay", self._deliver_relay)
+        dispatcher.listen(self._heard)
+
+    # ------------------------------------------------------------------ alumni side
+
+    async def open_or_join(
+        self,
+        tx: Tx,
+        alumnus: Alumnus,
+        *,
+        topic: str,
+        context: dict[str, Any] | None = None,
+        messages: Sequence[Incoming] = (),
+        note: str | None = None,
+    ) -> tuple[InboxConversation, bool]:
+        """Join the alumnus' open conversation or open a routed one; return it and "new".
+
+        Args:
+            tx: the caller's transaction (the conversation exists iff it commits).
+            alumnus: who it is about.
+            topic: one of TOPICS; routes a new conversation.
+            context: what started it (``{"source": "offer", "offer_id": 3}``), kept with it.
+            messages: the alumnus' own messages to add (copied to the team's topic).
+            note: a system line for the team (e.g. which offer the interest is about).
+        """
+        assert alumnus.id is not None
+        now = self.deps.clock.now()
+        conversation = await tx.inbox.open_for(alumnus.id)
+        new = conversation is None
+        if conversation is None:
+            team = await self._route(tx, topic if topic in TOPICS else "other", alumnus)
+            assert team.id is not None
+            conversation = await tx.inbox.add(
+                InboxConversation(
+                    alumnus_id=alumnus.id,
+                    team_id=team.id,
+                    topic=topic if topic in TOPICS else "other",
+                    context=dict(context or {}),
+                    created_at=now,
+                    updated_at=now,
+                    # Outside business hours the acknowledgement of a new question already
+                    # says when the school opens (inbox.received_closed): that is today's
+                    # out-of-office reply, so a follow-up tonight gets no second one.
+                    away_notice_on=self._today(now) if messages and self._closed(now) else None,
+                )
+            )
+            await self._system(tx, conversation, self._intro(conversation, alumnus))
+        if note:
+            await self._system(tx, conversation, note)
+        for message in messages:
+            await self.add_from_alumnus(tx, conversation, message)
+        return conversation, new
+
+    async def add_from_alumnus(
+        self, tx: Tx, conversation: InboxConversation, message: Incoming
+    ) -> InboxMessage:
+        """Store a message of the alumnus and copy it to the team's topic.
+
+        Outside business hours the alumnus gets the out-of-office reply, at most once a day
+        per conversation. A message after a staff answer starts a new unanswered stretch,
+        which may be reminded again; a follow-up within a stretch does not.
+        """
+        assert conversation.id is not None
+        now = self.deps.clock.now()
+        stored = await tx.inbox.add_message(
+            InboxMessage(
+                conversation_id=conversation.id,
+                direction="in",
+                kind=message.kind,
+                text=message.text,
+                file_id=message.file_id,
+                source_chat_id=message.chat_id,
+                source_message_id=message.message_id,
+                created_at=now,
+            )
+        )
+        values: dict[str, Any] = {
+            "status": InboxStatus.OPEN.value,
+            "last_alumnus_at": now,
+            "updated_at": now,
+        }
+        if conversation.status != InboxStatus.OPEN.value:
+            values["reminded_at"] = None  # answered before: a new stretch begins
+        if self._closed(now) and conversation.away_notice_on != self._today(now):
+            conversation.away_notice_on = values["away_notice_on"] = self._today(now)
+            await self._away_notice(tx, conversation, now)
+        await tx.inbox.set(conversation.id, **values)
+        conversation.status = InboxStatus.OPEN.value
+        copy = {"from_chat_id": message.chat_id, "message_id": message.message_id}
+        said = message.text if message.kind == "text" and message.text else None
+        await self._relay(tx, conversation, f"in:{stored.id}", {"copy": copy}, said=said)
+        return stored
+
+    async def _away_notice(self, tx: Tx, conversation: InboxConversation, now: datetime) -> None:
+        """Queue the out-of-office reply: the team is away, and back at the next opening."""
+        alumnus = await self._alumnus(tx, conversation)
+        opening = self.hours.next_opening(now)
+        text = self.deps.renderer.text(
+            "inbox.away",
+            alumnus.locale or "nl",
+            weekday=opening.weekday(),
+            time=opening.strftime("%H:%M"),
+        )
+        key = f"inbox:{conversation.id}:away:{self._today(now).isoformat()}"
+        message = Outgoing(text)
+        await enqueue(
+            tx, row(now, key=key, chat_id=alumnus.chat_id, message=message, alumnus_id=alumnus.id)
+        )
+
+    def _closed(self, moment: datetime) -> bool:
+        return not self.hours.is_open(moment)
+
+    def _today(self, moment: datetime) -> date:
+        """The school's calendar day (the out-of-office reply is once a day)."""
+        return moment.astimezone(self.hours.zone).date()
+
+    def acknowledgement(self, locale: str, new: bool) -> str:
+        """Tell the alumnus their message is stored, and when to expect an answer."""
+        now = self.deps.clock.now()
+        renderer = self.deps.renderer
+        if not new:
+            return renderer.text("inbox.added", locale)
+        opening = self.hours.next_opening(now)
+        if self.hours.is_open(now):
+            return renderer.text("inbox.received_open", locale)
+        return renderer.text(
+            "inbox.received_closed",
+            locale,
+            weekday=opening.weekday(),
+            time=opening.strftime("%H:%M"),
+        )
+
+    async def rate(self, tx: Tx, alumnus: Alumnus, conversation_id: int, score: int) -> bool:
+        """Record the alumnus' 1-5 rating of a closed conversation, once."""
+        conversation = await tx.inbox.get(conversation_id)
+        if (
+            conversation is None
+            or conversation.alumnus_id != alumnus.id
+            or conversation.status != InboxStatus.CLOSED.value
+            or conversation.rating is not None
+            or not 1 <= score <= 5
+        ):
+            return False
+        await tx.inbox.set(conversation_id, rating=score)
+        await self._system(
+            tx, conversation, self.deps.renderer.text("inbox.rated", "nl", score=score)
+        )
+        return True
+
+    # ------------------------------------------------------------------ service levels
+
+    async def remind_unanswered(self) -> int:
+        """Remind each team, in the topic, of conversations unanswered too long; return count.
+
+        Unanswered: open, with a message of the alumnus and no staff answer since. Too long:
+        more than the team's ``reminder_after_hours`` business hours (holidays and closed days
+        do not count) since the first unanswered message. One reminder per unanswered
+        stretch: ``reminded_at`` is set under a compare-and-set in the same transaction that
+        queues the reminder, so concurrent runs and processes send it once.
+        """
+        now = self.deps.clock.now()
+        started_before = now - timedelta(hours=self.reminders.shortest)
+        reminded = 0
+        async with self.deps.storage.transaction() as tx:
+            for conversation, team_code, since in await tx.inbox.unanswered(started_before):
+                assert conversation.id is not None
+                hours = self.reminders.after(team_code)
+                if self.hours.add(since, hours) > now:
+                    continue
+                if not await tx.inbox.mark_reminded(conversation.id, now):
+                    continue
+                assigned = (
+                    await tx.staff.by_id(conversation.assigned_staff_id)
+                    if conversation.assigned_staff_id
+                    else None
+                )
+                local = since.astimezone(self.hours.zone)
+                text = self.deps.renderer.text(
+                    "inbox.reminder",
+                    "nl",
+                    hours=int(hours) if hours == int(hours) else hours,
+                    weekday=local.weekday(),
+                    time=local.strftime("%H:%M"),
+                    to=assigned.display_name if assigned else None,
+                )
+                await self._system(tx, conversation, text)
+                reminded += 1
+        if reminded:
+            logger.info("reminded teams of %d unanswered conversations", reminded)
+        return reminded
+
+    # ------------------------------------------------------------------ staff side
+
+    async def reply(
+        self,
+        tx: Tx,
+        conversation: InboxConversation,
+        staff: StaffMember,
+        *,
+        text: str | None = None,
+        copy_of: Incoming | None = None,
+        via: str = "telegram",
+    ) -> InboxMessage:
+        """Send a staff answer to the alumnus (through the outbox) and keep it.
+
+        ``text`` is plain text (typed in the web inbox, or a canned reply): it is kept as
+        written and escaped for Telegram's HTML, so "zorg & welzijn" or "<3" arrive intact.
+        ``copy_of`` copies a staff message from the group instead (media included).
+        """
+        assert conversation.id is not None
+        alumnus = await self._alumnus(tx, conversation)
+        now = self.deps.clock.now()
+        stored = await tx.inbox.add_message(
+            InboxMessage(
+                conversation_id=conversation.id,
+                direction="out",
+                kind=copy_of.kind if copy_of else "text",
+                text=copy_of.text if copy_of else text,
+                file_id=copy_of.file_id if copy_of else None,
+                source_chat_id=copy_of.chat_id if copy_of else None,
+                source_message_id=copy_of.message_id if copy_of else None,
+                staff_id=staff.id,
+                via=via,
+                created_at=now,
+            )
+        )
+        key = f"inbox:{conversation.id}:out:{stored.id}"
+        if copy_of is not None:
+            payload = {
+                "kind": "copy",
+                "copy": {"from_chat_id": copy_of.chat_id, "message_id": copy_of.message_id},
+                "conversation_id": conversation.id,
+            }
+            await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, payload=payload))
+        else:
+            message = Outgoing(html.escape(text or "", quote=False))
+            await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, message=message))
+            # Web answers also appear in the topic, so both places show the same conversation.
+            mirror = self.deps.renderer.text(
+                "inbox.web_reply" if via == "web" else "inbox.canned_sent",
+                "nl",
+                staff=staff.display_name,
+                text=text or "",
+            )
+            await self._relay(tx, conversation, f"mirror:{stored.id}", {"text": mirror})
+        await tx.inbox.set(
+            conversation.id, status=InboxStatus.WAITING.value, last_staff_at=now, updated_at=now
+        )
+        return stored
+
+    async def note(
+        self, tx: Tx, conversation: InboxConversation, staff: StaffMember, text: str, via: str
+    ) -> InboxMessage:
+        """Keep a private staff note; it is never sent to the alumnus."""
+        assert conversation.id is not None
+        stored = await tx.inbox.add_message(
+            InboxMessage(
+                conversation_id=conversation.id,
+                direction="note",
+                text=text,
+                staff_id=staff.id,
+                via=via,
+                created_at=self.deps.clock.now(),
+            )
+        )
+        if via == "web":
+            mirror = self.deps.renderer.text(
+                "inbox.web_note", "nl", staff=staff.display_name, text=text
+            )
+            await self._relay(tx, conversation, f"note:{stored.id}", {"text": mirror})
+        return stored
+
+    async def close(self, tx: Tx, conversation: InboxConversation, staff: StaffMember) -> None:
+        """Close the conversation and ask the alumnus, once, to rate the help."""
+        assert conversation.id is not None
+        if conversation.status == InboxStatus.CLOSED.value:
+            return
+        now = self.deps.clock.now()
+        await tx.inbox.set(
+            conversation.id, status=InboxStatus.CLOSED.value, closed_at=now, updated_at=now
+        )
+        conversation.status = InboxStatus.CLOSED.value
+        alumnus = await self._alumnus(tx, conversation)
+        locale = alumnus.locale or "nl"
+        renderer = self.deps.renderer
+        stars = [
+            Button(renderer.label("labels.rating", locale, score=n), f"r:{conversation.id}:{n}")
+            for n in range(1, 6)
+        ]
+        closing = Outgoing(renderer.text("inbox.closed", locale), [stars])
+        key = f"inbox:{conversation.id}:closed"
+        await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, message=closing))
+        await self._system(
+            tx, conversation, renderer.text("inbox.closed_by", "nl", staff=staff.display_name)
+        )
+
+    async def assign(
+        self, tx: Tx, conversation: InboxConversation, staff: StaffMember, to: StaffMember
+    ) -> None:
+        """Give the conversation to a staff member of its team."""
+        assert conversation.id is not None
+        await tx.inbox.set(
+            conversation.id, assigned_staff_id=to.id, updated_at=self.deps.clock.now()
+        )
+        await self._system(
+            tx,
+            conversation,
+            self.deps.renderer.text(
+                "inbox.assigned", "nl", staff=staff.display_name, to=to.display_name
+            ),
+        )
+
+    async def move(
+        self, tx: Tx, conversation: InboxConversation, staff: StaffMember, team: Team
+    ) -> None:
+        """Move the conversation to another team; its history goes along into a new topic."""
+        assert conversation.id is not None and team.id is not None
+        if team.id == conversation.team_id:
+            return
+        old = await tx.teams.by_id(conversation.team_id)
+        await self._system(
+            tx,
+            conversation,
+            self.deps.renderer.text("inbox.moved", "nl", staff=staff.display_name, team=team.name),
+        )
+        await tx.inbox.set(
+            conversation.id,
+            team_id=team.id,
+            thread_id=None,
+            thread_state="none",
+            assigned_staff_id=None,
+            updated_at=self.deps.clock.now(),
+        )
+        conversation.team_id, conversation.thread_id, conversation.thread_state = (
+            team.id,
+            None,
+            "none",
+        )
+        summary = await self._summary(tx, conversation, moved_from=old.name if old else None)
+        await self._relay(
+            tx,
+            conversation,
+            f"moved:{team.id}:{self.deps.clock.now().timestamp()}",
+            {"text": summary},
+        )
+
+    async def staff_message(self, event: StaffInbound) -> None:
+        """A message in a staff group: an answer, a note or a command, from staff only.
+
+        The group must be a team's group, the sender an active, linked staff member of that
+        team (or an admin); anonymous admins, posts on behalf of a chat and unknown groups
+        change nothing. Only messages in a conversation's topic count.
+        """
+        actions: list[Action] = []
+        async with self.deps.storage.transaction() as tx:
+            if not await tx.updates.claim(event.update_id, self.deps.clock.now()):
+                return  # handled before (a resent update)
+            team = await tx.teams.by_chat(event.chat_id)
+            if team is None or team.id is None or event.thread_id is None:
+                return
+            conversation = await tx.inbox.by_thread(team.id, event.thread_id)
+            if conversation is None:
+                return
+            staff = await tx.staff.by_telegram(event.user_id) if event.user_id else None
+            if event.sender_chat_id is not None or not await self.may_act(tx, staff, team.id):
+                logger.info(
+                    "message in staff group %s from a non-staff sender ignored", event.chat_id
+                )
+                if event.sender_chat_id is not None:
+                    refusal = Outgoing(self.deps.renderer.text("inbox.staff_refused", "nl"))
+                    actions.append(Send(refusal, thread_id=event.thread_id))
+            else:
+                assert staff is not None
+                actions = await self._staff_action(tx, conversation, staff, event)
+        if actions:
+            await self.deps.messenger.perform(event.chat_id, actions)
+
+    async def _staff_action(
+        self, tx: Tx, conversation: InboxConversation, staff: StaffMember, event: StaffInbound
+    ) -> list[Action]:
+        text = (event.text or "").strip()
+        command, _, argument = text.partition(" ")
+        command = command.split("@")[0].lower() if command.startswith("/") else ""
+        say = self.deps.renderer.text
+
+        def reply_in_topic(block: str, **ctx: Any) -> list[Action]:
+            return [Send(Outgoing(say(block, "nl", **ctx)), thread_id=event.thread_id)]
+
+        if command == "/sluit":
+            await self.close(tx, conversation, staff)
+            return []
+        if command == "/notitie" or text.startswith("!"):
+            body = argument.strip() if command else text[1:].strip()
+            await self.note(tx, conversation, staff, body, via="telegram")
+            return reply_in_topic("inbox.note_kept")
+        if command == "/toewijzen":
+            await self.assign(tx, conversation, staff, staff)
+            return []
+        if conversation.status == InboxStatus.CLOSED.value:
+            return reply_in_topic("inbox.closed_conversation")
+        if command == "/sjabloon":
+            alumnus = await self._alumnus(tx, conversation)
+            locale = alumnus.locale or "nl"
+            names = sorted(self.deps.renderer.blocks("canned", locale))
+            name = argument.strip().lower()
+            if name not in names:
+                return reply_in_topic("inbox.unknown_template", names=names)
+            canned = self.deps.renderer.label(f"canned.{name}", locale)
+            await self.reply(tx, conversation, staff, text=canned, via="canned")
+            return []
+        if command:
+            return []  # another bot command in the topic: not for the alumnus
+        copy = Incoming(
+            event.chat_id, event.message_id, event.media or "text", event.text, event.file_id
+        )
+        await self.reply(tx, conversation, staff, copy_of=copy)
+        return []
+
+    async def may_act(self, tx: Tx, staff: StaffMember | None, team_id: int) -> bool:
+        """Staff may act on a team's conversations when active and in the team (or admin)."""
+        if staff is None or not staff.active or staff.id is None:
+            return False
+        return staff.role == "admin" or await tx.teams.is_member(staff.id, team_id)
+
+    # ------------------------------------------------------------------ relays
+
+    async def _relay(
+        self,
+        tx: Tx,
+        conversation: InboxConversation,
+        suffix: str,
+        content: dict[str, Any],
+        *,
+        said: str | None = None,
+    ) -> None:
+        """Queue something for the team's topic (text, or a copy of a message).
+
+        Texts (the team's HTML, or ``said``: the plain text of an alumnus' text message that
+        is otherwise copied) may be merged into the topic's relay that still waits, when the
+        group is at its limit (see :meth:`_merge`). Media are always copied on their own.
+        """
+        assert conversation.id is not None
+        team = await tx.teams.by_id(conversation.team_id)
+        if team is None or team.chat_id is None:
+            return  # no staff group: the web inbox shows it
+        now = self.deps.clock.now()
+        key = f"inbox:{conversation.id}:{suffix}"
+        part: dict[str, Any] | None = None
+        if "text" in content:
+            content = {"text": content["text"], "buttons": []}
+            part = {"key": key, "direction": "system", "html": content["text"]}
+        elif said is not None:
+            part = {"key": key, "direction": "in", "html": html.escape(said, quote=False)}
+        if part is not None and await self._merge(tx, conversation.id, team.chat_id, part):
+            return
+        payload = {"kind": "relay", "conversation_id": conversation.id, **content}
+        if part is not None:
+            payload["parts"] = [part]  # what a later merge needs to know of this relay
+        await enqueue(tx, row(now, key=key, chat_id=team.chat_id, payload=payload))
+
+    async def _merge(
+        self, tx: Tx, conversation_id: int, chat_id: int, part: dict[str, Any]
+    ) -> bool:
+        """Add a text to the topic's relay that still waits, if the group is at its limit.
+
+        The group is at its limit when ``burst_backlog`` or more rows wait for it. Then the
+        conversation's newest relay, if it is a text (or a copied alumnus text) that has not
+        been sent, becomes one message holding every text in order, within Telegram's 4096
+        characters; anything else (media, a relay already being sent, a full message) gets
+        its own row. The outbox row keeps the key of every part it carries; the messages
+        themselves are kept in the conversation whatever happens here.
+        """
+        if await tx.inbox.queued_for_group(chat_id) < self.burst_backlog:
+            return False
+        waiting = await tx.inbox.waiting_relay(conversation_id, chat_id)
+        if waiting is None or waiting.id is None or "parts" not in waiting.payload:
+            return False
+        parts = [*waiting.payload["parts"], part]
+        text = self.deps.renderer.text(
+            "inbox.burst",
+            "nl",
+            count=len(parts),
+            history=[{"direction": p["direction"], "text": Markup(p["html"])} for p in parts],
+        )
+        if len(text.encode("utf-16-le")) // 2 > TEXT_LIMIT:  # Telegram counts UTF-16 units
+            return False
+        payload = {
+            "kind": "relay",
+            "conversation_id": conversation_id,
+            "text": text,
+            "buttons": [],
+            "parts": parts,
+        }
+        await tx.inbox.set_relay_payload(waiting.id, payload, self.deps.clock.now())
+        return True
+
+    async def _system(self, tx: Tx, conversation: InboxConversation, text: str) -> None:
+        assert conversation.id is not None
+        stored = await tx.inbox.add_message(
+            InboxMessage(
+                conversation_id=conversation.id,
+                direction="system",
+                text=text,
+                created_at=self.deps.clock.now(),
+            )
+        )
+        await self._relay(tx, conversation, f"system:{stored.id}", {"text": text})
+
+    async def _deliver_relay(self, row: OutboxMessage) -> int:
+        """Send a relay row into the conversation's topic, creating the topic when needed."""
+        conversation_id = int(row.payload["conversation_id"])
+        thread_id = await self._topic(conversation_id, row.chat_id)
+        try:
+            return await self._send_into(row, thread_id)
+        except RejectedError as error:
+            if "thread not found" not in str(error).lower():
+                raise
+            logger.info("topic of conversation %s was deleted; recreating it", conversation_id)
+            async with self.deps.storage.transaction() as tx:
+                await tx.inbox.set(conversation_id, thread_id=None, thread_state="none")
+            thread_id = await self._topic(conversation_id, row.chat_id, recreated=True)
+            return await self._send_into(row, thread_id)
+
+    async def _send_into(self, row: OutboxMessage, thread_id: int) -> int:
+        messenger = self.deps.messenger
+        if "copy" in row.payload:
+            source = row.payload["copy"]
+            return await messenger.copy(
+                row.chat_id, source["from_chat_id"], source["message_id"], thread_id
+            )
+        return await messenger.deliver(row.chat_id, Outgoing(row.payload["text"]), thread_id)
+
+    async def _topic(self, conversation_id: int, chat_id: int, *, recreated: bool = False) -> int:
+        """Return the conversation's topic, creating it once (any process may try)."""
+        async with self.deps.storage.transaction() as tx:
+            conversation = await tx.inbox.get(conversation_id)
+            if conversation is None:
+                raise TransientError("conversation gone")
+            if conversation.thread_state == "ready" and conversation.thread_id is not None:
+                return conversation.thread_id
+            if not await tx.inbox.claim_thread(conversation_id):
+                raise TransientError("topic is being created")
+            alumnus = await self._alumnus(tx, conversation)
+            name = self.deps.renderer.label("inbox.topic_name", "nl", **self._card(alumnus))
+            summary = await self._summary(tx, conversation) if recreated else None
+        try:
+            thread_id = await self.deps.messenger.create_topic(chat_id, name)
+        except Exception:
+            async with self.deps.storage.transaction() as tx:
+                await tx.inbox.set(conversation_id, thread_state="none")
+            raise
+        async with self.deps.storage.transaction() as tx:
+            await tx.inbox.set(conversation_id, thread_id=thread_id, thread_state="ready")
+        if summary:
+            await self.deps.messenger.deliver(chat_id, Outgoing(summary), thread_id)
+        return thread_id
+
+    async def _heard(self, outcomes: Sequence[tuple[OutboxMessage, str]]) -> None:
+        """When an answer cannot reach the alumnus because they blocked the bot, say so."""
+        for sent, status in outcomes:
+            conversation_id = sent.payload.get("conversation_id")
+            if (
+                status != "failed"
+                or conversation_id is None
+                or sent.payload.get("kind") == "relay"
+            ):
+                continue
+            async with self.deps.storage.transaction() as tx:
+                conversation = await tx.inbox.get(int(conversation_id))
+                if conversation is not None:
+                    await self._system(
+                        tx, conversation, self.deps.renderer.text("inbox.blocked", "nl")
+                    )
+
+    async def unreachable(self, tx: Tx, alumnus: Alumnus) -> None:
+        """The alumnus blocked the bot: tell their open conversation's team."""
+        assert alumnus.id is not None
+        conversation = await tx.inbox.open_for(alumnus.id)
+        if conversation is not None:
+            await self._system(tx, conversation, self.deps.renderer.text("inbox.blocked", "nl"))
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _route(self, tx: Tx, topic: str, alumnus: Alumnus) -> Team:
+        for rule in self.rules:
+            if rule.matches(topic, alumnus):
+                team = await tx.teams.by_code(rule.team)
+                if team is not None:
+                    return team
+        team = await tx.teams.default()
+        if team is None:
+            # No team set up yet: keep the question rather than lose it.
+            team = await tx.teams.by_code(FALLBACK_TEAM) or await tx.teams.add(
+                Team(
+                    code=FALLBACK_TEAM,
+                    name="Alumni",
+                    is_default=True,
+                    created_at=self.deps.clock.now(),
+                )
+            )
+        return team
+
+    async def _alumnus(self, tx: Tx, conversation: InboxConversation) -> Alumnus:
+        alumnus = await tx.session.get(Alumnus, conversation.alumnus_id)
+        assert alumnus is not None
+        return alumnus
+
+    def _card(self, alumnus: Alumnus) -> dict[str, Any]:
+        """Only what staff need: name, programme, cohort, situation, region."""
+        programme = self.deps.catalogue.programme(alumnus.crebo)
+        return {
+            "first_name": alumnus.first_name,
+            "programme": programme.label("nl") if programme else None,
+            "cohort": alumnus.graduation_year,
+            "studying": alumnus.still_studying,
+            "situation": alumnus.situation,
+            "region": self.deps.catalogue.region_label(alumnus.region, "nl"),
+        }
+
+    def _intro(self, conversation: InboxConversation, alumnus: Alumnus) -> str:
+        return self.deps.renderer.text(
+            "inbox.intro",
+            "nl",
+            topic=conversation.topic,
+            context=conversation.context,
+            **self._card(alumnus),
+        )
+
+    async def _summary(
+        self, tx: Tx, conversation: InboxConversation, moved_from: str | None = None
+    ) -> str:
+        assert conversation.id is not None
+        alumnus = await self._alumnus(tx, conversation)
+        history = list(await tx.inbox.messages(conversation.id))[-SUMMARY_MESSAGES:]
+        return self.deps.renderer.text(
+            "inbox.summary", "nl", history=history, moved_from=moved_from, **self._card(alumnus)
+        )

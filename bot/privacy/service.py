@@ -1,0 +1,219 @@
+"""Consent per purpose, data export, erasure and /stop (AVG/GDPR rights)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+from typing import Any
+
+from bot.core.deps import Deps
+from bot.core.messenger import Action, Button, Edit, Outgoing, Send, SendDocument
+from bot.profile.steps import rows
+from storage.models import Alumnus, ConsentEvent, Purpose
+from storage.repositories import Tx
+
+ERASE_CONFIRM_TTL = timedelta(minutes=10)
+
+
+class ConsentService:
+    """Reads and changes consent; every change is a new row in the consent log."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def text_version(self, purpose: str, locale: str) -> str:
+        """Return the version (hash) of the purpose text shown in ``locale``."""
+        return self.deps.renderer.version(
+            f"privacy.purpose_{purpose}", locale, school=self.deps.settings.school_name
+        )
+
+    async def set(
+        self, tx: Tx, alumnus: Alumnus, purpose: str, granted: bool, source: str, evidence: int
+    ) -> bool:
+        """Record a decision if it changes anything; return whether it did."""
+        assert alumnus.id is not None
+        current = await tx.consents.current(alumnus.id)
+        if current.get(purpose, False) == granted:
+            return False
+        locale = alumnus.locale or "nl"
+        if not granted:
+            await tx.outbox.cancel_pending(alumnus.id, purpose, self.deps.clock.now())
+        tx.consents.record(
+            ConsentEvent(
+                alumnus_id=alumnus.id,
+                purpose=purpose,
+                granted=granted,
+                text_version=self.text_version(purpose, locale),
+                locale=locale,
+                source=source,
+                evidence=str(evidence),
+                occurred_at=self.deps.clock.now(),
+            )
+        )
+        return True
+
+    async def toggle(
+        self, tx: Tx, alumnus: Alumnus, purpose: str, source: str, evidence: int
+    ) -> bool:
+        """Flip one purpose; return the new value."""
+        assert alumnus.id is not None
+        granted = not (await tx.consents.current(alumnus.id)).get(purpose, False)
+        await self.set(tx, alumnus, purpose, granted, source, evidence)
+        return granted
+
+    async def withdraw_all(self, tx: Tx, alumnus: Alumnus, evidence: int) -> list[str]:
+        """Withdraw every granted purpose (/stop); return which ones were withdrawn."""
+        assert alumnus.id is not None
+        granted = [p for p, on in (await tx.consents.current(alumnus.id)).items() if on]
+        for purpose in granted:
+            await self.set(tx, alumnus, purpose, False, "stop", evidence)
+        return granted
+
+    async def screen(self, tx: Tx, alumnus: Alumnus, intro: str, prefix: str) -> Outgoing:
+        """Render the consent toggles; ``prefix`` makes the callback data (flow or /privacy)."""
+        assert alumnus.id is not None
+        locale = alumnus.locale or "nl"
+        current = await tx.consents.current(alumnus.id)
+        renderer = self.deps.renderer
+        text = renderer.text(
+            intro,
+            locale,
+            school=self.deps.settings.school_name,
+            purposes=[(p.value, current.get(p.value, False)) for p in Purpose],
+        )
+        toggles = [
+            Button(
+                renderer.label(
+                    "labels.toggle",
+                    locale,
+                    on=current.get(p.value, False),
+                    text=renderer.label(f"labels.purpose_{p.value}", locale),
+                ),
+                f"{prefix}{p.value}",
+            )
+            for p in Purpose
+        ]
+        return Outgoing(text=text, buttons=rows(toggles, 1))
+
+
+class PrivacyService:
+    """/privacy, /mijngegevens, /verwijderen and /stop."""
+
+    def __init__(self, deps: Deps, consent: ConsentService) -> None:
+        self.deps = deps
+        self.consent = consent
+
+    async def overview(self, tx: Tx, alumnus: Alumnus) -> list[Action]:
+        """Show each purpose with a toggle."""
+        return [Send(await self.consent.screen(tx, alumnus, "privacy.overview", "c:"))]
+
+    async def toggle(
+        self, tx: Tx, alumnus: Alumnus, purpose: str, message_id: int, evidence: int
+    ) -> tuple[list[Action], str]:
+        """Flip one purpose from the /privacy screen and redraw it in place."""
+        granted = await self.consent.toggle(tx, alumnus, purpose, "privacy", evidence)
+        locale = alumnus.locale or "nl"
+        toast = self.deps.renderer.label(
+            "privacy.toggled",
+            locale,
+            granted=granted,
+            purpose=self.deps.renderer.label(f"labels.purpose_{purpose}", locale),
+        )
+        screen = await self.consent.screen(tx, alumnus, "privacy.overview", "c:")
+        return [Edit(message_id, screen)], toast
+
+    async def stop(self, tx: Tx, alumnus: Alumnus, evidence: int) -> list[Action]:
+        """Withdraw every consent at once."""
+        withdrawn = await self.consent.withdraw_all(tx, alumnus, evidence)
+        locale = alumnus.locale or "nl"
+        labels = [self.deps.renderer.label(f"labels.purpose_{p}", locale) for p in withdrawn]
+        return [
+            Send(Outgoing(self.deps.renderer.text("privacy.stopped", locale, withdrawn=labels)))
+        ]
+
+    async def export(self, tx: Tx, alumnus: Alumnus) -> list[Action]:
+        """Build the JSON export of everything held, plus a readable summary."""
+        assert alumnus.id is not None
+        locale = alumnus.locale or "nl"
+        data = await self.collect(tx, alumnus)
+        current = await tx.consents.current(alumnus.id)
+        renderer = self.deps.renderer
+        summary = renderer.text(
+            "privacy.export_summary",
+            locale,
+            school=self.deps.settings.school_name,
+            contact=self.deps.settings.privacy_contact,
+            granted_purposes=[
+                renderer.label(f"labels.purpose_{p}", locale) for p, on in current.items() if on
+            ],
+        )
+        payload = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode()
+        filename = renderer.label("privacy.export_filename", locale)
+        caption = renderer.text("privacy.export_caption", locale)
+        return [Send(Outgoing(summary)), SendDocument(filename, payload, caption)]
+
+    async def collect(self, tx: Tx, alumnus: Alumnus) -> dict[str, Any]:
+        """Return every stored fact about the alumnus as plain data."""
+        assert alumnus.id is not None
+        state = await tx.states.get(alumnus.id)
+        history = await tx.consents.history(alumnus.id)
+        return {
+            "exported_at": self.deps.clock.now().isoformat(),
+            "controller": {
+                "school": self.deps.settings.school_name,
+                "contact": self.deps.settings.privacy_contact,
+            },
+            "profile": alumnus.model_dump(mode="json"),
+            "consent_events": [
+                event.model_dump(mode="json", exclude={"alumnus_id"}) for event in history
+            ],
+            "conversation_state": state.model_dump(mode="json", exclude={"alumnus_id"})
+            if state
+            else None,
+            "digest_items": [
+                item.model_dump(mode="json", exclude={"alumnus_id"})
+                for item in await tx.offers.digest_items_of(alumnus.id)
+            ],
+        }
+
+    def erase_token(self, chat_id: int, issued: int) -> str:
+        """Sign an erase confirmation so a forged or old button cannot erase anyone."""
+        key = self.deps.settings.secret_key.get_secret_value().encode()
+        mac = hmac.new(key, f"erase:{chat_id}:{issued}".encode(), hashlib.sha256)
+        return f"{issued}.{mac.hexdigest()[:16]}"
+
+    def erase_token_valid(self, chat_id: int, token: str) -> bool:
+        """Check signature and age of an erase confirmation."""
+        issued_text, _, _ = token.partition(".")
+        if not issued_text.isdigit():
+            return False
+        issued = int(issued_text)
+        age = self.deps.clock.now().timestamp() - issued
+        expected = self.erase_token(chat_id, issued)
+        return 0 <= age <= ERASE_CONFIRM_TTL.total_seconds() and hmac.compare_digest(
+            expected, token
+        )
+
+    def ask_erase(self, alumnus: Alumnus) -> list[Action]:
+        """Ask for confirmation with a signed, expiring button."""
+        locale = alumnus.locale or "nl"
+        token = self.erase_token(alumnus.chat_id, int(self.deps.clock.now().timestamp()))
+        renderer = self.deps.renderer
+        buttons = [
+            [Button(renderer.label("labels.erase_yes", locale), f"x:{token}")],
+            [Button(renderer.label("labels.erase_no", locale), "x:no")],
+        ]
+        return [Send(Outgoing(renderer.text("privacy.erase_confirm", locale), buttons))]
+
+    def subject_hash(self, chat_id: int) -> str:
+        """Keyed hash that stands for a person after erasure."""
+        key = self.deps.settings.secret_key.get_secret_value().encode()
+        return hmac.new(key, f"telegram:{chat_id}".encode(), hashlib.sha256).hexdigest()
+
+    async def erase(self, tx: Tx, alumnus: Alumnus) -> None:
+        """Delete the person and everything linked; keep only the suppression hash."""
+        assert alumnus.id is not None
+        await tx.alumni.delete(alumnus.id)
+        await tx.suppressions.add(self.subject_hash(alumnus.chat_id), self.deps.clock.now())

@@ -1,0 +1,148 @@
+"""Run the bot: long polling, webhook, or the offline sandbox (simulator + web chat).
+
+In every mode the coordinator web console is served next to the bot, in the same event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlparse
+
+from aiohttp import web
+from pydantic import SecretStr
+from telegram import Update
+
+from bot.core.settings import Settings
+from handlers.telegram.app import AlumniApplication, build_application, running
+from handlers.telegram.webhook import replay_unprocessed, webhook_app
+from handlers.web import console_app
+
+logger = logging.getLogger(__name__)
+
+
+def _stop_event() -> asyncio.Event:
+    """Return an event set on SIGINT or SIGTERM, for a graceful shutdown."""
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, event.set)
+    return event
+
+
+@asynccontextmanager
+async def serving_console(application: AlumniApplication) -> AsyncIterator[str]:
+    """Serve the coordinator console on ``web_host:web_port`` for the block; yield its URL.
+
+    Enter it inside ``running()``: the console uses the application's database engine, which
+    ``running()`` disposes of on the way out, after the console has stopped.
+    """
+    settings = application.bot_data.deps.settings
+    data = application.bot_data
+    # The bot's own inbox, dispatcher and campaigns: web answers are queued and sent like
+    # Telegram ones.
+    app = console_app(
+        data.deps,
+        data.conversation.inbox,
+        data.dispatcher.wake,
+        bot_username=application.bot.username,
+        campaigns=data.conversation.campaigns,
+    )
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.web_host, settings.web_port)
+        await site.start()
+        url = f"http://{settings.web_host}:{settings.web_port}/inbox"
+        logger.info("coordinator console at %s", url)
+        yield url
+    finally:
+        # Stops accepting, lets requests in flight finish, then closes.
+        await runner.cleanup()
+        logger.info("coordinator console stopped")
+
+
+async def run_polling(application: AlumniApplication, stop: asyncio.Event) -> None:
+    """Long-poll until ``stop`` is set; finish the updates in hand, then close."""
+    async with running(application), serving_console(application):
+        await application.start()
+        assert application.updater is not None
+        await application.bot.delete_webhook()
+        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        logger.info("polling for updates")
+        await stop.wait()
+        logger.info("stopping")
+        await application.updater.stop()
+        await application.stop()
+
+
+async def run_webhook(
+    settings: Settings, application: AlumniApplication, stop: asyncio.Event
+) -> None:
+    """Serve the webhook until ``stop`` is set; setWebhook on start with a secret token."""
+    if not settings.webhook_url:
+        raise SystemExit("webhook mode needs ALUMNIBOT_WEBHOOK_URL")
+    secret = (
+        settings.webhook_secret.get_secret_value()
+        if settings.webhook_secret
+        else secrets.token_urlsafe(32)
+    )
+    path = urlparse(settings.webhook_url).path or "/telegram"
+    runner = web.AppRunner(webhook_app(application, secret, path), handle_signals=False)
+    async with running(application), serving_console(application):
+        await application.start()
+        await runner.setup()
+        site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
+        await site.start()
+        await replay_unprocessed(application)
+        await application.bot.set_webhook(
+            settings.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
+        )
+        logger.info(
+            "webhook listening on %s:%s%s", settings.listen_host, settings.listen_port, path
+        )
+        await stop.wait()
+        logger.info("stopping: no new updates accepted, finishing the queued ones")
+        await runner.cleanup()
+        await application.stop()
+
+
+async def run_sandbox(settings: Settings, stop: asyncio.Event) -> None:
+    """Start the Bot API simulator with its web chat, and the bot polling it."""
+    from sandbox.simulator import BotApiSimulator
+
+    simulator = BotApiSimulator(token="123456:SANDBOX-alumnibot-offline-token-0000")
+    await simulator.start(host=settings.sandbox_host, port=settings.sandbox_port)
+    sandbox_settings = settings.model_copy(
+        update={
+            "telegram_token": SecretStr(simulator.token),
+            "telegram_api_url": simulator.api_base_url,
+            "telegram_file_url": simulator.file_base_url,
+            # The sandbox is local plain http: a Secure cookie would never come back.
+            "web_cookie_secure": False,
+        }
+    )
+    logger.info("sandbox: chat with the bot at %s", simulator.url)
+    logger.info(
+        "sandbox: no console accounts are created; add one with `alumnibot staff add` "
+        "(see docs/console.md)"
+    )
+    try:
+        await run_polling(build_application(sandbox_settings), stop)
+    finally:
+        await simulator.stop()
+
+
+async def run(settings: Settings, *, webhook: bool) -> None:
+    """Pick the mode from the settings and run until SIGINT or SIGTERM."""
+    stop = _stop_event()
+    if settings.sandbox:
+        await run_sandbox(settings, stop)
+    elif webhook:
+        await run_webhook(settings, build_application(settings, webhook=True), stop)
+    else:
+        await run_polling(build_application(settings), stop)

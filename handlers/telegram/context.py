@@ -1,0 +1,48 @@
+"""Typed access to the services from a handler (instead of ``bot_data["x"]`` lookups)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.chat.router import ConversationService
+from bot.core.deps import Deps
+from bot.delivery.dispatcher import Dispatcher
+
+
+class BotData:
+    """What the application keeps for its handlers: the shared dependencies and services."""
+
+    deps: Deps
+    conversation: ConversationService
+    dispatcher: Dispatcher
+
+
+class AlumniContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """CallbackContext with properties for the services."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        # Set by a feature that claimed the update in its own transaction (see common.py).
+        self.update_claimed = False
+
+    @property
+    def deps(self) -> Deps:
+        """Return settings, storage, renderer, catalogue, clock and messenger."""
+        return self.bot_data.deps
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """Return the outbox dispatcher."""
+        return self.bot_data.dispatcher
+
+    @property
+    def conversation(self) -> ConversationService:
+        """Return the conversation service."""
+        return self.bot_data.conversation
