@@ -31,6 +31,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test-sqlite: install
 	ALUMNIBOT_TEST_DB=sqlite $(BIN)/pytest

@@ -334,8 +334,8 @@ async def _sender(config: SenderConfig) -> AsyncIterator[Any]:
         )
         application = build_application(settings, webhook=True)
         async with running(application, dispatch=False):
-            campaigns = application.bot_data.conversation.campaigns
-            dispatcher = application.bot_data.dispatcher
+            campaigns = application.bot_data.graph.campaigns
+            dispatcher = application.bot_data.graph.dispatcher
 
             async def alumnibot(command: tuple[Any, ...]) -> Any:
                 if command[0] == "launch":

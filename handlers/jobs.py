@@ -23,23 +23,23 @@ async def purge_retention(context: AlumniContext) -> None:
 
 async def reap_outbox(context: AlumniContext) -> None:
     """Expired send leases become ``unknown`` (a process died mid-send)."""
-    await context.dispatcher.reap()
+    await context.graph.dispatcher.reap()
 
 
 async def remind_unanswered(context: AlumniContext) -> None:
     """Remind teams, in the topic, of conversations unanswered for too many business hours."""
-    if await context.conversation.inbox.remind_unanswered():
-        context.dispatcher.wake()
+    if await context.graph.inbox.remind_unanswered():
+        context.graph.dispatcher.wake()
 
 
 async def launch_campaigns(context: AlumniContext) -> None:
     """Launch scheduled campaigns whose time has come (once, even with several processes)."""
-    await context.conversation.campaigns.launch_due()
+    await context.graph.campaigns.launch_due()
 
 
 async def send_digests(context: AlumniContext) -> None:
     """Queue the digests that are due (held pushes, weekly and monthly matching offers)."""
-    await context.conversation.campaigns.send_digests()
+    await context.graph.campaigns.send_digests()
 
 
 def reap_interval(lease_seconds: float) -> timedelta:
@@ -49,7 +49,7 @@ def reap_interval(lease_seconds: float) -> timedelta:
 
 def schedule(job_queue: JobQueue[AlumniContext]) -> None:
     """Register every recurring job."""
-    lease = job_queue.application.bot_data.deps.settings.outbox_lease_seconds
+    lease = job_queue.application.bot_data.graph.deps.settings.outbox_lease_seconds
     interval = reap_interval(lease)
     job_queue.run_repeating(reap_outbox, interval=interval, first=interval, name="reaper")
     job_queue.run_repeating(

@@ -41,17 +41,9 @@ async def serving_console(application: AlumniApplication) -> AsyncIterator[str]:
     Enter it inside ``running()``: the console uses the application's database engine, which
     ``running()`` disposes of on the way out, after the console has stopped.
     """
-    settings = application.bot_data.deps.settings
-    data = application.bot_data
-    # The bot's own inbox, dispatcher and campaigns: web answers are queued and sent like
-    # Telegram ones.
-    app = console_app(
-        data.deps,
-        data.conversation.inbox,
-        data.dispatcher.wake,
-        bot_username=application.bot.username,
-        campaigns=data.conversation.campaigns,
-    )
+    settings = application.bot_data.graph.deps.settings
+    # The bot's own graph: web answers are queued and sent like Telegram ones.
+    app = console_app(application.bot_data.graph, bot_username=application.bot.username)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     try:

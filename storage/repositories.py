@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
@@ -277,6 +278,10 @@ class SuppressionRepository:
         return result.first() is not None
 
 
+class ConflictError(Exception):
+    """A write broke a unique constraint: the thing exists already."""
+
+
 class Tx:
     """One transaction with every repository bound to it."""
 
@@ -303,9 +308,16 @@ class Storage:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        """Open a session in a transaction; commit on success, roll back on error."""
-        async with self._sessions() as session, session.begin():
-            yield Tx(session)
+        """Open a session in a transaction; commit on success, roll back on error.
+
+        Raises:
+            ConflictError: a unique key was taken (by a concurrent writer, say).
+        """
+        try:
+            async with self._sessions() as session, session.begin():
+                yield Tx(session)
+        except IntegrityError as error:
+            raise ConflictError(str(error.orig)) from error
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

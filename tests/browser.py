@@ -69,7 +69,5 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 async def console_url(app: AlumniApplication) -> AsyncIterator[str]:
     """The console on the bot's services and dispatcher, served as ``alumnibot run`` does."""
     data = app.bot_data
-    async with served(
-        console_app(data.deps, data.conversation.inbox, data.dispatcher.wake)
-    ) as url:
+    async with served(console_app(data.graph)) as url:
         yield url

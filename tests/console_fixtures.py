@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import pytest
 from aiohttp import ClientResponse
@@ -17,9 +16,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from bot.core.clock import FrozenClock
-from bot.core.render import Renderer
+from bot.core.deps import Deps
+from bot.core.messenger import QueueOnlyMessenger
 from bot.core.settings import Settings
 from bot.staff.service import StaffService
+from handlers.graph import build_graph, make_deps
 from handlers.telegram.app import AlumniApplication
 from handlers.web import console_app
 from storage.db import make_engine
@@ -29,14 +30,8 @@ PASSWORD = "correct horse battery staple"
 CSRF_PATTERN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-@dataclass
-class ConsoleDeps:
-    """What ``console_app`` needs; the bot's full ``Deps`` has the same attributes."""
-
-    settings: Settings
-    storage: Storage
-    renderer: Renderer
-    clock: FrozenClock
+# A console on its own: the bot's services on their own database, sending nothing.
+ConsoleDeps = Deps
 
 
 def console_settings(database_url: str, **overrides: object) -> Settings:
@@ -55,7 +50,12 @@ def console_settings(database_url: str, **overrides: object) -> Settings:
 async def console_deps(settings: Settings, clock: FrozenClock) -> AsyncIterator[ConsoleDeps]:
     storage = Storage(make_engine(settings.database_url))
     try:
-        yield ConsoleDeps(settings, storage, Renderer(settings.content_dir), clock)
+        yield make_deps(
+            settings,
+            messenger=QueueOnlyMessenger("the test console"),
+            clock=clock,
+            storage=storage,
+        )
     finally:
         await storage.dispose()
 
@@ -82,7 +82,7 @@ async def people_deps(database_url: str, clock: FrozenClock) -> AsyncIterator[Co
 
 @asynccontextmanager
 async def console_client(deps: ConsoleDeps) -> AsyncIterator[TestClient]:
-    async with TestClient(TestServer(console_app(deps))) as client:
+    async with TestClient(TestServer(console_app(build_graph(deps)))) as client:
         yield client
 
 
@@ -125,10 +125,7 @@ async def web_as(
     ``app`` is the running bot (conftest's ``app``); ``bot_username`` is passed on to the
     console, as ``alumnibot run`` does, for the pages that link to the bot in Telegram.
     """
-    data = app.bot_data
-    console = console_app(
-        data.deps, data.conversation.inbox, data.dispatcher.wake, bot_username=bot_username
-    )
+    console = console_app(app.bot_data.graph, bot_username=bot_username)
     async with TestClient(TestServer(console)) as client:
         response = await log_in(client, email, PASSWORD)
         assert response.status == 303

@@ -177,7 +177,7 @@ async def test_the_bot_ignores_groups(app, sim):
     await sim.user_sends(member, "hallo allemaal", chat=group)
     await processed_of(app).wait(sim.last_update_id)
     assert sim.bot_messages(group.id) == []
-    async with app.bot_data.deps.storage.transaction() as tx:
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         assert (await tx.session.execute(select(Alumnus))).first() is None
 
 

@@ -31,7 +31,7 @@ async def bot(settings, clock) -> AsyncIterator[AlumniApplication]:
 
 
 async def new_offer(app, title: str = "Excel", **fields) -> int:
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     async with deps.storage.transaction() as tx:
         offer = Offer(
             **{
@@ -58,8 +58,8 @@ async def audience(app, sim, n: int) -> list[int]:
 async def test_pause_holds_queued_pushes_lets_in_flight_ones_finish_and_resume_sends_them(
     bot, sim
 ):
-    campaigns = bot.bot_data.conversation.campaigns
-    dispatcher = bot.bot_data.dispatcher
+    campaigns = bot.bot_data.graph.campaigns
+    dispatcher = bot.bot_data.graph.dispatcher
     chats = await audience(bot, sim, 4)
     campaign = await campaigns.create(await new_offer(bot))
     assert await campaigns.launch(campaign.id) == 4
@@ -88,13 +88,13 @@ async def test_pause_holds_queued_pushes_lets_in_flight_ones_finish_and_resume_s
 
 
 async def test_cancel_ends_queued_pushes_as_cancelled_and_counts_them(bot, sim):
-    campaigns = bot.bot_data.conversation.campaigns
+    campaigns = bot.bot_data.graph.campaigns
     chats = await audience(bot, sim, 3)
     campaign = await campaigns.create(await new_offer(bot))
     await campaigns.launch(campaign.id)
     await campaigns.pause(campaign.id)
     assert await campaigns.cancel(campaign.id) == 3  # a paused campaign can be cancelled
-    assert await bot.bot_data.dispatcher.run_once() == 0
+    assert await bot.bot_data.graph.dispatcher.run_once() == 0
     assert all(sim.bot_messages(c) == [] for c in chats)
     stats = await campaigns.stats(campaign.id)
     assert (stats["targeted"], stats["cancelled"], stats["sent"]) == (3, 3, 0)
@@ -107,21 +107,21 @@ async def test_cancel_ends_queued_pushes_as_cancelled_and_counts_them(bot, sim):
 
 
 async def test_a_push_queued_after_the_cancel_is_cancelled_at_send_time(bot, sim):
-    campaigns = bot.bot_data.conversation.campaigns
+    campaigns = bot.bot_data.graph.campaigns
     chats = await audience(bot, sim, 2)
     campaign = await campaigns.create(await new_offer(bot))
     await campaigns.launch(campaign.id)
     # A launch racing the cancel: the status is cancelled but these rows were still pending.
-    async with bot.bot_data.deps.storage.transaction() as tx:
+    async with bot.bot_data.graph.deps.storage.transaction() as tx:
         await tx.offers.move_campaign(campaign.id, ["sending"], "cancelled")
-    assert await bot.bot_data.dispatcher.run_once() == 2
+    assert await bot.bot_data.graph.dispatcher.run_once() == 2
     assert all(sim.bot_messages(c) == [] for c in chats)
     assert {r.last_error for r in await rows(bot, OutboxMessage)} == {"campaign cancelled"}
     assert (await campaigns.stats(campaign.id))["cancelled"] == 2
 
 
 async def test_a_scheduled_campaign_is_launched_once_by_the_job_at_its_time(app, sim, clock):
-    campaigns = app.bot_data.conversation.campaigns
+    campaigns = app.bot_data.graph.campaigns
     chats = await audience(app, sim, 2)
     at = clock.now() + timedelta(hours=2)
     campaign = await campaigns.create(await new_offer(app), send_at=at)
@@ -140,10 +140,10 @@ async def test_a_scheduled_campaign_is_launched_once_by_the_job_at_its_time(app,
     clock.advance(timedelta(minutes=1))
     first, second = await asyncio.gather(campaigns.launch_due(), campaigns.launch_due())
     assert sorted(first + second) == [other.id]
-    app.bot_data.dispatcher.wake()
+    app.bot_data.graph.dispatcher.wake()
     for chat in chats:
         await sim.wait_for_bot_messages(chat, 2)
-    await app.bot_data.dispatcher.idle()
+    await app.bot_data.graph.dispatcher.idle()
     assert len(await rows(app, OutboxMessage)) == 4
     assert all(len(sim.bot_messages(c)) == 2 for c in chats)
     progress = await campaigns.progress(campaign.id)
@@ -153,7 +153,7 @@ async def test_a_scheduled_campaign_is_launched_once_by_the_job_at_its_time(app,
 async def test_scheduling_refuses_bad_and_past_times_and_pause_keeps_it_unlaunched(
     app, sim, clock
 ):
-    campaigns = app.bot_data.conversation.campaigns
+    campaigns = app.bot_data.graph.campaigns
     await audience(app, sim, 1)
     with pytest.raises(ValueError, match="cannot read 'morgen'"):
         campaigns.parse_moment("morgen")
@@ -172,11 +172,11 @@ async def test_scheduling_refuses_bad_and_past_times_and_pause_keeps_it_unlaunch
 
 
 async def test_progress_is_shown_until_the_campaign_is_finished(app, sim):
-    campaigns = app.bot_data.conversation.campaigns
+    campaigns = app.bot_data.graph.campaigns
     await audience(app, sim, 3)
     campaign = await campaigns.create(await new_offer(app))
     await campaigns.launch(campaign.id)
-    app.bot_data.dispatcher.wake()
+    app.bot_data.graph.dispatcher.wake()
     out = io.StringIO()  # not a terminal: a line per change, no redraws
     final = await asyncio.wait_for(watch(campaigns, campaign.id, out, interval=0.05), 20)
     lines = out.getvalue().splitlines()
@@ -214,8 +214,8 @@ def test_the_progress_bar_is_plain_text():
 
 
 async def test_a_preview_reaches_only_the_staff_members_chat_and_counts_nowhere(app, sim):
-    campaigns = app.bot_data.conversation.campaigns
-    deps = app.bot_data.deps
+    campaigns = app.bot_data.graph.campaigns
+    deps = app.bot_data.graph.deps
     [alumnus_chat] = await audience(app, sim, 1)
     staff_user = sim.create_user(first_name="Coördinator")
     service = StaffService(deps.storage, deps.clock)
@@ -226,7 +226,7 @@ async def test_a_preview_reaches_only_the_staff_members_chat_and_counts_nowhere(
     with pytest.raises(PreviewError, match="not a linked staff member"):
         await campaigns.preview(alumnus_chat, campaign_id=campaign.id)
     await campaigns.preview(staff_user.id, campaign_id=campaign.id)
-    app.bot_data.dispatcher.wake()
+    app.bot_data.graph.dispatcher.wake()
     [preview] = await sim.wait_for_bot_messages(staff_user.id, 1)
     assert preview.text.startswith("👀 Voorbeeld: zo krijgen alumni dit bericht.")
     assert "📚 Cursus: Excel" in preview.text and "Kosten: € 95" in preview.text
@@ -239,7 +239,7 @@ async def test_a_preview_reaches_only_the_staff_members_chat_and_counts_nowhere(
     await chat.tap("Ik heb interesse", message=preview)
     assert sim.callback_answers[-1]["text"] == "Dit is een voorbeeld: de knop doet hier niets."
     await chat.tap("Hier niet meer over", message=preview)
-    await app.bot_data.dispatcher.idle()
+    await app.bot_data.graph.dispatcher.idle()
     assert await rows(app, OfferResponse) == [] and await rows(app, InboxConversation) == []
     assert sim.bot_messages(alumnus_chat) == []
     stats = await campaigns.stats(campaign.id)
@@ -248,9 +248,9 @@ async def test_a_preview_reaches_only_the_staff_members_chat_and_counts_nowhere(
 
 
 async def test_resume_after_a_launch_that_died_while_paused_queues_the_rest(bot, sim, clock):
-    campaigns = bot.bot_data.conversation.campaigns
-    dispatcher = bot.bot_data.dispatcher
-    deps = bot.bot_data.deps
+    campaigns = bot.bot_data.graph.campaigns
+    dispatcher = bot.bot_data.graph.dispatcher
+    deps = bot.bot_data.graph.deps
     chats = await audience(bot, sim, 3)
     campaign = await campaigns.create(
         await new_offer(bot), send_at=clock.now() + timedelta(days=1)
@@ -296,9 +296,9 @@ async def test_resume_after_a_launch_that_died_while_paused_queues_the_rest(bot,
 async def test_resume_after_a_second_launch_that_died_while_paused_queues_the_rest(
     bot, sim, clock
 ):
-    campaigns = bot.bot_data.conversation.campaigns
-    dispatcher = bot.bot_data.dispatcher
-    deps = bot.bot_data.deps
+    campaigns = bot.bot_data.graph.campaigns
+    dispatcher = bot.bot_data.graph.dispatcher
+    deps = bot.bot_data.graph.deps
     chats = await audience(bot, sim, 2)
     campaign = await campaigns.create(await new_offer(bot))
     assert await campaigns.launch(campaign.id) == 2  # the first launch finished
@@ -323,8 +323,8 @@ async def test_resume_after_a_second_launch_that_died_while_paused_queues_the_re
 
 
 async def test_nobody_hears_about_one_offer_twice_from_two_campaigns(bot, sim, clock):
-    campaigns = bot.bot_data.conversation.campaigns
-    dispatcher = bot.bot_data.dispatcher
+    campaigns = bot.bot_data.graph.campaigns
+    dispatcher = bot.bot_data.graph.dispatcher
     first = await audience(bot, sim, 2)
     offer = await new_offer(bot)
     earlier = await campaigns.create(offer)
@@ -346,7 +346,7 @@ async def test_nobody_hears_about_one_offer_twice_from_two_campaigns(bot, sim, c
 
 
 async def test_a_cancelled_campaign_does_not_count_as_having_brought_the_offer(bot, sim):
-    campaigns = bot.bot_data.conversation.campaigns
+    campaigns = bot.bot_data.graph.campaigns
     chats = await audience(bot, sim, 2)
     offer = await new_offer(bot)
     cancelled = await campaigns.create(offer)
@@ -354,14 +354,14 @@ async def test_a_cancelled_campaign_does_not_count_as_having_brought_the_offer(b
     await campaigns.cancel(cancelled.id)  # nothing went out
     retry = await campaigns.create(offer)
     assert await campaigns.launch(retry.id) == 2
-    while await bot.bot_data.dispatcher.run_once():
+    while await bot.bot_data.graph.dispatcher.run_once():
         pass
     assert all(len(sim.bot_messages(c)) == 1 for c in chats)
     assert (await campaigns.stats(retry.id))["already"] == 0
 
 
 async def test_an_offer_waiting_in_a_digest_is_not_pushed_again_by_a_campaign(bot, sim):
-    campaigns = bot.bot_data.conversation.campaigns
+    campaigns = bot.bot_data.graph.campaigns
     weekly, now = sim.create_user(first_name="Wes"), sim.create_user(first_name="Nora")
     await add_alumnus(bot, weekly.id, interests=["ai"], offer_frequency="weekly")
     await add_alumnus(bot, now.id, interests=["ai"], offer_frequency="immediately")
@@ -371,6 +371,6 @@ async def test_an_offer_waiting_in_a_digest_is_not_pushed_again_by_a_campaign(bo
     assert await campaigns.launch(manual.id) == 0
     stats = await campaigns.stats(manual.id)
     assert (stats["targeted"], stats["already"]) == (0, 2)
-    while await bot.bot_data.dispatcher.run_once():
+    while await bot.bot_data.graph.dispatcher.run_once():
         pass
     assert len(sim.bot_messages(now.id)) == 1 and sim.bot_messages(weekly.id) == []

@@ -31,8 +31,8 @@ def test_digests_go_out_weekly_or_on_the_first_digest_day_of_the_month(settings)
 async def test_pushes_over_the_weekly_cap_wait_for_the_digest(app, sim, clock):
     await staff_team(app, sim, code="llo", default=False)
     await add_team(app, "nazorg")
-    campaigns = app.bot_data.conversation.campaigns
-    dispatcher = app.bot_data.dispatcher
+    campaigns = app.bot_data.graph.campaigns
+    dispatcher = app.bot_data.graph.dispatcher
     user = sim.create_user(first_name="Ada")
     await add_alumnus(app, user.id, first_name="Ada")
     ids = []
@@ -79,8 +79,8 @@ async def test_pushes_over_the_weekly_cap_wait_for_the_digest(app, sim, clock):
 async def test_a_new_offer_reaches_matching_alumni_as_often_as_they_chose(
     app, sim, clock, tmp_path
 ):
-    campaigns = app.bot_data.conversation.campaigns
-    dispatcher = app.bot_data.dispatcher
+    campaigns = app.bot_data.graph.campaigns
+    dispatcher = app.bot_data.graph.dispatcher
     people = {}
     for name, frequency, interests, crebo in (
         ("direct", "immediately", ["ai"], None),
@@ -163,7 +163,7 @@ async def test_stop_cancels_a_digest_waiting_for_the_end_of_the_quiet_hours(sett
     # Digests at 07:00 school time, inside the quiet hours (until 08:00).
     early = settings.model_copy(update={"digest_hour": 7})
     async with polling_app(early, clock) as app:
-        campaigns = app.bot_data.conversation.campaigns
+        campaigns = app.bot_data.graph.campaigns
         user = sim.create_user(first_name="Ada")
         await add_alumnus(app, user.id, interests=["ai"], offer_frequency="weekly")
         await campaigns.match(await new_offer(app, "Data-analyse", interests=["ai"]))
@@ -182,8 +182,8 @@ async def test_stop_cancels_a_digest_waiting_for_the_end_of_the_quiet_hours(sett
         chat = Chat(sim, processed_of(app), user)
         await chat.say("/stop")
         clock.advance(timedelta(minutes=5))  # 08:00: the quiet hours are over
-        app.bot_data.dispatcher.wake()
-        await app.bot_data.dispatcher.idle()
+        app.bot_data.graph.dispatcher.wake()
+        await app.bot_data.graph.dispatcher.idle()
         assert not [m for m in sim.bot_messages(user.id) if "Je overzicht" in m.text]
         [digest] = [
             r for r in await rows(app, OutboxMessage) if r.dedupe_key.startswith("digest:")
@@ -192,8 +192,8 @@ async def test_stop_cancels_a_digest_waiting_for_the_end_of_the_quiet_hours(sett
 
 
 async def test_each_purpose_gets_its_own_digest_with_its_own_one_tap_opt_out(app, sim, clock):
-    campaigns = app.bot_data.conversation.campaigns
-    dispatcher = app.bot_data.dispatcher
+    campaigns = app.bot_data.graph.campaigns
+    dispatcher = app.bot_data.graph.dispatcher
     user = sim.create_user(first_name="Ada")
     await add_alumnus(
         app, user.id, purposes=("llo", "jobs"), interests=["ai"], offer_frequency="weekly"
@@ -214,7 +214,7 @@ async def test_each_purpose_gets_its_own_digest_with_its_own_one_tap_opt_out(app
     chat = Chat(sim, processed_of(app), user)
     reply = await chat.tap("Hier niet meer over", message=job)
     assert "je krijgt hier geen berichten meer over" in reply[-1].text
-    async with app.bot_data.deps.storage.transaction() as tx:
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         [alumnus] = await rows(app, Alumnus)
         assert await tx.consents.current(alumnus.id) == {"llo": True, "jobs": False}
     [event] = [e for e in await rows(app, ConsentEvent) if not e.granted]
@@ -224,14 +224,14 @@ async def test_each_purpose_gets_its_own_digest_with_its_own_one_tap_opt_out(app
 
 
 async def test_digest_items_already_sent_are_purged_after_the_retention_period(app, sim, clock):
-    campaigns = app.bot_data.conversation.campaigns
+    campaigns = app.bot_data.graph.campaigns
     for name, frequency in (("week", "weekly"), ("maand", "monthly")):
         user = sim.create_user(first_name=name)
         await add_alumnus(app, user.id, interests=["ai"], offer_frequency=frequency)
     await campaigns.match(await new_offer(app, "Data-analyse", interests=["ai"]))
     clock.advance(NEXT_MONDAY - clock.now())
     assert await campaigns.send_digests() == 1  # the weekly one; the monthly one waits
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     clock.advance(DIGEST_ITEM_RETENTION - timedelta(days=1))
     assert await purge_expired(deps) == 0  # sent, but not long enough ago
     clock.advance(timedelta(days=2))

@@ -42,8 +42,8 @@ async def test_two_dispatchers_share_one_campaign_at_one_global_rate(bot, sim, d
         return store(message)
 
     sim.store_message = timed
-    campaigns = bot.bot_data.conversation.campaigns
-    deps = bot.bot_data.deps
+    campaigns = bot.bot_data.graph.campaigns
+    deps = bot.bot_data.graph.deps
     users = [sim.create_user(first_name=f"A{i}") for i in range(RECIPIENTS)]
     for user in users:
         await add_alumnus(bot, user.id)

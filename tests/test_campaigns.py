@@ -39,11 +39,11 @@ cursus,,Tekst,ftp://x,XX,12345,7,1 januari,geenteam
 
 @pytest.fixture
 def campaigns(app):
-    return app.bot_data.conversation.campaigns
+    return app.bot_data.graph.campaigns
 
 
 async def add_team(app, code: str, chat_id: int | None = None) -> None:
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     async with deps.storage.transaction() as tx:
         tx.session.add(
             Team(code=code, name=code.upper(), chat_id=chat_id, created_at=deps.clock.now())
@@ -51,8 +51,8 @@ async def add_team(app, code: str, chat_id: int | None = None) -> None:
 
 
 async def add_alumnus(app, chat_id: int, purposes=("llo",), **profile) -> Alumnus:
-    deps = app.bot_data.deps
-    consent = app.bot_data.conversation.consent
+    deps = app.bot_data.graph.deps
+    consent = app.bot_data.graph.consent
     async with deps.storage.transaction() as tx:
         alumnus = await tx.alumni.create(chat_id, deps.clock.now())
         alumnus.locale = profile.pop("locale", "nl")
@@ -96,9 +96,9 @@ async def test_a_file_with_errors_imports_nothing_and_names_every_row_and_field(
         (2, "deadline"),
         (2, "contact_team"),
     }
-    async with app.bot_data.deps.storage.transaction() as tx:
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         assert await tx.offers.offers() == []  # row 1 was fine, yet nothing was imported
-    rendered = app.bot_data.deps.renderer.text("offers.error_kind", "nl")
+    rendered = app.bot_data.graph.deps.renderer.text("offers.error_kind", "nl")
     assert "llo, job, bpv, event of news" in rendered
 
 
@@ -111,10 +111,10 @@ async def test_the_audience_counts_only_consenting_onboarded_reachable_matches(
     await add_alumnus(app, 4, crebo="25180", region="UT", situation="working", sector="horeca")
     gone = await add_alumnus(app, 5, crebo="25655", region="UT", unreachable_since=clock.now())
     withdrawn = await add_alumnus(app, 6, crebo="25655", region="UT")
-    async with app.bot_data.deps.storage.transaction() as tx:
-        await app.bot_data.conversation.consent.set(tx, withdrawn, "llo", False, "privacy", 2)
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
+        await app.bot_data.graph.consent.set(tx, withdrawn, "llo", False, "privacy", 2)
         pending = await tx.alumni.create(7, clock.now())  # never finished onboarding
-        await app.bot_data.conversation.consent.set(tx, pending, "llo", True, "onboarding", 3)
+        await app.bot_data.graph.consent.set(tx, pending, "llo", True, "onboarding", 3)
     assert gone.id
 
     count = campaigns.count
@@ -129,11 +129,11 @@ async def test_the_audience_counts_only_consenting_onboarded_reachable_matches(
 
 
 async def launch(app, campaigns, offer_title: str, **filters) -> int:
-    async with app.bot_data.deps.storage.transaction() as tx:
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         [offer] = [o for o in await tx.offers.offers() if o.title == offer_title]
     campaign = await campaigns.create(offer.id, **filters)
     await campaigns.launch(campaign.id)
-    app.bot_data.dispatcher.wake()
+    app.bot_data.graph.dispatcher.wake()
     return campaign.id
 
 
@@ -164,7 +164,7 @@ async def test_a_campaign_reaches_exactly_its_audience_with_three_buttons(
         "🔕 Hier niet meer over",
     ]
     assert push.reply_markup["inline_keyboard"][1][0]["url"] == "https://example.org/excel"
-    await app.bot_data.dispatcher.idle()
+    await app.bot_data.graph.dispatcher.idle()
     assert sim.bot_messages(users[2].id) == [] and sim.bot_messages(users[3].id) == []
     stats = await campaigns.stats(campaign_id)
     assert stats["targeted"] == 2 and stats["sent"] == 2
@@ -183,8 +183,8 @@ async def test_hier_niet_meer_over_withdraws_that_purpose_in_one_tap(
     chat = Chat(sim, processed_of(app), user)
     reply = await chat.tap("Hier niet meer over")
     assert "je krijgt hier geen berichten meer over" in reply[-1].text
-    await app.bot_data.dispatcher.idle()
-    async with app.bot_data.deps.storage.transaction() as tx:
+    await app.bot_data.graph.dispatcher.idle()
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         assert await tx.consents.current(alumnus.id) == {"llo": False, "jobs": True}
     [event] = [e for e in await rows(app, ConsentEvent) if not e.granted]
     assert (event.purpose, event.source) == ("llo", "push")
@@ -210,8 +210,8 @@ async def test_interest_is_recorded_once_and_opens_a_routed_conversation(
     reply = await chat.tap("Ik heb interesse", message=push)
     assert "Iemand neemt contact met je op" in reply[-1].text
     await chat.tap("Ik heb interesse", message=push)
-    app.bot_data.dispatcher.wake()
-    await app.bot_data.dispatcher.idle()
+    app.bot_data.graph.dispatcher.wake()
+    await app.bot_data.graph.dispatcher.idle()
     [conversation] = await rows(app, InboxConversation)
     assert conversation.topic == "courses"  # routed to the LLO team by content/inbox.yaml
     assert (
@@ -260,7 +260,7 @@ async def test_a_campaign_at_night_is_queued_for_the_morning(app, sim, campaigns
     await imported(campaigns, tmp_path)
     user = sim.create_user()
     await add_alumnus(app, user.id, region="UT")
-    async with app.bot_data.deps.storage.transaction() as tx:
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         [offer] = [o for o in await tx.offers.offers() if o.kind == "llo"]
     campaign = await campaigns.create(offer.id, send_at=datetime(2026, 6, 15, 21, 0, tzinfo=UTC))
     await campaigns.launch(campaign.id)

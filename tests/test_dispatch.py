@@ -12,7 +12,7 @@ import pytest
 from bot.core.messenger import Button, Outgoing
 from bot.delivery.dispatcher import Pacer, SharedPacer, enqueue, row
 from handlers.telegram.app import AlumniApplication, build_application, running
-from handlers.telegram.messenger import keyboard
+from handlers.telegram.messenger import chat_interval, keyboard
 from sandbox.simulator import Fault
 from storage.models import Alumnus, OutboxMessage, OutboxStatus
 from tests.test_onboarding import rows
@@ -28,21 +28,21 @@ async def bot(settings, clock) -> AsyncIterator[AlumniApplication]:
 
 
 async def queue(app, chat_id: int, key: str, text: str = "Hallo", **extra) -> None:
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     async with deps.storage.transaction() as tx:
         item = row(deps.clock.now(), key=key, chat_id=chat_id, message=Outgoing(text), **extra)
         await enqueue(tx, item)
 
 
 async def status_of(app, key: str) -> OutboxMessage:
-    async with app.bot_data.deps.storage.transaction() as tx:
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         found = await tx.outbox.get(key)
     assert found is not None
     return found
 
 
 async def new_alumnus(app, chat_id: int) -> Alumnus:
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     async with deps.storage.transaction() as tx:
         return await tx.alumni.create(chat_id, deps.clock.now())
 
@@ -51,8 +51,8 @@ async def test_queued_messages_are_sent_once_with_their_message_id(bot, sim):
     users = [sim.create_user(first_name=f"A{i}") for i in range(3)]
     for user in users:
         await queue(bot, user.id, f"test:{user.id}", text=f"<b>Hoi</b> {user.first_name}")
-    assert await bot.bot_data.dispatcher.run_once() == 3
-    assert await bot.bot_data.dispatcher.run_once() == 0
+    assert await bot.bot_data.graph.dispatcher.run_once() == 3
+    assert await bot.bot_data.graph.dispatcher.run_once() == 0
     for user in users:
         [message] = sim.bot_messages(user.id)
         row = await status_of(bot, f"test:{user.id}")
@@ -64,7 +64,7 @@ async def test_the_same_key_is_queued_once(bot, sim):
     user = sim.create_user()
     await queue(bot, user.id, "once")
     await queue(bot, user.id, "once", text="anders")
-    await bot.bot_data.dispatcher.run_once()
+    await bot.bot_data.graph.dispatcher.run_once()
     assert [m.text for m in sim.bot_messages(user.id)] == ["Hallo"]
 
 
@@ -72,13 +72,13 @@ async def test_429_returns_to_pending_at_retry_after_without_using_an_attempt(bo
     user = sim.create_user()
     sim.faults.add(Fault(method="sendMessage", kind="429", retry_after=7, count=1))
     await queue(bot, user.id, "k")
-    await bot.bot_data.dispatcher.run_once()
+    await bot.bot_data.graph.dispatcher.run_once()
     row = await status_of(bot, "k")
     assert row.status == "pending" and row.attempts == 0
     assert row.not_before == clock.now() + timedelta(seconds=7)
-    assert await bot.bot_data.dispatcher.run_once() == 0  # not due yet
+    assert await bot.bot_data.graph.dispatcher.run_once() == 0  # not due yet
     clock.advance(timedelta(seconds=7))
-    await bot.bot_data.dispatcher.run_once()
+    await bot.bot_data.graph.dispatcher.run_once()
     assert (await status_of(bot, "k")).status == "sent"
     assert len(sim.bot_messages(user.id)) == 1
 
@@ -88,15 +88,18 @@ async def test_5xx_is_retried_with_backoff_then_dead_after_max_attempts(bot, sim
     sim.faults.add(Fault(method="sendMessage", kind="5xx"))
     await queue(bot, user.id, "k")
     delays = []
-    for _ in range(bot.bot_data.deps.settings.outbox_max_attempts):
-        await bot.bot_data.dispatcher.run_once()
+    for _ in range(bot.bot_data.graph.deps.settings.outbox_max_attempts):
+        await bot.bot_data.graph.dispatcher.run_once()
         row = await status_of(bot, "k")
         if row.status == "dead":
             break
         assert row.status == "pending"
         delays.append((row.not_before - clock.now()).total_seconds())
         clock.advance(timedelta(seconds=400))
-    assert row.status == "dead" and row.attempts == bot.bot_data.deps.settings.outbox_max_attempts
+    assert (
+        row.status == "dead"
+        and row.attempts == bot.bot_data.graph.deps.settings.outbox_max_attempts
+    )
     assert delays[0] < delays[-1]  # exponential backoff
     assert sim.bot_messages(user.id) == []
 
@@ -105,7 +108,7 @@ async def test_connection_refused_is_retried_not_lost(bot, sim):
     user = sim.create_user()
     await queue(bot, user.id, "k")
     await sim.stop()  # the Bot API server is gone: connections are refused
-    await bot.bot_data.dispatcher.run_once()
+    await bot.bot_data.graph.dispatcher.run_once()
     row = await status_of(bot, "k")
     assert row.status == "pending" and row.attempts == 1
     assert "ClientConnectorError" in (row.last_error or "")
@@ -115,11 +118,11 @@ async def test_a_dropped_connection_after_accept_is_unknown_and_never_resent(bot
     user = sim.create_user()
     sim.faults.add(Fault(method="sendMessage", kind="drop_after_accept", count=1))
     await queue(bot, user.id, "k")
-    await bot.bot_data.dispatcher.run_once()
+    await bot.bot_data.graph.dispatcher.run_once()
     row = await status_of(bot, "k")
     assert row.status == "unknown"
     clock.advance(timedelta(hours=1))
-    await bot.bot_data.dispatcher.run_once()
+    await bot.bot_data.graph.dispatcher.run_once()
     assert len(sim.bot_messages(user.id)) == 1  # Telegram had it; we did not send it again
 
 
@@ -128,13 +131,13 @@ async def test_a_blocked_person_fails_is_marked_and_is_left_out_next_time(bot, s
     alumnus = await new_alumnus(bot, user.id)
     sim.block(user)
     await queue(bot, user.id, "first", alumnus_id=alumnus.id)
-    await bot.bot_data.dispatcher.run_once()
+    await bot.bot_data.graph.dispatcher.run_once()
     assert (await status_of(bot, "first")).status == "failed"
     [stored] = await rows(bot, Alumnus)
     assert stored.unreachable_since is not None
     sim.unblock(user)
     await queue(bot, user.id, "second", alumnus_id=alumnus.id)
-    await bot.bot_data.dispatcher.run_once()
+    await bot.bot_data.graph.dispatcher.run_once()
     second = await status_of(bot, "second")
     assert second.status == "failed" and second.last_error == "person blocked the bot"
     assert sim.bot_messages(user.id) == []
@@ -144,7 +147,7 @@ async def test_a_message_telegram_refuses_is_dead(bot, sim):
     user = sim.create_user()
     await queue(bot, user.id, "long", text="x" * 5000)
     await queue(bot, 999_999_999, "nobody")
-    await bot.bot_data.dispatcher.run_once()
+    await bot.bot_data.graph.dispatcher.run_once()
     assert (await status_of(bot, "long")).status == "dead"
     nobody = await status_of(bot, "nobody")
     assert nobody.status == "dead" and "chat not found" in (nobody.last_error or "").lower()
@@ -154,8 +157,8 @@ async def test_consent_is_checked_again_at_send_time(bot, sim):
     with_consent, without = sim.create_user(), sim.create_user()
     a = await new_alumnus(bot, with_consent.id)
     b = await new_alumnus(bot, without.id)
-    consent = bot.bot_data.conversation.consent
-    deps = bot.bot_data.deps
+    consent = bot.bot_data.graph.consent
+    deps = bot.bot_data.graph.deps
     async with deps.storage.transaction() as tx:
         await consent.set(tx, a, "llo", True, "privacy", 1)
         await consent.set(tx, b, "llo", True, "privacy", 2)
@@ -163,7 +166,7 @@ async def test_consent_is_checked_again_at_send_time(bot, sim):
     await queue(bot, without.id, "b", purpose="llo", alumnus_id=b.id)
     async with deps.storage.transaction() as tx:
         await consent.set(tx, b, "llo", False, "privacy", 3)  # withdrawn while queued
-    await bot.bot_data.dispatcher.run_once()
+    await bot.bot_data.graph.dispatcher.run_once()
     assert (await status_of(bot, "a")).status == "sent"
     withdrawn = await status_of(bot, "b")
     assert withdrawn.status == "cancelled" and withdrawn.last_error == "consent withdrawn"
@@ -174,7 +177,7 @@ async def test_consent_never_given_means_not_sent(bot, sim):
     user = sim.create_user()
     alumnus = await new_alumnus(bot, user.id)
     await queue(bot, user.id, "k", purpose="jobs", alumnus_id=alumnus.id)
-    await bot.bot_data.dispatcher.run_once()
+    await bot.bot_data.graph.dispatcher.run_once()
     row = await status_of(bot, "k")
     assert row.status == "cancelled" and row.last_error == "no consent at send time"
 
@@ -182,15 +185,15 @@ async def test_consent_never_given_means_not_sent(bot, sim):
 async def test_an_expired_lease_is_reaped_to_unknown(bot, sim, clock):
     user = sim.create_user()
     await queue(bot, user.id, "k")
-    deps = bot.bot_data.deps
+    deps = bot.bot_data.graph.deps
     async with deps.storage.transaction() as tx:  # a process claims, then dies
         lease = clock.now() + timedelta(seconds=60)
         assert len(await tx.outbox.claim_due(clock.now(), lease, 10)) == 1
-    assert await bot.bot_data.dispatcher.reap() == 0
+    assert await bot.bot_data.graph.dispatcher.reap() == 0
     clock.advance(timedelta(seconds=61))
-    assert await bot.bot_data.dispatcher.reap() == 1
+    assert await bot.bot_data.graph.dispatcher.reap() == 1
     assert (await status_of(bot, "k")).status == "unknown"
-    assert await bot.bot_data.dispatcher.run_once() == 0
+    assert await bot.bot_data.graph.dispatcher.run_once() == 0
     assert sim.bot_messages(user.id) == []
 
 
@@ -203,8 +206,8 @@ async def test_with_10_percent_faults_every_row_ends_once_and_nobody_gets_two(bo
     for user in users:
         await queue(bot, user.id, f"mix:{user.id}")
     for _ in range(30):
-        await bot.bot_data.dispatcher.run_once()
-        async with bot.bot_data.deps.storage.transaction() as tx:
+        await bot.bot_data.graph.dispatcher.run_once()
+        async with bot.bot_data.graph.deps.storage.transaction() as tx:
             counts = await tx.outbox.counts("mix:")
         if not counts.get("pending") and not counts.get("sending"):
             break
@@ -227,7 +230,7 @@ async def test_the_background_loop_sends_without_being_asked(settings, clock, si
     application = build_application(settings, clock=clock)
     async with running(application):
         await queue(application, user.id, "bg")
-        application.bot_data.dispatcher.wake()
+        application.bot_data.graph.dispatcher.wake()
         await sim.wait_for_bot_messages(user.id, 1, timeout=5)
     assert (await status_of_after(settings, "bg")) == "sent"
 
@@ -252,7 +255,7 @@ async def test_pacer_keeps_the_global_rate_and_spaces_each_chat():
     async def fake_sleep(seconds: float) -> None:
         now[0] += seconds
 
-    pacer = Pacer(25.0, clock=lambda: now[0], sleep=fake_sleep)
+    pacer = Pacer(25.0, chat_interval, clock=lambda: now[0], sleep=fake_sleep)
     for _ in range(100):
         await pacer.acquire()
     # 100 sends at 25/s: the bucket's 2.5 tokens of slack save 0.1 s at most.
@@ -286,7 +289,7 @@ async def test_shared_slots_are_used_when_the_budget_gave_them_not_a_round_trip_
         now[0] += 0.04  # the answer on its way back
         return start - at
 
-    pacer = SharedPacer(25.0, reserve, clock=lambda: now[0], sleep=fake_sleep)
+    pacer = SharedPacer(25.0, chat_interval, reserve, clock=lambda: now[0], sleep=fake_sleep)
     used = []
     for _ in range(30):
         await pacer.acquire()
@@ -302,7 +305,7 @@ async def test_shared_slots_are_used_when_the_budget_gave_them_not_a_round_trip_
 
 
 async def test_a_failed_rate_reservation_gives_the_row_back_instead_of_unknown(bot, sim, clock):
-    dispatcher = bot.bot_data.dispatcher
+    dispatcher = bot.bot_data.graph.dispatcher
     pacer = dispatcher.pacer
     failures = [ConnectionResetError("rate_budget round trip failed")]
 
@@ -312,7 +315,7 @@ async def test_a_failed_rate_reservation_gives_the_row_back_instead_of_unknown(b
                 raise failures.pop()
             await pacer.acquire()
 
-    dispatcher.pacer = FailingOnce(pacer.rate)
+    dispatcher.pacer = FailingOnce(pacer.rate, chat_interval)
     user = sim.create_user()
     await queue(bot, user.id, "k")
     assert await dispatcher.run_once() == 1

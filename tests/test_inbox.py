@@ -24,7 +24,7 @@ async def staff_team(app, sim, code: str = "nazorg", *, default: bool = True):
     group = sim.create_group(title=f"Team {code}", supergroup=True, is_forum=True)
     coordinator = sim.create_user(first_name="Coördinator")
     await sim.add_bot_to_group(group, by=coordinator, as_admin=True)
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     now = deps.clock.now()
     async with deps.storage.transaction() as tx:
         team = await tx.teams.add(
@@ -47,7 +47,7 @@ async def staff_team(app, sim, code: str = "nazorg", *, default: bool = True):
 
 async def settle(app) -> None:
     """Let the dispatcher handle everything due."""
-    dispatcher = app.bot_data.dispatcher
+    dispatcher = app.bot_data.graph.dispatcher
     dispatcher.wake()
     await dispatcher.idle()
 
@@ -210,7 +210,7 @@ async def test_unauthorised_senders_in_the_staff_group_change_nothing(app, sim, 
     other_group = sim.create_group(title="Geen team", supergroup=True, is_forum=True)
     await sim.add_bot_to_group(other_group, by=coordinator)
     await sim.user_sends(coordinator, "Verkeerde groep", chat=other_group)
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     async with deps.storage.transaction() as tx:  # a disabled member, too
         member = await tx.staff.by_telegram(coordinator.id)
         await tx.staff.set_active(member.id, active=False)

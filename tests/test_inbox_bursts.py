@@ -26,7 +26,7 @@ async def sender(settings: Settings, clock) -> AsyncIterator[AlumniApplication]:
 
 
 async def deliver(application: AlumniApplication) -> None:
-    while await application.bot_data.dispatcher.run_once():
+    while await application.bot_data.graph.dispatcher.run_once():
         pass
 
 

@@ -61,7 +61,7 @@ async def test_with_10_percent_failed_sends_answers_arrive_once_and_no_question_
     app, sim, clock
 ):
     group, coordinator = await staff_team(app, sim)
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     await StaffService(deps.storage, deps.clock).add_staff(
         "cor@school.example", "Cor Coördinator", "coordinator", PASSWORD, ["nazorg"]
     )

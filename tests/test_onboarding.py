@@ -10,7 +10,7 @@ from tests.conftest import buttons
 
 
 async def rows(app: AlumniApplication, model: type) -> list:
-    async with app.bot_data.deps.storage.transaction() as tx:
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         return list((await tx.session.execute(select(model))).scalars())
 
 
@@ -85,7 +85,7 @@ async def test_full_onboarding_in_dutch(app, new_chat):
         ("llo", True, "onboarding", "nl"),
         ("aftercare", True, "onboarding", "nl"),
     ]
-    consent = app.bot_data.conversation.consent
+    consent = app.bot_data.graph.consent
     assert all(e.text_version == consent.text_version(e.purpose, "nl") for e in events)
     assert all(len(e.text_version) == 12 and e.evidence.isdigit() for e in events)
 
@@ -122,8 +122,8 @@ async def test_full_onboarding_in_english(app, new_chat):
     assert alumnus.interests == []
     [event] = await rows(app, ConsentEvent)
     assert (event.purpose, event.granted, event.locale) == ("jobs", True, "en")
-    assert event.text_version == app.bot_data.conversation.consent.text_version("jobs", "en")
-    assert event.text_version != app.bot_data.conversation.consent.text_version("jobs", "nl")
+    assert event.text_version == app.bot_data.graph.consent.text_version("jobs", "en")
+    assert event.text_version != app.bot_data.graph.consent.text_version("jobs", "nl")
 
 
 async def test_restart_in_the_middle_of_onboarding_continues_at_the_same_step(

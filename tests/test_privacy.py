@@ -51,7 +51,7 @@ async def test_stop_withdraws_every_consent_and_says_which(app, new_chat):
     reply = await chat.say("/stop")
     assert "Cursussen (LLO), Nazorg" in reply[0].text
     [alumnus] = await rows(app, Alumnus)
-    async with app.bot_data.deps.storage.transaction() as tx:
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         assert await tx.consents.current(alumnus.id) == {"llo": False, "aftercare": False}
     events = await rows(app, ConsentEvent)
     assert [(e.purpose, e.granted, e.source) for e in events][-2:] == [
@@ -65,8 +65,8 @@ async def test_stop_withdraws_every_consent_and_says_which(app, new_chat):
 
 async def hold_in_digest(app, alumnus_id: int) -> None:
     """Put an offer in the alumnus' digest, as the push cap does."""
-    deps = app.bot_data.deps
-    campaign = await app.bot_data.conversation.campaigns.create(await new_offer(app))
+    deps = app.bot_data.graph.deps
+    campaign = await app.bot_data.graph.campaigns.create(await new_offer(app))
     async with deps.storage.transaction() as tx:
         await tx.offers.hold_for_digest(
             [
@@ -126,7 +126,7 @@ async def test_export_in_the_middle_of_onboarding_includes_the_open_answers(app,
 async def everything_in_the_database(app) -> str:
     """Every row of every table, as text."""
     dump = []
-    async with app.bot_data.deps.storage.transaction() as tx:
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         for table in SQLModel.metadata.sorted_tables:
             for row in (await tx.session.execute(select(table))).all():
                 dump.append(f"{table.name}: {tuple(row)!r}")
@@ -154,7 +154,7 @@ async def test_erasure_leaves_no_trace_but_a_hash(app, new_chat):
     assert "Marloes" not in dump
     assert str(other.chat_id) in dump  # the other alumnus is untouched
     [suppression] = await rows(app, Suppression)
-    assert suppression.subject_hash == app.bot_data.conversation.privacy.subject_hash(chat.chat_id)
+    assert suppression.subject_hash == app.bot_data.graph.privacy.subject_hash(chat.chat_id)
     assert await rows(app, ConsentEvent) == []
     assert [i for i in await rows(app, DigestItem) if i.alumnus_id == marloes.id] == []
     assert len(await rows(app, ConversationState)) == 1  # Bram's onboarding

@@ -72,8 +72,8 @@ async def test_sigkill_mid_campaign_then_restart_completes_without_duplicates(si
     application = build_application(quiet_free, webhook=True)
     users = [sim.create_user(first_name=f"R{i}") for i in range(RECIPIENTS)]
     async with running(application, dispatch=False):
-        deps = application.bot_data.deps
-        campaigns = application.bot_data.conversation.campaigns
+        deps = application.bot_data.graph.deps
+        campaigns = application.bot_data.graph.campaigns
         now = deps.clock.now()
         async with deps.storage.transaction() as tx:
             await tx.session.execute(

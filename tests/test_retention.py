@@ -10,7 +10,7 @@ from tests.test_onboarding import rows
 
 
 async def test_old_processed_update_ids_are_purged_and_unprocessed_ones_kept(app, clock):
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     async with deps.storage.transaction() as tx:
         await tx.updates.claim(1, clock.now() - timedelta(days=8))
         # Received but never processed: kept for replay, whatever its age.

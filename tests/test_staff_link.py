@@ -25,7 +25,7 @@ def settings(settings):
 
 
 async def add_staff(app) -> StaffService:
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     staff = StaffService(deps.storage, deps.clock)
     await staff.add_team("llo", "Leven lang ontwikkelen", default=True)
     await staff.add_staff("ann@school.example", "Ann Admin", "admin", PASSWORD, ["llo"])
@@ -34,7 +34,7 @@ async def add_staff(app) -> StaffService:
 
 
 async def linked_to(app, user_id: int) -> str | None:
-    async with app.bot_data.deps.storage.transaction() as tx:
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         member = await tx.staff.by_telegram(user_id)
     return member.email if member else None
 
@@ -67,7 +67,7 @@ async def test_a_member_links_their_telegram_from_the_console_in_one_step(app, s
 
         reply = await Chat(sim, processed_of(app), ann).say(f"/start {token}")
         assert [m.text for m in reply] == [
-            app.bot_data.deps.renderer.text("staff.link_linked", "nl", member="Ann Admin")
+            app.bot_data.graph.deps.renderer.text("staff.link_linked", "nl", member="Ann Admin")
         ]
         assert await linked_to(app, ann.id) == "ann@school.example"
         assert await rows(app, Alumnus) == []  # staff, not an alumnus: no onboarding
@@ -81,7 +81,7 @@ async def test_a_member_links_their_telegram_from_the_console_in_one_step(app, s
         mallory = sim.create_user(first_name="Mallory", language_code="en")
         reply = await Chat(sim, processed_of(app), mallory).say(f"/start {token}")
         assert [m.text for m in reply] == [
-            app.bot_data.deps.renderer.text("staff.link_invalid", "en")
+            app.bot_data.graph.deps.renderer.text("staff.link_invalid", "en")
         ]
         assert await linked_to(app, mallory.id) is None
         assert await linked_to(app, ann.id) == "ann@school.example"
@@ -95,16 +95,16 @@ async def test_a_member_links_their_telegram_from_the_console_in_one_step(app, s
         async with client.get("/account/telegram?done=unlinked") as page:
             assert 'id="account-unlinked"' in await page.text()
         assert await linked_to(app, ann.id) is None
-    async with app.bot_data.deps.storage.transaction() as tx:
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         actions = [e.action for e in (await tx.session.execute(select(AuditEvent))).scalars()]
     assert "issue:telegram-link" in actions and "unlink:telegram" in actions
 
 
 async def test_expired_forged_and_taken_links_change_nothing(app, sim, clock):
     await add_staff(app)
-    say = app.bot_data.deps.renderer.text
-    links = app.bot_data.conversation.staff_links
-    async with app.bot_data.deps.storage.transaction() as tx:
+    say = app.bot_data.graph.deps.renderer.text
+    links = app.bot_data.graph.staff_links
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         ann = await tx.staff.by_email("ann@school.example")
         cor = await tx.staff.by_email("cor@school.example")
     phone = sim.create_user(first_name="Ann")
@@ -127,7 +127,7 @@ async def test_expired_forged_and_taken_links_change_nothing(app, sim, clock):
     assert await linked_to(app, phone.id) is None
 
     # A Telegram account linked to Cor cannot be linked to Ann as well.
-    async with app.bot_data.deps.storage.transaction() as tx:
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
         await tx.staff.link_telegram(cor.id, phone.id)
     assert [m.text for m in await chat.say(f"/start {token}")] == [say("staff.link_taken", "nl")]
     assert await linked_to(app, phone.id) == "cor@school.example"

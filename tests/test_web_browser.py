@@ -9,6 +9,7 @@ from playwright.async_api import Page, expect
 
 from bot.core.render import Renderer
 from bot.core.settings import CONTENT_DIR
+from handlers.graph import build_graph
 from handlers.web import console_app
 from tests.browser import served
 from tests.console_fixtures import (
@@ -26,7 +27,7 @@ async def console_url(database_url, clock) -> AsyncIterator[str]:
     """The console served by a real AppRunner, as ``alumnibot run`` serves it."""
     async with console_deps(console_settings(database_url), clock) as deps:
         await add_people(deps)
-        async with served(console_app(deps)) as url:
+        async with served(console_app(build_graph(deps))) as url:
             yield url
 
 

@@ -42,7 +42,7 @@ async def two_teams(app, sim):
     """Team nazorg (default) with web coordinator Cor, team llo with web coordinator Lia."""
     nazorg, _ = await staff_team(app, sim, "nazorg")
     llo, _ = await staff_team(app, sim, "llo", default=False)
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     service = StaffService(deps.storage, deps.clock)
     await service.add_staff(
         "cor@school.example", "Cor Coördinator", "coordinator", PASSWORD, ["nazorg"]
@@ -74,7 +74,7 @@ async def alumnus_asks(app, sim, first_name: str, question: str, topic: str) -> 
 
 
 async def conversation_of(app, first_name: str) -> InboxConversation:
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     async with deps.storage.transaction() as tx:
         [(conversation, _)] = [
             (c, a)
@@ -153,7 +153,7 @@ async def test_a_coordinator_sees_only_their_teams_conversations(app, world):
 
 
 async def test_an_admin_sees_every_team_and_filters_by_team_status_and_text(app, world):
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     await StaffService(deps.storage, deps.clock).add_staff(
         "ann@school.example", "Ann Admin", "admin", PASSWORD
     )
@@ -354,7 +354,7 @@ async def test_the_list_marker_changes_when_a_conversation_does(app, world):
         assert f'data-marker="{before}"' in html
         async with cor.get("/inbox/updates?status=open") as response:
             assert (await response.json())["marker"] == before
-        app.bot_data.deps.clock.advance(timedelta(minutes=1))
+        app.bot_data.graph.deps.clock.advance(timedelta(minutes=1))
         await sanne.say("Hallo?")
         await settle(app)
         async with cor.get("/inbox/updates?status=open") as response:
@@ -368,7 +368,7 @@ async def test_an_unanswered_open_conversation_gets_the_overdue_badge(app, world
         assert badge not in html
         clock.advance(timedelta(days=7))  # well past 8 business hours, weekends included
         # The badge shows what the reminder job decided: one rule for the group and the web.
-        assert await app.bot_data.conversation.inbox.remind_unanswered() == 2  # X and Y
+        assert await app.bot_data.graph.inbox.remind_unanswered() == 2  # X and Y
         _, html = await page(cor, "/inbox")
         assert html.count(f'<span class="badge overdue">{badge}</span>') == 1
         assert (await post(cor, f"/inbox/c/{world['sanne_id']}/reply", text="Sorry!"))[0] == 303
@@ -378,7 +378,7 @@ async def test_an_unanswered_open_conversation_gets_the_overdue_badge(app, world
 
 async def test_requests_are_refused_when_signed_out(app, world):
     data = app.bot_data
-    console = console_app(data.deps, data.conversation.inbox, data.dispatcher.wake)
+    console = console_app(data.graph)
     async with TestClient(TestServer(console)) as client:
         for path in (f"/inbox/c/{world['sanne_id']}", f"/inbox/c/{world['sanne_id']}/messages"):
             async with client.get(path, allow_redirects=False) as response:
@@ -386,7 +386,7 @@ async def test_requests_are_refused_when_signed_out(app, world):
                 assert response.headers["Location"] == "/inbox/login"
     rows_ = await rows(app, AuditEvent)
     assert not [e for e in rows_ if e.action == "read:conversation"]
-    async with data.deps.storage.transaction() as tx:
+    async with data.graph.deps.storage.transaction() as tx:
         assert (await tx.session.execute(select(InboxConversation))).scalars().first()
 
 

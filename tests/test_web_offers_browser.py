@@ -23,7 +23,7 @@ def settings(settings):
 
 
 async def test_create_an_offer_compose_send_and_follow_a_campaign(app, sim, page, console_url):
-    deps = app.bot_data.deps
+    deps = app.bot_data.graph.deps
     staff = StaffService(deps.storage, deps.clock)
     await staff.add_team("llo", "Leven lang ontwikkelen", default=True)
     await staff.add_staff("ann@school.example", "Ann Admin", "admin", PASSWORD, ["llo"])

@@ -126,7 +126,7 @@ async def test_an_update_received_but_not_processed_is_replayed_at_start(sim, se
     # process dies before handling it.
     application = build_application(settings, clock=clock, webhook=True)
     async with running(application):
-        deps = application.bot_data.deps
+        deps = application.bot_data.graph.deps
         async with deps.storage.transaction() as tx:
             payload = start_update(8000, user.id)
             assert await tx.updates.receive_many([(8000, payload)], clock.now()) == {8000}
@@ -182,7 +182,7 @@ async def test_an_update_whose_handling_fails_is_not_replayed_at_every_start(
         raise RuntimeError("a bug in a handler")
 
     async with webhook_bot(settings, clock) as (app, url):
-        monkeypatch.setattr(app.bot_data.conversation, "_dispatch", broken)
+        monkeypatch.setattr(app.bot_data.graph.router, "_route", broken)
         async with aiohttp.ClientSession() as session:
             async with session.post(
                 url, json=start_update(8100, user.id), headers={SECRET_HEADER: SECRET}
@@ -190,7 +190,7 @@ async def test_an_update_whose_handling_fails_is_not_replayed_at_every_start(
                 assert response.status == 200
         await processed_of(app).wait(8100)
         [apology] = sim.bot_messages(user.id)
-        assert apology.text == app.bot_data.deps.renderer.text("common.error", "nl")
+        assert apology.text == app.bot_data.graph.deps.renderer.text("common.error", "nl")
         # The failed handling is rolled back, but the update counts as handled: no payload
         # is kept, and the person is not sent the same apology after every restart.
         [row] = await rows(app, InboundUpdate)

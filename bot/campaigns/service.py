@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from bot.campaigns.digest import next_digest
+from bot.core.callbacks import CALLBACKS, parts
+from bot.core.callbacks import number as id_in
 from bot.core.deps import Deps
 from bot.core.messenger import Button, Outgoing
 from bot.delivery.dispatcher import enqueue, row
@@ -42,6 +44,22 @@ from storage.repositories import Tx
 logger = logging.getLogger(__name__)
 
 # Which inbox topic an interest in an offer of this kind belongs to (routes it to a team).
+INTEREST, OPT_OUT = "i", "x"
+
+
+def _parse_offer_button(payload: str) -> tuple[str, int] | None:
+    found = parts(payload, 2)
+    if found is None or found[0] not in (INTEREST, OPT_OUT):
+        return None
+    campaign = id_in(found[1])
+    return None if campaign is None else (found[0], campaign)
+
+
+# ``o:<i|x>:<campaign>``: "Ik heb interesse" or "Hier niet meer over" under a push.
+OFFER_BUTTON = CALLBACKS.declare("o", _parse_offer_button, longest="x:999999999999")
+# ``v:<campaign>``: a button under a staff member's preview; it only says so.
+PREVIEW_BUTTON = CALLBACKS.declare("v", id_in, longest="999999999999")
+
 TOPIC_OF_KIND = {"llo": "courses", "job": "work", "bpv": "work", "event": "other", "news": "other"}
 URL = re.compile(r"^https?://[^\s<>\"']+$")
 LIST_FIELDS = ("regions", "sectors", "crebos", "levels", "interests")
@@ -501,14 +519,19 @@ class CampaignService:
         """
         renderer = self.deps.renderer
         text = renderer.text("offers.push", locale, offer=offer)
-        action = "p" if preview else "i"
+
+        def data(action: str) -> str:
+            if preview:
+                return PREVIEW_BUTTON.build(campaign_id)
+            return OFFER_BUTTON.build(action, campaign_id)
+
         if preview:
             text = f"{renderer.text('offers.preview_note', locale)}\n\n{text}"
         buttons = [
             [
                 Button(
                     renderer.label("labels.offer_interest", locale),
-                    f"o:{action}:{campaign_id}",
+                    data(INTEREST),
                 )
             ]
         ]
@@ -520,7 +543,7 @@ class CampaignService:
             [
                 Button(
                     renderer.label("labels.offer_optout", locale, kind=offer.kind),
-                    f"o:{'p' if preview else 'x'}:{campaign_id}",
+                    data(OPT_OUT),
                 )
             ]
         )
@@ -814,7 +837,7 @@ class CampaignService:
             line = [
                 Button(
                     renderer.label("offers.digest_interest", locale, n=n),
-                    f"o:i:{item.campaign_id}",
+                    OFFER_BUTTON.build(INTEREST, item.campaign_id),
                 )
             ]
             if offer.link:
@@ -826,7 +849,7 @@ class CampaignService:
             [
                 Button(
                     renderer.label("labels.offer_optout", locale, kind=offers[0].kind),
-                    f"o:x:{group[0][0].campaign_id}",
+                    OFFER_BUTTON.build(OPT_OUT, group[0][0].campaign_id),
                 )
             ]
         )
@@ -852,11 +875,9 @@ class CampaignService:
         offer = await tx.offers.offer(campaign.offer_id)
         assert offer is not None
         now = self.deps.clock.now()
-        if kind == "x":
-            from bot.privacy.service import ConsentService
-
+        if kind == OPT_OUT:
             await tx.offers.respond(campaign_id, alumnus.id, "optout", now)
-            await ConsentService(self.deps).set(
+            await self.consent.set(
                 tx, alumnus, PURPOSE_OF_KIND[offer.kind], False, "push", evidence
             )
             return "offers.optout_done"

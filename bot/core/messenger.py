@@ -63,6 +63,11 @@ class SendDocument:
 Action = Send | Edit | ClearButtons | SendDocument
 
 
+def rows(buttons: Sequence[Button], per_row: int) -> list[list[Button]]:
+    """Lay buttons out in rows."""
+    return [list(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
+
+
 class DeliveryError(Exception):
     """A message could not be delivered; the subclass says what to do next."""
 
@@ -95,7 +100,15 @@ class Messenger(Protocol):
     """Delivers to one chat; implemented per messenger (Telegram now)."""
 
     async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
-        """Carry out ``actions`` in order in ``chat_id`` (direct replies to a person)."""
+        """Carry out ``actions`` in order in ``chat_id`` (direct replies to a person).
+
+        Raises:
+            UnreachableError: the person blocked the bot; the rest is not carried out.
+        """
+        ...
+
+    def interval(self, chat_id: int) -> float:
+        """Return the seconds the messenger wants between two messages to ``chat_id``."""
         ...
 
     async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
@@ -126,6 +139,10 @@ class QueueOnlyMessenger:
     async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
         """Refuse: replies are sent by the running bot."""
         raise RuntimeError(self._refusal)
+
+    def interval(self, chat_id: int) -> float:
+        """Nothing is sent from here: no pacing."""
+        return 0.0
 
     async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
         """Refuse: the outbox is sent by the running bot."""

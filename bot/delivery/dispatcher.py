@@ -18,9 +18,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from bot.campaigns.digest import CAP_WINDOW, next_digest
 from bot.core.deps import Deps
 from bot.core.messenger import (
     Button,
@@ -31,13 +30,11 @@ from bot.core.messenger import (
     TransientError,
     UnreachableError,
 )
-from storage.models import CampaignStatus, OutboxMessage, OutboxStatus
+from storage.models import OutboxMessage, OutboxStatus
 from storage.repositories import Tx
 
 logger = logging.getLogger(__name__)
 
-PRIVATE_CHAT_INTERVAL = 1.0  # seconds between two messages to one person
-GROUP_CHAT_INTERVAL = 3.0  # 20 messages a minute to a group
 MAX_IN_FLIGHT = 100
 MAX_BACKOFF = 300.0
 PACER_RETRY = 1.0  # seconds before a row whose rate reservation failed is tried again
@@ -79,8 +76,8 @@ def row(
 ) -> dict[str, Any]:
     """Build one outbox row: a ``message`` (kind text), or a ``payload`` of another kind.
 
-    A row with a ``campaign_id`` is a push: it counts towards the weekly cap, and is held
-    while its campaign is paused.
+    ``campaign_id`` ties a row to a campaign (its policy holds and caps it), ``purpose`` to
+    a consent that is checked again at send time.
     """
     if payload is None:
         if message is None:
@@ -110,11 +107,19 @@ class Pacer:
     def __init__(
         self,
         rate: float,
+        interval_of: Callable[[int], float],
         *,
-        group_interval: float = GROUP_CHAT_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
+        """Pace sends.
+
+        Args:
+            rate: messages per second overall.
+            interval_of: the messenger's seconds between two messages to one chat.
+            clock: loop time; tests pass a fake.
+            sleep: waits; tests pass a fake.
+        """
         self.rate = rate
         # A small bucket lets sends catch up after scheduling jitter without ever exceeding
         # rate * (1 s + 0.1 s) in any window, well inside Telegram's 30/s.
@@ -124,7 +129,7 @@ class Pacer:
         self._clock, self._sleep = clock, sleep
         self._lock = asyncio.Lock()
         self._next_chat: dict[int, float] = {}
-        self._group_interval = group_interval
+        self._interval_of = interval_of
 
     def reserve_chat(self, chat_id: int) -> float:
         """Reserve the chat's next slot; return how many seconds from now it is."""
@@ -132,8 +137,7 @@ class Pacer:
         if len(self._next_chat) > 50_000:
             self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
         slot = max(now, self._next_chat.get(chat_id, now))
-        interval = self._group_interval if chat_id < 0 else PRIVATE_CHAT_INTERVAL
-        self._next_chat[chat_id] = slot + interval
+        self._next_chat[chat_id] = slot + self._interval_of(chat_id)
         return slot - now
 
     async def acquire(self) -> None:
@@ -163,13 +167,13 @@ class SharedPacer(Pacer):
     def __init__(
         self,
         rate: float,
+        interval_of: Callable[[int], float],
         reserve: Callable[[int, float], Awaitable[float]],
         *,
-        group_interval: float = GROUP_CHAT_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
-        super().__init__(rate, group_interval=group_interval, clock=clock, sleep=sleep)
+        super().__init__(rate, interval_of, clock=clock, sleep=sleep)
         self._reserve = reserve
         self.block = max(1, math.ceil(rate * 0.1))
         self._slots: deque[float] = deque()
@@ -197,6 +201,21 @@ class SharedPacer(Pacer):
 
 Sender = Callable[[OutboxMessage], Awaitable[int]]
 OutcomeListener = Callable[[Sequence[tuple[OutboxMessage, str]]], Awaitable[None]]
+Verdict = tuple[OutboxStatus, str]  # what a row that must not go out becomes, and why
+
+
+class SendPolicy(Protocol):
+    """A feature's rule checked at send time, in the transaction that claimed the rows.
+
+    Delivery knows no features: campaigns register their weekly cap and digest this way, and
+    so will aftercare's own rules, or a messenger's windows.
+    """
+
+    async def screen(
+        self, tx: Tx, rows: Sequence[OutboxMessage], now: datetime
+    ) -> dict[int | None, Verdict]:
+        """Return, by row id, the rows that must not be sent now and what they become."""
+        ...
 
 
 class Dispatcher:
@@ -218,17 +237,16 @@ class Dispatcher:
         self.deps = deps
         self._senders: dict[str, Sender] = {"text": self._send_text, "copy": self._send_copy}
         self._listeners: list[OutcomeListener] = []
-        group_interval = 60.0 / deps.settings.group_messages_per_minute
+        self._policies: list[SendPolicy] = []
+        interval_of = deps.messenger.interval
         self.pacer: Pacer
         if shared_rate is None:
             shared_rate = deps.storage.engine.dialect.name == "postgresql"
         if shared_rate:
             # Several processes may send: one global rate for all of them.
-            self.pacer = SharedPacer(
-                deps.settings.send_rate, self._reserve_rate, group_interval=group_interval
-            )
+            self.pacer = SharedPacer(deps.settings.send_rate, interval_of, self._reserve_rate)
         else:
-            self.pacer = Pacer(deps.settings.send_rate, group_interval=group_interval)
+            self.pacer = Pacer(deps.settings.send_rate, interval_of)
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()  # set while nothing due is left unhandled
@@ -242,6 +260,10 @@ class Dispatcher:
     def register(self, kind: str, sender: Sender) -> None:
         """Teach the dispatcher a payload kind."""
         self._senders[kind] = sender
+
+    def screen(self, policy: SendPolicy) -> None:
+        """Check every claimed row against ``policy`` before it is sent."""
+        self._policies.append(policy)
 
     def listen(self, listener: OutcomeListener) -> None:
         """Call ``listener`` with (row, status) pairs after each batch's outcomes are recorded."""
@@ -309,7 +331,6 @@ class Dispatcher:
             if not claimed:
                 return 0
             sendable, skipped = await self._recheck(tx, claimed, now)
-            await tx.outbox.record(skipped)
         # The claim is committed before any call to Telegram. Chats are served concurrently;
         # one chat's rows strictly in order (a topic's history, a person's messages).
         by_chat: dict[int, list[OutboxMessage]] = {}
@@ -356,71 +377,35 @@ class Dispatcher:
     ) -> tuple[list[OutboxMessage], list[dict[str, Any]]]:
         """Check every claimed row again at send time, in the claim's transaction.
 
-        Dropped: rows whose consent is gone, whose person blocked the bot, or whose campaign
-        was cancelled. Pushes over the weekly cap (``PUSH_CAP_PER_WEEK``, counted over the
-        last 7 days of pushes sent, maybe sent or being sent) move to the person's digest.
+        Dropped here: rows whose consent is gone or whose person blocked the bot. Then each
+        registered :class:`SendPolicy` screens what is left (campaigns: cancelled, over the
+        weekly cap), in the order they were registered.
         """
         wanted = {
             (r.alumnus_id, r.purpose) for r in rows if r.purpose and r.alumnus_id is not None
         }
         consenting = await tx.outbox.consenting(wanted)
         blocked = await tx.outbox.unreachable(r.alumnus_id for r in rows if r.alumnus_id)
-        campaigns = await tx.offers.campaign_states(r.campaign_id for r in rows if r.campaign_id)
-        pushed = await tx.outbox.recent_pushes(
-            {r.alumnus_id for r in rows if r.campaign_id and r.alumnus_id},
-            now - CAP_WINDOW,
-            exclude=[r.id for r in rows if r.id is not None],
-        )
-        cap = self.deps.settings.push_cap_per_week
         sendable: list[OutboxMessage] = []
         skipped: list[dict[str, Any]] = []
-        held: list[OutboxMessage] = []
         for r in rows:
-            campaign = campaigns.get(r.campaign_id or 0)
             if r.purpose and (r.alumnus_id, r.purpose) not in consenting:
                 skipped.append(self._final(r, OutboxStatus.CANCELLED, "no consent at send time"))
             elif r.alumnus_id in blocked:
                 skipped.append(self._final(r, OutboxStatus.FAILED, "person blocked the bot"))
-            elif campaign is not None and campaign[0] == CampaignStatus.CANCELLED.value:
-                skipped.append(self._final(r, OutboxStatus.CANCELLED, "campaign cancelled"))
-            elif campaign is not None and r.alumnus_id is not None:
-                if pushed.get(r.alumnus_id, 0) >= cap:
-                    held.append(r)
-                    skipped.append(self._final(r, OutboxStatus.DIGEST, "over the weekly cap"))
-                else:
-                    pushed[r.alumnus_id] = pushed.get(r.alumnus_id, 0) + 1
-                    sendable.append(r)
             else:
                 sendable.append(r)
-        if held:
-            await self._hold(tx, held, campaigns, now)
+        # Recorded before the policies look: a dropped row no longer counts as being sent.
+        await tx.outbox.record(skipped)
+        for policy in self._policies:
+            if not sendable:
+                break
+            verdicts = await policy.screen(tx, sendable, now)
+            dropped = [self._final(r, *verdicts[r.id]) for r in sendable if r.id in verdicts]
+            await tx.outbox.record(dropped)
+            skipped += dropped
+            sendable = [r for r in sendable if r.id not in verdicts]
         return sendable, skipped
-
-    async def _hold(
-        self,
-        tx: Tx,
-        rows: Sequence[OutboxMessage],
-        campaigns: dict[int, tuple[str, int]],
-        now: datetime,
-    ) -> None:
-        """Put pushes over the cap in their people's digests (weekly, or monthly if chosen)."""
-        frequency = await tx.offers.frequencies(r.alumnus_id for r in rows if r.alumnus_id)
-        await tx.offers.hold_for_digest(
-            [
-                {
-                    "alumnus_id": r.alumnus_id,
-                    "campaign_id": r.campaign_id,
-                    "offer_id": campaigns[r.campaign_id or 0][1],
-                    "purpose": r.purpose or "",
-                    "reason": "cap",
-                    "due_at": next_digest(
-                        now, frequency.get(r.alumnus_id or 0), self.deps.settings
-                    ),
-                    "created_at": now,
-                }
-                for r in rows
-            ]
-        )
 
     async def _send_in_order(self, rows: Sequence[OutboxMessage]) -> list[dict[str, Any]]:
         """Send one chat's rows one by one; after one that did not go out, hold the rest."""

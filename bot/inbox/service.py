@@ -21,10 +21,19 @@ from typing import Any
 import yaml
 from markupsafe import Markup
 
+from bot.core.callbacks import CALLBACKS, number, parts
 from bot.core.deps import Deps
 from bot.core.hours import BusinessHours
 from bot.core.inbound import StaffInbound
-from bot.core.messenger import Action, Button, Outgoing, RejectedError, Send, TransientError
+from bot.core.messenger import (
+    Action,
+    Button,
+    Outgoing,
+    RejectedError,
+    Send,
+    TransientError,
+    UnreachableError,
+)
 from bot.delivery.dispatcher import Dispatcher, enqueue, row
 from storage.models import (
     Alumnus,
@@ -40,6 +49,21 @@ from storage.repositories import Tx
 logger = logging.getLogger(__name__)
 
 TOPICS = ("courses", "work", "aftercare", "diploma", "other")
+RATINGS = range(1, 6)
+
+
+def _parse_rating(payload: str) -> tuple[int, int] | None:
+    found = parts(payload, 2)
+    if found is None:
+        return None
+    conversation, score = number(found[0]), number(found[1])
+    if conversation is None or score is None or score not in RATINGS:
+        return None
+    return conversation, score
+
+
+# ``r:<conversation>:<score>``: the alumnus rates a closed conversation.
+RATING_BUTTON = CALLBACKS.declare("r", _parse_rating, longest="999999999999:5")
 SUMMARY_MESSAGES = 10  # how much history a recreated topic repeats
 FALLBACK_TEAM = "alumni"
 DEFAULT_REMINDER_HOURS = 8.0
@@ -424,7 +448,10 @@ class InboxService:
         locale = alumnus.locale or "nl"
         renderer = self.deps.renderer
         stars = [
-            Button(renderer.label("labels.rating", locale, score=n), f"r:{conversation.id}:{n}")
+            Button(
+                renderer.label("labels.rating", locale, score=n),
+                RATING_BUTTON.build(conversation.id, n),
+            )
             for n in range(1, 6)
         ]
         closing = Outgoing(renderer.text("inbox.closed", locale), [stars])
@@ -513,7 +540,10 @@ class InboxService:
                 assert staff is not None
                 actions = await self._staff_action(tx, conversation, staff, event)
         if actions:
-            await self.deps.messenger.perform(event.chat_id, actions)
+            try:
+                await self.deps.messenger.perform(event.chat_id, actions)
+            except UnreachableError:
+                logger.warning("the bot cannot write in staff group %s", event.chat_id)
 
     async def _staff_action(
         self, tx: Tx, conversation: InboxConversation, staff: StaffMember, event: StaffInbound

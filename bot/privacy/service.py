@@ -5,16 +5,34 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from bot.core.callbacks import CALLBACKS
 from bot.core.deps import Deps
-from bot.core.messenger import Action, Button, Edit, Outgoing, Send, SendDocument
-from bot.profile.steps import rows
+from bot.core.messenger import Action, Button, Edit, Outgoing, Send, SendDocument, rows
 from storage.models import Alumnus, ConsentEvent, Purpose
 from storage.repositories import Tx
 
 ERASE_CONFIRM_TTL = timedelta(minutes=10)
+PURPOSES = frozenset(p.value for p in Purpose)
+ERASE_NO = "no"
+
+
+def _erase_answer(payload: str) -> str | None:
+    issued, dot, mac = payload.partition(".")
+    if payload == ERASE_NO or (issued.isdigit() and dot and mac.isalnum()):
+        return payload
+    return None
+
+
+# ``c:<purpose>``: switch one consent on the /privacy screen.
+CONSENT_BUTTON = CALLBACKS.declare(
+    "c", lambda purpose: purpose if purpose in PURPOSES else None, longest=max(PURPOSES, key=len)
+)
+# ``x:<issued>.<hmac>`` or ``x:no``: the erase confirmation, signed and bound to the chat.
+ERASE_BUTTON = CALLBACKS.declare("x", _erase_answer, longest="9999999999." + "f" * 16)
 
 
 class ConsentService:
@@ -71,8 +89,10 @@ class ConsentService:
             await self.set(tx, alumnus, purpose, False, "stop", evidence)
         return granted
 
-    async def screen(self, tx: Tx, alumnus: Alumnus, intro: str, prefix: str) -> Outgoing:
-        """Render the consent toggles; ``prefix`` makes the callback data (flow or /privacy)."""
+    async def screen(
+        self, tx: Tx, alumnus: Alumnus, intro: str, data: Callable[[str], str]
+    ) -> Outgoing:
+        """Render the consent toggles; ``data`` makes a purpose's button data (flow, /privacy)."""
         assert alumnus.id is not None
         locale = alumnus.locale or "nl"
         current = await tx.consents.current(alumnus.id)
@@ -91,7 +111,7 @@ class ConsentService:
                     on=current.get(p.value, False),
                     text=renderer.label(f"labels.purpose_{p.value}", locale),
                 ),
-                f"{prefix}{p.value}",
+                data(p.value),
             )
             for p in Purpose
         ]
@@ -107,7 +127,9 @@ class PrivacyService:
 
     async def overview(self, tx: Tx, alumnus: Alumnus) -> list[Action]:
         """Show each purpose with a toggle."""
-        return [Send(await self.consent.screen(tx, alumnus, "privacy.overview", "c:"))]
+        return [
+            Send(await self.consent.screen(tx, alumnus, "privacy.overview", CONSENT_BUTTON.build))
+        ]
 
     async def toggle(
         self, tx: Tx, alumnus: Alumnus, purpose: str, message_id: int, evidence: int
@@ -121,7 +143,7 @@ class PrivacyService:
             granted=granted,
             purpose=self.deps.renderer.label(f"labels.purpose_{purpose}", locale),
         )
-        screen = await self.consent.screen(tx, alumnus, "privacy.overview", "c:")
+        screen = await self.consent.screen(tx, alumnus, "privacy.overview", CONSENT_BUTTON.build)
         return [Edit(message_id, screen)], toast
 
     async def stop(self, tx: Tx, alumnus: Alumnus, evidence: int) -> list[Action]:
@@ -202,8 +224,8 @@ class PrivacyService:
         token = self.erase_token(alumnus.chat_id, int(self.deps.clock.now().timestamp()))
         renderer = self.deps.renderer
         buttons = [
-            [Button(renderer.label("labels.erase_yes", locale), f"x:{token}")],
-            [Button(renderer.label("labels.erase_no", locale), "x:no")],
+            [Button(renderer.label("labels.erase_yes", locale), ERASE_BUTTON.build(token))],
+            [Button(renderer.label("labels.erase_no", locale), ERASE_BUTTON.build(ERASE_NO))],
         ]
         return [Send(Outgoing(renderer.text("privacy.erase_confirm", locale), buttons))]
 

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from bot.core.callbacks import CALLBACKS, parts
 from bot.core.catalogue import Catalogue, Item
-from bot.core.messenger import Button, Outgoing
+from bot.core.messenger import Button, Outgoing, rows
 from bot.core.render import Renderer
 from storage.models import OfferFrequency, Situation
 
@@ -70,17 +71,18 @@ class Refine:
 Outcome = Accept | Reject | Refine
 
 
+def _parse_answer(payload: str) -> tuple[str, str] | None:
+    found = parts(payload, 2)
+    return None if found is None else (found[0], found[1])
+
+
+# An answer in a flow: ``f:<step>:<value>``. Only the open flow's current step accepts it.
+ANSWER = CALLBACKS.declare("f", _parse_answer, longest="offer_frequency:" + "x" * 40)
+
+
 def callback(step: str, value: str) -> str:
-    """Build the callback data of a step button: ``f:<step>:<value>`` (always <= 64 bytes)."""
-    data = f"f:{step}:{value}"
-    if len(data.encode()) > 64:
-        raise ValueError(f"callback data too long: {data!r}")
-    return data
-
-
-def rows(buttons: Sequence[Button], per_row: int) -> list[list[Button]]:
-    """Lay buttons out in rows."""
-    return [list(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
+    """Build the callback data of a step button: ``f:<step>:<value>``."""
+    return ANSWER.build(step, value)
 
 
 def clean_text(text: str) -> str:

@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.exc import IntegrityError
 
 from bot.core.clock import Clock
 from bot.core.settings import Settings
 from storage.models import StaffMember, Team, WebSession
-from storage.repositories import Storage, Tx
+from storage.repositories import ConflictError, Storage, Tx
 from storage.staff import (
     AuditRepository,
     LoginAttemptRepository,
@@ -188,7 +187,7 @@ class StaffService:
                 for team in teams:
                     assert team.id is not None
                     await repos.teams.add_member(member.id, team.id)
-        except IntegrityError:  # a concurrent add of the same address
+        except ConflictError:  # a concurrent add of the same address
             raise DuplicateError(f"a staff member with e-mail {email} exists already") from None
         logger.info("staff member %s added as %s", member.id, role)
         return StaffView(
@@ -266,7 +265,7 @@ class StaffService:
                 await repos.teams.add(
                     Team(code=code, name=name, is_default=default, created_at=self._clock.now())
                 )
-        except IntegrityError:
+        except ConflictError:
             raise DuplicateError(f"a team with code {code!r} exists already") from None
         return TeamView(code=code, name=name, is_default=default)
 

@@ -20,17 +20,12 @@ from bot.campaigns.service import (
     OfferImportError,
     PreviewError,
 )
-from bot.core.catalogue import Catalogue
 from bot.core.clock import SystemClock
-from bot.core.deps import Deps
 from bot.core.logs import configure_logging
 from bot.core.messenger import QueueOnlyMessenger
-from bot.core.render import Renderer
 from bot.core.settings import Settings
-from bot.delivery.dispatcher import Dispatcher
-from bot.inbox.service import InboxService
-from bot.privacy.service import ConsentService
 from bot.staff.service import MIN_PASSWORD_LENGTH, ROLES, StaffError, StaffService
+from handlers.graph import build_graph, make_deps
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.repositories import Storage
@@ -272,15 +267,14 @@ async def _campaigns(settings: Settings, args: argparse.Namespace) -> None:
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
-        deps = Deps(
-            settings=settings,
-            storage=Storage(engine),
-            renderer=Renderer(settings.content_dir),
-            catalogue=Catalogue(settings.content_dir / "catalogue"),
-            clock=SystemClock(),
-            messenger=QueueOnlyMessenger("the command line"),
+        graph = build_graph(
+            make_deps(
+                settings,
+                messenger=QueueOnlyMessenger("the command line"),
+                storage=Storage(engine),
+            )
         )
-        service = CampaignService(deps, ConsentService(deps), InboxService(deps, Dispatcher(deps)))
+        deps, service = graph.deps, graph.campaigns
         render = deps.renderer.text
         if args.command == "offers" and args.action == "import":
             try:

@@ -12,23 +12,18 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, TypeHandler
 
 from bot.chat.commands import COMMANDS
-from bot.chat.router import ConversationService
-from bot.core.catalogue import Catalogue
-from bot.core.clock import Clock, SystemClock
-from bot.core.deps import Deps
-from bot.core.messenger import Outgoing, Send
-from bot.core.render import LOCALES, Renderer
+from bot.core.clock import Clock
+from bot.core.messenger import Outgoing, Send, UnreachableError
+from bot.core.render import LOCALES
 from bot.core.settings import Settings
-from bot.delivery.dispatcher import Dispatcher
 from handlers import jobs
-from handlers.telegram import common, inbox, offers, onboarding, privacy, profile, staff
+from handlers.graph import build_graph, make_deps
+from handlers.telegram import chat
 from handlers.telegram.context import AlumniContext, BotData
 from handlers.telegram.messenger import TelegramMessenger
 from handlers.telegram.processor import PerChatUpdateProcessor
 from handlers.telegram.request import AiohttpRequest
-from storage.db import make_engine
 from storage.migrate import upgrade
-from storage.repositories import Storage
 
 logger = logging.getLogger(__name__)
 
@@ -73,43 +68,18 @@ def build_application(
         builder = builder.updater(None)
     application: AlumniApplication = builder.build()
 
-    storage = Storage(make_engine(settings.database_url))
-    conversation_ref: list[ConversationService] = []
-
-    async def on_blocked(chat_id: int) -> None:
-        await conversation_ref[0].set_reachable(chat_id, reachable=False)
-
-    deps = Deps(
-        settings=settings,
-        storage=storage,
-        renderer=Renderer(settings.content_dir),
-        catalogue=Catalogue(settings.content_dir / "catalogue"),
-        clock=clock or SystemClock(),
-        messenger=TelegramMessenger(application.bot, on_blocked),
+    application.bot_data.graph = build_graph(
+        make_deps(
+            settings,
+            messenger=TelegramMessenger(application.bot, settings.group_messages_per_minute),
+            clock=clock,
+        )
     )
-    dispatcher = Dispatcher(deps)
-    conversation = ConversationService(deps, dispatcher)
-    conversation_ref.append(conversation)
-    application.bot_data.deps = deps
-    application.bot_data.conversation = conversation
-    application.bot_data.dispatcher = dispatcher
-
-    # Group 0: the first matching handler wins, so feature handlers come before the
-    # catch-alls of ``common`` (unknown commands, media, stale buttons). Each feature claims
-    # its update_id in the transaction that handles it (a resend is skipped there).
-    application.add_handlers(
-        [
-            *staff.handlers(),
-            *onboarding.handlers(),
-            *profile.handlers(),
-            *privacy.handlers(),
-            *offers.handlers(),
-            *inbox.handlers(),
-            *common.handlers(),
-        ]
-    )
+    # Group 0: every handler in its one ordered list (``handlers.telegram.chat``). Each
+    # claims its update_id in the transaction that handles it (a resend is skipped there).
+    application.add_handlers(chat.handlers())
     # Group 1 runs after the features: it claims the updates none of them handled.
-    application.add_handler(TypeHandler(Update, common.claim_unhandled), group=1)
+    application.add_handler(TypeHandler(Update, chat.claim_unhandled), group=1)
     application.add_error_handler(_on_error)
     assert application.job_queue is not None  # python-telegram-bot[job-queue] is a dependency
     jobs.schedule(application.job_queue)
@@ -128,7 +98,7 @@ async def running(
     stops before the Bot's HTTP client closes, finishing the batch in hand.
     """
     await application.initialize()
-    dispatcher = application.bot_data.dispatcher
+    dispatcher = application.bot_data.graph.dispatcher
     try:
         if application.post_init:
             await application.post_init(application)
@@ -144,14 +114,14 @@ async def running(
 
 async def _post_init(application: AlumniApplication) -> None:
     """Migrate the database and publish the command menu per language."""
-    deps = application.bot_data.deps
+    deps = application.bot_data.graph.deps
     await upgrade(deps.storage.engine)
     await publish_commands(application)
 
 
 async def publish_commands(application: AlumniApplication) -> None:
     """Register the command menu: Dutch by default, English for English-speaking clients."""
-    renderer = application.bot_data.deps.renderer
+    renderer = application.bot_data.graph.deps.renderer
     for locale in LOCALES:
         commands = [
             BotCommand(getattr(c, locale), renderer.label(f"labels.cmd_{c.key}", locale))
@@ -165,7 +135,7 @@ async def publish_commands(application: AlumniApplication) -> None:
 
 async def _post_shutdown(application: AlumniApplication) -> None:
     """Close the database pool."""
-    await application.bot_data.deps.storage.dispose()
+    await application.bot_data.graph.deps.storage.dispose()
 
 
 async def _on_error(update: object, context: AlumniContext) -> None:
@@ -197,5 +167,7 @@ async def _on_error(update: object, context: AlumniContext) -> None:
         await deps.messenger.perform(
             update.effective_chat.id, [Send(Outgoing(deps.renderer.text("common.error", locale)))]
         )
+    except UnreachableError:
+        return
     except Exception:
         logger.exception("could not tell the person about the error")

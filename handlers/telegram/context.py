@@ -6,17 +6,14 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.chat.router import ConversationService
 from bot.core.deps import Deps
-from bot.delivery.dispatcher import Dispatcher
+from handlers.graph import Graph
 
 
 class BotData:
-    """What the application keeps for its handlers: the shared dependencies and services."""
+    """What the application keeps for its handlers: the service graph."""
 
-    deps: Deps
-    conversation: ConversationService
-    dispatcher: Dispatcher
+    graph: Graph
 
 
 class AlumniContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
@@ -29,20 +26,15 @@ class AlumniContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any]
         user_id: int | None = None,
     ) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
-        # Set by a feature that claimed the update in its own transaction (see common.py).
+        # Set by a handler that claimed the update in its own transaction (see chat.py).
         self.update_claimed = False
+
+    @property
+    def graph(self) -> Graph:
+        """Return every service."""
+        return self.bot_data.graph
 
     @property
     def deps(self) -> Deps:
         """Return settings, storage, renderer, catalogue, clock and messenger."""
-        return self.bot_data.deps
-
-    @property
-    def dispatcher(self) -> Dispatcher:
-        """Return the outbox dispatcher."""
-        return self.bot_data.dispatcher
-
-    @property
-    def conversation(self) -> ConversationService:
-        """Return the conversation service."""
-        return self.bot_data.conversation
+        return self.bot_data.graph.deps

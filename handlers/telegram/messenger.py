@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
@@ -55,21 +55,41 @@ def _keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup |
     return InlineKeyboardMarkup(rows) if rows else None
 
 
+PRIVATE_CHAT_INTERVAL = 1.0  # Telegram: about one message a second to one person
+GROUP_MESSAGES_PER_MINUTE = 20  # Telegram: 20 messages a minute to one group
+
+
+def chat_interval(chat_id: int, group_per_minute: float = GROUP_MESSAGES_PER_MINUTE) -> float:
+    """Seconds between two messages to a chat, by Telegram's limits.
+
+    Telegram's ids of groups, supergroups and channels are negative, a person's positive.
+    """
+    return 60.0 / group_per_minute if chat_id < 0 else PRIVATE_CHAT_INTERVAL
+
+
 class TelegramMessenger:
     """Carries out actions through PTB's Bot (HTML parse mode comes from Defaults)."""
 
-    def __init__(self, bot: Bot, on_blocked: Callable[[int], Awaitable[None]]) -> None:
+    def __init__(self, bot: Bot, group_per_minute: float = GROUP_MESSAGES_PER_MINUTE) -> None:
         self._bot = bot
-        self._on_blocked = on_blocked
+        self._group_per_minute = group_per_minute
+
+    def interval(self, chat_id: int) -> float:
+        """Seconds between two messages to ``chat_id`` (see :func:`chat_interval`)."""
+        return chat_interval(chat_id, self._group_per_minute)
 
     async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
-        """Send, edit and clear in order; a blocked chat is recorded and stops the rest."""
+        """Send, edit and clear in order; a blocked chat stops the rest.
+
+        Raises:
+            UnreachableError: the person blocked the bot (or left the group); the caller
+                records it.
+        """
         try:
             for action in actions:
                 await self._perform(chat_id, action)
-        except Forbidden:
-            logger.info("chat %s blocked the bot", chat_id)
-            await self._on_blocked(chat_id)
+        except Forbidden as blocked:
+            raise UnreachableError(str(blocked)) from blocked
 
     async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
         """Send one outbox message; translate PTB's errors into delivery outcomes."""

@@ -45,7 +45,7 @@ class Receipts:
         return await future
 
     async def _flush(self) -> None:
-        deps = self._application.bot_data.deps
+        deps = self._application.bot_data.graph.deps
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
@@ -100,7 +100,7 @@ async def receive_update(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     """Report whether the database answers."""
-    deps = request.app[APPLICATION_KEY].bot_data.deps
+    deps = request.app[APPLICATION_KEY].bot_data.graph.deps
     try:
         async with deps.storage.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -123,7 +123,7 @@ def webhook_app(application: Any, secret: str, path: str) -> web.Application:
 
 async def replay_unprocessed(application: Any) -> int:
     """Queue updates that were received (and answered) but never processed."""
-    deps = application.bot_data.deps
+    deps = application.bot_data.graph.deps
     async with deps.storage.transaction() as tx:
         payloads = await tx.updates.unclaimed()
     for payload in payloads:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from bot.campaigns.service import CampaignService
-from bot.core.catalogue import Catalogue
-from bot.core.deps import Deps
-from bot.core.messenger import QueueOnlyMessenger
-from bot.delivery.dispatcher import Dispatcher
-from bot.inbox.service import InboxService
-from bot.privacy.service import ConsentService
-from bot.staff.service import ConsoleAuth, LoginFormToken, StaffLinks, StaffService
+from bot.staff.service import LoginFormToken
+from handlers.graph import Graph
 from handlers.web import account, auth, inbox, offers
 from handlers.web.desk import Desk
-from handlers.web.pages import CONSOLE, Console, ConsoleDeps, Pages
+from handlers.web.pages import CONSOLE, Console, Pages
 from handlers.web.security import (
     PUBLIC,
     Handler,
@@ -32,46 +25,36 @@ from handlers.web.studio import Studio
 _MAX_BODY = 64 * 1024  # forms only; nothing large is ever posted
 
 
-def console_app(
-    deps: ConsoleDeps,
-    inbox_service: InboxService | None = None,
-    wake: Callable[[], None] | None = None,
-    bot_username: str | None = None,
-    campaigns: CampaignService | None = None,
-) -> web.Application:
-    """Create the coordinator console app on the shared settings, storage, words and clock.
+def console_app(graph: Graph, *, bot_username: str | None = None) -> web.Application:
+    """Create the coordinator console app on the process's service graph.
 
     Args:
-        deps: settings, storage, words and clock (the bot's ``Deps`` has them all).
-        inbox_service: the bot's inbox, for answering from the web; without it the inbox is
-            read-only and every action is refused.
-        wake: tells the bot's outbox dispatcher to send what an action queued, right away.
+        graph: every service (``handlers.graph.build_graph``). Beside the bot it is the bot's
+            own graph, so web answers are queued and sent like Telegram ones; on its own the
+            graph's messenger only queues and the running bot sends.
         bot_username: the bot's @username, for the deep link that links a member's Telegram
             account; without it the page shows the command to send the bot instead.
-        campaigns: the bot's campaign service, when the console runs beside the bot; without
-            it the console builds one that only queues (the running bot sends).
     """
-    settings = deps.settings
-    if campaigns is None:
-        campaigns = _campaign_service(deps, inbox_service)
+    deps, settings = graph.deps, graph.deps.settings
+    wake = graph.dispatcher.wake
     console = Console(
         settings=settings,
         clock=deps.clock,
-        auth=ConsoleAuth(deps.storage, deps.clock, settings),
-        staff=StaffService(deps.storage, deps.clock),
+        auth=graph.auth,
+        staff=graph.staff,
         login_tokens=LoginFormToken(settings.secret_key.get_secret_value()),
         pages=Pages(deps.renderer, settings.content_dir / "web"),
-        desk=Desk(settings, deps.storage, deps.renderer, inbox_service, wake),
+        desk=Desk(settings, deps.storage, deps.renderer, deps.catalogue, graph.inbox, wake),
         studio=Studio(
             settings,
             deps.storage,
             deps.renderer,
-            campaigns.deps.catalogue,
+            deps.catalogue,
             deps.clock,
-            campaigns,
+            graph.campaigns,
             wake,
         ),
-        links=StaffLinks(deps.storage, deps.clock, settings.secret_key.get_secret_value()),
+        links=graph.staff_links,
         bot_username=bot_username,
     )
     # Order matters: the session is loaded before the role check, and the role check runs
@@ -109,25 +92,6 @@ def console_app(
     app.router.add_post("/inbox/language", auth.choose_language)
     app.router.add_get("/inbox/static/{name}", _static_files(settings.content_dir / "web"))
     return app
-
-
-def _campaign_service(deps: ConsoleDeps, inbox_service: InboxService | None) -> CampaignService:
-    """Build a campaign service for a console not given the bot's (standalone, tests).
-
-    It uses ``inbox_service`` when there is one; otherwise its services only queue messages.
-    """
-    if isinstance(deps, Deps) and inbox_service is not None:
-        return CampaignService(deps, ConsentService(deps), inbox_service)
-    full = Deps(
-        settings=deps.settings,
-        storage=deps.storage,
-        renderer=deps.renderer,
-        catalogue=Catalogue(deps.settings.content_dir / "catalogue"),
-        clock=deps.clock,
-        messenger=QueueOnlyMessenger("the console"),
-    )
-    inbox_service = inbox_service or InboxService(full, Dispatcher(full))
-    return CampaignService(full, ConsentService(full), inbox_service)
 
 
 _STATIC_TYPES = {".css": "text/css", ".svg": "image/svg+xml", ".js": "text/javascript"}

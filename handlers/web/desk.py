@@ -111,6 +111,7 @@ class Desk(ConsoleService):
         settings: Settings,
         storage: Storage,
         renderer: Renderer,
+        catalogue: Catalogue,
         service: InboxService | None,
         wake: Callable[[], None] | None,
     ) -> None:
@@ -118,7 +119,7 @@ class Desk(ConsoleService):
         self.renderer = renderer
         self.service = service
         super().__init__(settings, wake)
-        self.catalogue = Catalogue(settings.content_dir / "catalogue")
+        self.catalogue = catalogue
 
     # ------------------------------------------------------------------ helpers
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -16,33 +16,8 @@ from bot.core.settings import Settings
 from bot.staff.service import ConsoleAuth, LoginFormToken, Principal, StaffLinks, StaffService
 from handlers.web.desk import Desk
 from handlers.web.studio import Studio
-from storage.repositories import Storage
 
 LOCALE_COOKIE = "alumnibot_lang"
-
-
-class ConsoleDeps(Protocol):
-    """The part of ``bot.core.deps.Deps`` the console needs (the console sends no messages)."""
-
-    @property
-    def settings(self) -> Settings:
-        """Return the deployment's settings."""
-        ...
-
-    @property
-    def storage(self) -> Storage:
-        """Return the database access."""
-        ...
-
-    @property
-    def renderer(self) -> Renderer:
-        """Return the words."""
-        ...
-
-    @property
-    def clock(self) -> Clock:
-        """Return the time source."""
-        ...
 
 
 @dataclass

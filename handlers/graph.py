@@ -1,0 +1,110 @@
+"""The composition root: the one place the service graph is built.
+
+The bot, the console, the CLI, the benchmarks and the tests all call :func:`build_graph`.
+Each service is built once, here, and handed what it needs; no service builds another. The
+chat router's table is filled here too, one registration line per feature, in the order
+the features' handlers should be tried (the table refuses a key registered twice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.campaigns import chat as campaigns_chat
+from bot.campaigns.policy import CampaignPolicy
+from bot.campaigns.service import CampaignService
+from bot.chat import basics
+from bot.chat.router import ChatRouter
+from bot.core.catalogue import Catalogue
+from bot.core.clock import Clock, SystemClock
+from bot.core.deps import Deps
+from bot.core.messenger import Messenger
+from bot.core.render import Renderer
+from bot.core.settings import Settings
+from bot.delivery.dispatcher import Dispatcher
+from bot.inbox import chat as inbox_chat
+from bot.inbox.service import InboxService
+from bot.privacy import chat as privacy_chat
+from bot.privacy.service import ConsentService, PrivacyService
+from bot.profile import chat as profile_chat
+from bot.staff.chat import StaffLinkChat
+from bot.staff.service import ConsoleAuth, StaffLinks, StaffService
+from storage.db import make_engine
+from storage.repositories import Storage
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Every service of one process, built once."""
+
+    deps: Deps
+    dispatcher: Dispatcher
+    consent: ConsentService
+    privacy: PrivacyService
+    inbox: InboxService
+    campaigns: CampaignService
+    staff: StaffService
+    auth: ConsoleAuth
+    staff_links: StaffLinks
+    staff_link_chat: StaffLinkChat
+    router: ChatRouter
+
+
+def make_deps(
+    settings: Settings,
+    *,
+    messenger: Messenger,
+    clock: Clock | None = None,
+    storage: Storage | None = None,
+) -> Deps:
+    """Open the database and load the words and catalogues every service shares.
+
+    Args:
+        settings: the deployment's settings.
+        messenger: the way out: the Telegram adapter in the bot, a queue-only messenger in a
+            process that does not send (the CLI, a console on its own).
+        clock: the time source; tests pass a frozen clock.
+        storage: an open database; by default one is made from ``settings.database_url``.
+    """
+    return Deps(
+        settings=settings,
+        storage=storage or Storage(make_engine(settings.database_url)),
+        renderer=Renderer(settings.content_dir),
+        catalogue=Catalogue(settings.content_dir / "catalogue"),
+        clock=clock or SystemClock(),
+        messenger=messenger,
+    )
+
+
+def build_graph(deps: Deps) -> Graph:
+    """Build every service of one process on ``deps`` (see :func:`make_deps`)."""
+    settings = deps.settings
+    secret = settings.secret_key.get_secret_value()
+    dispatcher = Dispatcher(deps)
+    dispatcher.screen(CampaignPolicy(deps))
+    consent = ConsentService(deps)
+    privacy = PrivacyService(deps, consent)
+    inbox = InboxService(deps, dispatcher)
+    campaigns = CampaignService(deps, consent, inbox)
+    staff_links = StaffLinks(deps.storage, deps.clock, secret)
+
+    router = ChatRouter(deps)
+    basics.register(router, deps)
+    profile_chat.register(router, profile_chat.ProfileFlow(deps, consent))
+    privacy_chat.register(router, privacy_chat.PrivacyChat(privacy))
+    inbox_chat.register(router, inbox_chat.QuestionFlow(inbox))
+    campaigns_chat.register(router, campaigns_chat.OfferButtons(campaigns))
+
+    return Graph(
+        deps=deps,
+        dispatcher=dispatcher,
+        consent=consent,
+        privacy=privacy,
+        inbox=inbox,
+        campaigns=campaigns,
+        staff=StaffService(deps.storage, deps.clock),
+        auth=ConsoleAuth(deps.storage, deps.clock, settings),
+        staff_links=staff_links,
+        staff_link_chat=StaffLinkChat(deps, staff_links),
+        router=router,
+    )

@@ -1,0 +1,186 @@
+"""Every Telegram handler of the bot, in the one ordered list PTB tries them in.
+
+Handlers only translate: an update becomes a neutral :class:`bot.core.inbound.Inbound` (or
+``StaffInbound``) and goes to the chat router or the inbox. What a command or button does is
+decided in ``bot/``, in the router's table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import ChatMember, ChatMemberUpdated, Message, Update
+from telegram.constants import ChatType
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.chat.commands import COMMANDS, names
+from bot.core.inbound import Inbound, StaffInbound
+from bot.staff.service import STAFF_LINK_PREFIX
+from handlers.telegram.context import AlumniContext
+
+logger = logging.getLogger(__name__)
+
+PRIVATE = filters.ChatType.PRIVATE
+_MEDIA_KINDS = (
+    "sticker",
+    "photo",
+    "voice",
+    "video",
+    "video_note",
+    "audio",
+    "document",
+    "animation",
+    "location",
+    "contact",
+    "poll",
+    "dice",
+    "venue",
+)
+Callback = Callable[[Update, AlumniContext], Coroutine[Any, Any, None]]
+
+
+def handlers() -> list[BaseHandler[Update, AlumniContext, None]]:
+    """All handlers of group 0, in order: PTB runs the first whose filter matches."""
+    return [
+        # A staff member's console link, before the /start of alumni.
+        CommandHandler(
+            names("start"),
+            link_staff_account,
+            filters=PRIVATE & filters.Regex(rf"^/\S+\s+{STAFF_LINK_PREFIX}"),
+        ),
+        # The command menu (Dutch names and English aliases); the router's table decides.
+        *(CommandHandler(names(c.key), _command(c.key), filters=PRIVATE) for c in COMMANDS),
+        MessageHandler(PRIVATE & filters.COMMAND, _command("unknown")),
+        # Typed text and media in a private chat, and every button press.
+        MessageHandler(PRIVATE & filters.UpdateType.MESSAGE, route),
+        CallbackQueryHandler(route),
+        # The person blocked the bot, or came back.
+        ChatMemberHandler(track_block, ChatMemberHandler.MY_CHAT_MEMBER, chat_id=None),
+        # Messages in the teams' staff groups.
+        MessageHandler(
+            filters.ChatType.SUPERGROUP & filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL,
+            relay_staff_message,
+        ),
+    ]
+
+
+def media_of(message: Message | None) -> tuple[str | None, str | None]:
+    """Return the kind of non-text content of a message and its file id, if any."""
+    if message is None or message.text is not None:
+        return None, None
+    kind = next((k for k in _MEDIA_KINDS if getattr(message, k, None)), "other")
+    content = getattr(message, kind, None)
+    if isinstance(content, tuple):  # photo sizes: take the largest
+        content = content[-1] if content else None
+    return kind, getattr(content, "file_id", None)
+
+
+def to_inbound(update: Update) -> Inbound:
+    """Translate a Telegram update into the service's neutral event."""
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None
+    query = update.callback_query
+    message = update.effective_message if query is None else None
+    media, file_id = media_of(message)
+    if query is not None:
+        message_id = query.message.message_id if query.message else None
+    else:
+        message_id = message.message_id if message is not None else None
+    return Inbound(
+        chat_id=chat.id,
+        update_id=update.update_id,
+        text=(message.text or message.caption) if message is not None else None,
+        data=query.data if query is not None else None,
+        message_id=message_id,
+        media=media,
+        file_id=file_id,
+        first_name=user.first_name if user else None,
+        language_code=user.language_code if user else None,
+    )
+
+
+async def route(update: Update, context: AlumniContext, command: str | None = None) -> None:
+    """Hand an update to the chat router; always answer a button press."""
+    query = update.callback_query
+    context.update_claimed = True
+    try:
+        toast = await context.graph.router.handle(to_inbound(update), command)
+    except BaseException:
+        if query is not None:
+            await query.answer()
+        raise
+    if query is not None:
+        await query.answer(toast)
+
+
+def _command(key: str) -> Callback:
+    """Return a callback that routes the command ``key``."""
+
+    async def callback(update: Update, context: AlumniContext) -> None:
+        await route(update, context, key)
+
+    callback.__name__ = f"route_{key}"
+    return callback
+
+
+async def link_staff_account(update: Update, context: AlumniContext) -> None:
+    """``/start staff-<token>``: link this account, never start an alumnus' onboarding."""
+    context.update_claimed = True
+    token = context.args[0] if context.args else ""
+    await context.graph.staff_link_chat.redeem(to_inbound(update), token)
+
+
+async def track_block(update: Update, context: AlumniContext) -> None:
+    """Record when a person blocks or unblocks the bot in their private chat."""
+    change: ChatMemberUpdated | None = update.my_chat_member
+    if change is None or change.chat.type != ChatType.PRIVATE:
+        return
+    blocked = change.new_chat_member.status == ChatMember.BANNED
+    context.update_claimed = True
+    await context.graph.router.set_reachable(
+        change.chat.id, reachable=not blocked, update_id=update.update_id
+    )
+
+
+async def relay_staff_message(update: Update, context: AlumniContext) -> None:
+    """A message in a staff group: the inbox decides whether it is an answer."""
+    message = update.effective_message
+    if message is None or update.effective_chat is None:
+        return
+    media, file_id = media_of(message)
+    context.update_claimed = True
+    await context.graph.inbox.staff_message(
+        StaffInbound(
+            chat_id=update.effective_chat.id,
+            update_id=update.update_id,
+            message_id=message.message_id,
+            thread_id=message.message_thread_id if message.is_topic_message else None,
+            user_id=message.from_user.id if message.from_user else None,
+            sender_chat_id=message.sender_chat.id if message.sender_chat else None,
+            text=message.text or message.caption,
+            media=media,
+            file_id=file_id,
+        )
+    )
+
+
+async def claim_unhandled(update: Update, context: AlumniContext) -> None:
+    """Claim updates no handler took, so a webhook replay never brings them back.
+
+    Handlers claim their update inside the transaction that handles it and say so on the
+    context, which PTB shares between the handler groups of one update.
+    """
+    if context.update_claimed:
+        return
+    deps = context.deps
+    async with deps.storage.transaction() as tx:
+        await tx.updates.claim(update.update_id, deps.clock.now())
