@@ -96,7 +96,8 @@ async def test_a_question_and_its_answer_round_trip(app, sim, new_chat):
     assert in_topic[-1] == "Ik zoek een stage in de zorg. Kunnen jullie helpen?"
 
     await staff_says(sim, app, coordinator, group, topic.message_thread_id, "Ja! Bel ons gerust.")
-    assert chat.last.text == "Ja! Bel ons gerust."
+    # The answer arrives signed with the coordinator's first name and team.
+    assert chat.last.text == "Coördinator (Nazorg):\nJa! Bel ons gerust."
     assert (await the_conversation(app)).status == "waiting"
 
     await chat.say("Top, dank je. Wanneer zijn jullie bereikbaar?")

@@ -210,7 +210,7 @@ async def test_a_web_reply_reaches_the_alumnus_once_and_is_mirrored_into_the_top
         await settle(app)
         await settle(app)  # a second pass sends nothing again
         _, html = await page(cor, f"/inbox/c/{cid}")
-    assert [m.text for m in sanne.messages].count(answer) == 1
+    assert [m.text for m in sanne.messages].count(f"Cor (Nazorg):\n{answer}") == 1
     assert "Bel ons gerust: 9 &lt; 10 &amp; &#39;zo&#39;" in html
     [thread_id] = sim.topics(group)
     mirrored = [t for t in texts_in(sim, group, thread_id) if answer in t]
@@ -268,7 +268,7 @@ async def test_canned_reply_assign_and_move(app, world):
         assert (status, location) == (303, "/inbox")
         assert (await page(cor, f"/inbox/c/{cid}"))[0] == 403  # now team llo's
     canned = words.label("canned.bedankt", "nl").strip()
-    assert [m.text for m in sanne.messages].count(canned) == 1
+    assert [m.text for m in sanne.messages].count(f"Cor (Nazorg):\n{canned}") == 1
     moved = await conversation_of(app, "Sanne")
     assert moved.team_id == (await conversation_of(app, "Piet")).team_id
     async with web_as(app, "lia@school.example") as lia:

@@ -34,6 +34,7 @@ from bot.core.messenger import (
     TransientError,
     UnreachableError,
 )
+from bot.core.render import DEFAULT_LOCALE
 from bot.delivery.dispatcher import Dispatcher, enqueue, row
 from storage.models import (
     Alumnus,
@@ -389,7 +390,24 @@ class InboxService:
             )
         )
         key = f"inbox:{conversation.id}:out:{stored.id}"
+        team = await tx.teams.by_id(conversation.team_id)
+        # The alumnus sees who answers: the coordinator's first name and team.
+        signature = self.deps.renderer.text(
+            "inbox.signed",
+            alumnus.locale or DEFAULT_LOCALE,
+            staff=staff.display_name.split()[0] if staff.display_name.split() else "",
+            team=team.name if team else "",
+        )
+        from_topic = copy_of is not None
+        if copy_of is not None and copy_of.kind == "text" and copy_of.text is not None:
+            # A typed answer in the team's topic: sent as text, signed, instead of a copy.
+            text, copy_of = copy_of.text, None
         if copy_of is not None:
+            # Media cannot be signed in place: the signature goes just before the copy
+            # (one chat's rows are sent in order).
+            await enqueue(
+                tx, row(now, key=f"{key}:by", chat_id=alumnus.chat_id, message=Outgoing(signature))
+            )
             payload = {
                 "kind": "copy",
                 "copy": {"from_chat_id": copy_of.chat_id, "message_id": copy_of.message_id},
@@ -397,8 +415,10 @@ class InboxService:
             }
             await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, payload=payload))
         else:
-            message = Outgoing(html.escape(text or "", quote=False))
+            body = html.escape(text or "", quote=False)
+            message = Outgoing(f"{signature}\n{body}")
             await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, message=message))
+        if not from_topic:
             # Web answers also appear in the topic, so both places show the same conversation.
             mirror = self.deps.renderer.text(
                 "inbox.web_reply" if via == "web" else "inbox.canned_sent",

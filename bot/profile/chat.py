@@ -269,29 +269,22 @@ class ProfileFlow:
         assert turn.state is not None
         state, event = turn.state, turn.event
         actions: list[Action] = []
-        # A tapped answer turns the question into the next one (one API call, a tidy chat,
-        # and within Telegram's 1 msg/s per chat); the answer shows as the tap's toast. The
-        # welcome is the exception: it holds the privacy notice, so it stays readable.
-        in_place = event.data is not None and state.step != LANGUAGE
-        toast = None
-        if in_place and accepted.echo:
-            toast = self.deps.renderer.label("labels.answered", turn.locale, echo=accepted.echo)
-        elif event.data is not None:
+        # A tapped answer stays visible: the pressed question keeps its text, loses its
+        # buttons and shows the answer under it; the next question is a new message. (Editing
+        # the question into the next one left no record of what the person chose.)
+        if event.data is not None:
             actions.append(await self._answered(turn, accepted.echo))
         next_step = self._next(turn, draft)
         history = [*state.data.get("history", []), state.step]
         state.data = {**state.data, "draft": draft, "history": history}
         if next_step is None:
-            reply = await self._finish(turn, actions)
-            reply.toast = reply.toast or toast
-            return reply
+            return await self._finish(turn, actions)
         state.step = next_step
         await turn.tx.states.set(
             turn.alumnus_id, state.flow, next_step, state.data, self.deps.clock.now()
         )
-        prompt = await self.prompt(turn)
-        actions.append(Edit(event.message_id or 0, prompt) if in_place else Send(prompt))
-        return Reply(actions, toast)
+        actions.append(Send(await self.prompt(turn)))
+        return Reply(actions)
 
     async def _answered(self, turn: Turn, echo: str | None) -> Action:
         """Turn the pressed question into a record of the answer, without buttons."""
