@@ -19,7 +19,7 @@ from tests.test_onboarding import rows
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 REMINDER = "Herinnering:"
-AWAY = "Het is nu buiten kantoortijd. We lezen je bericht vanaf"
+AWAY = "Het is nu buiten kantoortijd. We lezen je bericht"
 
 
 @pytest.fixture
@@ -196,7 +196,7 @@ async def test_out_of_office_reply_at_most_once_a_day_per_conversation(app, sim,
     await processed_of(app).wait(sim.last_update_id)
     await settle(app)
     assert away_notices(chat) == [
-        f"{AWAY} maandag 09:00 uur en antwoorden dan hier in dit gesprek."
+        f"{AWAY} morgen vanaf 09:00 uur en antwoorden dan hier in dit gesprek."
     ]
 
     at(clock, 2026, 6, 22, 10)  # Monday, open: none
@@ -205,7 +205,7 @@ async def test_out_of_office_reply_at_most_once_a_day_per_conversation(app, sim,
     at(clock, 2026, 6, 22, 19)  # Monday evening: back tomorrow
     await follow_up(app, chat, "Nog even dit")
     assert away_notices(chat)[1:] == [
-        f"{AWAY} dinsdag 09:00 uur en antwoorden dan hier in dit gesprek."
+        f"{AWAY} morgen vanaf 09:00 uur en antwoorden dan hier in dit gesprek."
     ]
     conversation = (await rows(app, InboxConversation))[0]
     assert conversation.away_notice_on == date(2026, 6, 22)

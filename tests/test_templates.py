@@ -64,6 +64,7 @@ SAMPLE = {
     "value": "<x>",
     "kind": "llo",
     "weekday": 0,
+    "days": 3,
     "time": "09:00",
     "score": 4,
     "staff": "Coördinator <i>",

@@ -259,12 +259,8 @@ class InboxService:
     async def _away_notice(self, tx: Tx, conversation: InboxConversation, now: datetime) -> None:
         """Queue the out-of-office reply: the team is away, and back at the next opening."""
         alumnus = await self._alumnus(tx, conversation)
-        opening = self.hours.next_opening(now)
         text = self.deps.renderer.text(
-            "inbox.away",
-            alumnus.locale or "nl",
-            weekday=opening.weekday(),
-            time=opening.strftime("%H:%M"),
+            "inbox.away", alumnus.locale or DEFAULT_LOCALE, **self.opening(now)
         )
         key = f"inbox:{conversation.id}:away:{self._today(now).isoformat()}"
         message = Outgoing(text)
@@ -285,15 +281,23 @@ class InboxService:
         renderer = self.deps.renderer
         if not new:
             return renderer.text("inbox.added", locale)
-        opening = self.hours.next_opening(now)
         if self.hours.is_open(now):
             return renderer.text("inbox.received_open", locale)
-        return renderer.text(
-            "inbox.received_closed",
-            locale,
-            weekday=opening.weekday(),
-            time=opening.strftime("%H:%M"),
-        )
+        return renderer.text("inbox.received_closed", locale, **self.opening(now))
+
+    def opening(self, now: datetime) -> dict[str, Any]:
+        """When the team is back, for the words: in how many days, which weekday, what time.
+
+        "Vanaf maandag 09:00" on a Monday morning reads as next week; today is "vanaf 09:00"
+        and tomorrow "morgen".
+        """
+        opening = self.hours.next_opening(now)
+        today = now.astimezone(opening.tzinfo).date()
+        return {
+            "days": (opening.date() - today).days,
+            "weekday": opening.weekday(),
+            "time": opening.strftime("%H:%M"),
+        }
 
     async def rate(self, tx: Tx, alumnus: Alumnus, conversation_id: int, score: int) -> bool:
         """Record the alumnus' 1-5 rating of a closed conversation, once."""
