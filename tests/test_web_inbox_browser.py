@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.browser import sign_in
+from tests.chat import alumnus_asks
 from tests.console_fixtures import PASSWORD
-from tests.test_inbox import settle
-from tests.test_web_browser import sign_in
-from tests.test_web_inbox import alumnus_asks, conversation_of, two_teams
+from tests.factories import two_teams
+from tests.harness import conversation_of, settle
 
 SCREENSHOT = "/tmp/inbox-thread.png"
 
