@@ -1,8 +1,9 @@
 """Real headless Chromium for the console tests (Debian's package, installed by .ci/run).
 
 Loaded as a pytest plugin by ``tests/conftest.py``: the ``browser`` and ``page`` fixtures,
-:func:`served`, which serves a console app on a free port as ``alumnibot run`` does, and the
-``console_url`` fixture, the console of the running bot (a module may define its own).
+:func:`served`, which serves a console app on a free port as ``alumnibot run`` does, the
+``console_url`` fixture, the console of the running bot (a module may define its own), and
+:func:`sign_in`, which signs in on the login page as a person would.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from handlers.telegram.app import AlumniApplication
 from handlers.web import console_app
@@ -71,3 +72,11 @@ async def console_url(app: AlumniApplication) -> AsyncIterator[str]:
     data = app.bot_data
     async with served(console_app(data.graph)) as url:
         yield url
+
+
+async def sign_in(page: Page, base: str, email: str, password: str) -> None:
+    await page.goto(base + "/")
+    await expect(page).to_have_url(base + "/inbox/login")
+    await page.fill("#email", email)
+    await page.fill("#password", password)
+    await page.click("#login")

@@ -3,6 +3,9 @@
 ``ALUMNIBOT_TEST_DB=postgres`` runs the suite on PostgreSQL at 127.0.0.1:5432 (database
 ``test`` is used to create a scratch database). When PostgreSQL is asked for and cannot be
 reached the run fails: a skipped PostgreSQL run must never look green.
+
+Only fixtures and hooks live here; the helpers they use come from ``tests.harness`` and
+``tests.chat``, where test modules import them too.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,25 +26,23 @@ import pytest
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 from pydantic import SecretStr
 from sqlalchemy import text
-from telegram import Update
-from telegram.ext import TypeHandler
 
 from bot.core.clock import FrozenClock
 from bot.core.settings import Settings
-from handlers.telegram.app import AlumniApplication, build_application, running
-from sandbox.simulator import BotApiSimulator, SimMessage, SimUser
+from handlers.telegram.app import AlumniApplication
+from sandbox.simulator import BotApiSimulator
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.models import SQLModel
+from tests.chat import Chat
+from tests.harness import TEST_DB, TOKEN, polling_app, processed_of
 
 # Real headless Chromium for the console tests: the browser and page fixtures.
 pytest_plugins = ["tests.browser"]
 
-TOKEN = "123456:TEST-alumnibot-token-abcdefghijklmnop"
 PG_ADMIN_URL = os.environ.get(
     "ALUMNIBOT_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-TEST_DB = os.environ.get("ALUMNIBOT_TEST_DB", "sqlite")
 
 
 def pytest_report_header() -> str:
@@ -156,134 +156,11 @@ def settings(sim: BotApiSimulator, database_url: str) -> Settings:
     )
 
 
-class Processed:
-    """Knows which update ids the app has finished, so tests wait on events, not sleeps."""
-
-    def __init__(self) -> None:
-        self.ids: set[int] = set()
-        self._changed = asyncio.Condition()
-
-    async def mark(self, update: Update, _context: Any) -> None:
-        async with self._changed:
-            self.ids.add(update.update_id)
-            self._changed.notify_all()
-
-    async def wait(self, update_id: int, timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: update_id in self.ids)
-
-
-_TRACKERS: dict[int, Processed] = {}
-
-
-def track(application: AlumniApplication) -> Processed:
-    """Add a last-group handler that records each finished update."""
-    processed = Processed()
-    application.add_handler(TypeHandler(Update, processed.mark), group=99)
-    _TRACKERS[id(application)] = processed
-    return processed
-
-
-def processed_of(application: AlumniApplication) -> Processed:
-    """Return the tracker of an application started by these fixtures."""
-    return _TRACKERS[id(application)]
-
-
-@asynccontextmanager
-async def polling_app(
-    settings: Settings, clock: FrozenClock, *, dispatch: bool = True
-) -> AsyncIterator[AlumniApplication]:
-    """Run a real Application long-polling the simulator, as ``alumnibot run`` does.
-
-    ``dispatch=False`` leaves its outbox dispatcher idle: nothing it queues is sent until
-    the test sends the queue itself.
-    """
-    application = build_application(settings, clock=clock)
-    track(application)
-    async with running(application, dispatch=dispatch):
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(timeout=1, poll_interval=0)
-        try:
-            yield application
-        finally:
-            await application.updater.stop()
-            await application.stop()
-
-
 @pytest.fixture
 async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[AlumniApplication]:
     """The real Application, long-polling the simulator."""
     async with polling_app(settings, clock) as application:
         yield application
-
-
-class Chat:
-    """An alumnus in a private chat with the bot, driven like a person would."""
-
-    def __init__(self, sim: BotApiSimulator, processed: Processed, user: SimUser) -> None:
-        self.sim, self.processed, self.user = sim, processed, user
-
-    @property
-    def chat_id(self) -> int:
-        return self.user.id
-
-    @property
-    def messages(self) -> list[SimMessage]:
-        return self.sim.bot_messages(self.chat_id)
-
-    @property
-    def last(self) -> SimMessage:
-        return self.messages[-1]
-
-    async def _settle(self, before: int) -> list[SimMessage]:
-        await self.processed.wait(self.sim.last_update_id)
-        return self.messages[before:]
-
-    async def say(self, text: str) -> list[SimMessage]:
-        """Type a message; return the bot's new messages once it is handled."""
-        before = len(self.messages)
-        await self.sim.user_sends(self.user, text)
-        return await self._settle(before)
-
-    async def send_media(self, kind: str) -> list[SimMessage]:
-        before = len(self.messages)
-        await self.sim.user_sends_media(self.user, kind=kind)
-        return await self._settle(before)
-
-    async def press(self, data: str, message: SimMessage | None = None) -> list[SimMessage]:
-        """Press a button (forged data allowed); return the new messages, else the pressed one.
-
-        Many answers replace the pressed question in place, so "what changed" is either new
-        messages or the pressed message as it reads now.
-        """
-        before = len(self.messages)
-        target = message or self.last
-        await self.sim.user_presses(self.user, target.message_id, data)
-        changed = await self._settle(before)
-        if changed:
-            return changed
-        now = [m for m in self.messages if m.message_id == target.message_id]
-        return now or []
-
-    async def tap(self, label: str, message: SimMessage | None = None) -> list[SimMessage]:
-        """Tap the button whose text contains ``label`` on the latest message that has it."""
-        candidates = [message] if message else list(reversed(self.messages))
-        for candidate in candidates:
-            for text_, data in buttons(candidate):
-                if label.casefold() in text_.casefold() and data:
-                    return await self.press(data, candidate)
-        raise AssertionError(f"no button with {label!r}; last: {buttons(self.last)}")
-
-
-def buttons(message: SimMessage) -> list[tuple[str, str | None]]:
-    """Return (text, callback_data) of every inline button of a message."""
-    markup = message.reply_markup or {}
-    return [
-        (b["text"], b.get("callback_data"))
-        for row in markup.get("inline_keyboard", [])
-        for b in row
-    ]
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """Shared helpers for the console tests: a console app on a real database, and form helpers.
 
+:func:`page` and :func:`post` read a page and submit a form (with its CSRF token) over HTTP.
+
 Also the ``deps`` fixture (defined as :func:`people_deps`): not a conftest fixture, so a test
 module that wants it imports ``people_deps``.
 """
@@ -130,6 +132,20 @@ async def web_as(
         response = await log_in(client, email, PASSWORD)
         assert response.status == 303
         yield client
+
+
+async def page(client: TestClient, path: str) -> tuple[int, str]:
+    async with client.get(path) as response:
+        return response.status, await response.text()
+
+
+async def post(client: TestClient, path: str, **fields: str) -> tuple[int, str | None]:
+    _, html = await page(client, "/inbox")
+    response = await client.post(
+        path, data={"csrf_token": csrf_in(html), **fields}, allow_redirects=False
+    )
+    await response.read()
+    return response.status, response.headers.get("Location")
 
 
 def session_cookie(client: TestClient) -> str | None:

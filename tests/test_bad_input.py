@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Alumnus, ConsentEvent, ConversationState
-from tests.conftest import buttons, processed_of
-from tests.test_onboarding import onboard_nl, rows
+from tests.chat import buttons, onboard_nl
+from tests.harness import processed_of, rows
 
 
 async def at_name_step(chat) -> None:

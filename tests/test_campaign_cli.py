@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.test_cli import clean_env, start
+from tests.cli import clean_env, start
 
 
 async def alumnibot(env, cwd, *args: str) -> tuple[int, str, str]:

@@ -15,10 +15,10 @@ from bot.staff.service import StaffService
 from handlers.cli.main import progress_line, watch
 from handlers.telegram.app import AlumniApplication, build_application, running
 from sandbox.simulator import Fault
-from storage.models import Alumnus, InboxConversation, Offer, OfferResponse, OutboxMessage
-from tests.conftest import Chat, buttons, processed_of
-from tests.test_campaigns import add_alumnus
-from tests.test_onboarding import rows
+from storage.models import Alumnus, InboxConversation, OfferResponse, OutboxMessage
+from tests.chat import Chat, buttons
+from tests.factories import add_alumnus, new_offer
+from tests.harness import processed_of, rows
 
 
 @pytest.fixture
@@ -28,24 +28,6 @@ async def bot(settings, clock) -> AsyncIterator[AlumniApplication]:
     application = build_application(slow, clock=clock)
     async with running(application, dispatch=False):
         yield application
-
-
-async def new_offer(app, title: str = "Excel", **fields) -> int:
-    deps = app.bot_data.graph.deps
-    async with deps.storage.transaction() as tx:
-        offer = Offer(
-            **{
-                "kind": "llo",
-                "title": title,
-                "body": "Vier avonden Excel.",
-                "link": "https://example.org/excel",
-                "created_at": deps.clock.now(),
-                **fields,
-            }
-        )
-        await tx.offers.add_offers([offer])
-        assert offer.id is not None
-        return offer.id
 
 
 async def audience(app, sim, n: int) -> list[int]:

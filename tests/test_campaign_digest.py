@@ -7,11 +7,9 @@ from datetime import UTC, datetime, timedelta
 from bot.campaigns.digest import next_digest
 from bot.privacy.retention import DIGEST_ITEM_RETENTION, purge_expired
 from storage.models import Alumnus, ConsentEvent, DigestItem, OfferResponse, OutboxMessage
-from tests.conftest import Chat, buttons, polling_app, processed_of
-from tests.test_campaign_control import new_offer
-from tests.test_campaigns import add_alumnus, add_team
-from tests.test_inbox import staff_team
-from tests.test_onboarding import rows
+from tests.chat import Chat, buttons
+from tests.factories import add_alumnus, add_team, new_offer, staff_team
+from tests.harness import polling_app, processed_of, rows
 
 NEXT_MONDAY = datetime(2026, 6, 22, 8, 0, tzinfo=UTC)  # 10:00 in Amsterdam (summer time)
 FIRST_MONDAY_OF_JULY = datetime(2026, 7, 6, 8, 0, tzinfo=UTC)

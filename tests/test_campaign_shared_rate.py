@@ -15,9 +15,8 @@ from bot.delivery.dispatcher import Dispatcher, SharedPacer
 from handlers.telegram.app import AlumniApplication, build_application, running
 from storage.db import make_engine
 from storage.repositories import Storage
-from tests.conftest import TEST_DB
-from tests.test_campaign_control import new_offer
-from tests.test_campaigns import add_alumnus
+from tests.factories import add_alumnus, new_offer
+from tests.harness import TEST_DB
 
 RATE = 25.0
 RECIPIENTS = 100

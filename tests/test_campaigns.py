@@ -9,9 +9,10 @@ import pytest
 
 from bot.campaigns.service import OfferImportError
 from storage.campaigns import Segment
-from storage.models import Alumnus, ConsentEvent, OfferResponse, OutboxMessage, Team
-from tests.conftest import Chat, buttons, processed_of
-from tests.test_onboarding import rows
+from storage.models import ConsentEvent, OfferResponse, OutboxMessage
+from tests.chat import Chat, buttons
+from tests.factories import add_alumnus, add_team, staff_team
+from tests.harness import processed_of, rows
 
 GOOD_YAML = """
 - kind: llo
@@ -40,29 +41,6 @@ cursus,,Tekst,ftp://x,XX,12345,7,1 januari,geenteam
 @pytest.fixture
 def campaigns(app):
     return app.bot_data.graph.campaigns
-
-
-async def add_team(app, code: str, chat_id: int | None = None) -> None:
-    deps = app.bot_data.graph.deps
-    async with deps.storage.transaction() as tx:
-        tx.session.add(
-            Team(code=code, name=code.upper(), chat_id=chat_id, created_at=deps.clock.now())
-        )
-
-
-async def add_alumnus(app, chat_id: int, purposes=("llo",), **profile) -> Alumnus:
-    deps = app.bot_data.graph.deps
-    consent = app.bot_data.graph.consent
-    async with deps.storage.transaction() as tx:
-        alumnus = await tx.alumni.create(chat_id, deps.clock.now())
-        alumnus.locale = profile.pop("locale", "nl")
-        alumnus.onboarded_at = deps.clock.now()
-        for name, value in profile.items():
-            setattr(alumnus, name, value)
-        tx.alumni.save(alumnus, deps.clock.now())
-        for purpose in purposes:
-            await consent.set(tx, alumnus, purpose, True, "privacy", 1)
-    return alumnus
 
 
 async def test_a_valid_yaml_file_is_imported(app, campaigns, tmp_path: Path):
@@ -195,7 +173,6 @@ async def test_interest_is_recorded_once_and_opens_a_routed_conversation(
     app, sim, campaigns, tmp_path
 ):
     from storage.models import InboxConversation
-    from tests.test_inbox import staff_team
 
     group, _ = await staff_team(app, sim, code="llo", default=False)
     await add_team(app, "nazorg")

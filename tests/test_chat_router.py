@@ -21,7 +21,8 @@ from handlers.graph import build_graph, make_deps
 from handlers.telegram.app import AlumniApplication
 from sandbox.simulator import BotApiSimulator
 from storage.models import Alumnus
-from tests.conftest import Chat, processed_of
+from tests.chat import Chat
+from tests.harness import processed_of
 
 
 @pytest.fixture

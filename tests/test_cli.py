@@ -3,40 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
-import sys
-from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import TOKEN
-
-ALUMNIBOT = str(Path(sys.executable).with_name("alumnibot"))
+from tests.cli import clean_env, start
+from tests.harness import TOKEN
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def clean_env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALUMNIBOT_")}
-    env.update(PTB_TIMEDELTA="1", **overrides)
-    return env
-
-
-async def start(args: list[str], env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        ALUMNIBOT,
-        *args,
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
 
 
 async def stop(process: asyncio.subprocess.Process) -> str:

@@ -15,7 +15,7 @@ from handlers.telegram.app import AlumniApplication, build_application, running
 from handlers.telegram.messenger import chat_interval, keyboard
 from sandbox.simulator import Fault
 from storage.models import Alumnus, OutboxMessage, OutboxStatus
-from tests.test_onboarding import rows
+from tests.harness import rows
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from storage.models import InboxConversation, InboxMessage, StaffMember, Team
-from tests.conftest import Chat, buttons, processed_of
-from tests.test_onboarding import onboard_nl, rows
+from storage.models import InboxConversation, InboxMessage
+from tests.chat import Chat, ask, buttons, onboard_nl, staff_says, texts_in
+from tests.factories import add_alumnus, staff_team
+from tests.harness import processed_of, rows, settle
 
 
 @pytest.fixture
@@ -17,58 +18,6 @@ def settings(settings):
     # Telegram's 20 messages a minute per group would make these tests take minutes;
     # the pacing itself is tested in test_dispatch.
     return settings.model_copy(update={"group_messages_per_minute": 6000.0})
-
-
-async def staff_team(app, sim, code: str = "nazorg", *, default: bool = True):
-    """A team with a forum supergroup and one linked coordinator in it."""
-    group = sim.create_group(title=f"Team {code}", supergroup=True, is_forum=True)
-    coordinator = sim.create_user(first_name="Coördinator")
-    await sim.add_bot_to_group(group, by=coordinator, as_admin=True)
-    deps = app.bot_data.graph.deps
-    now = deps.clock.now()
-    async with deps.storage.transaction() as tx:
-        team = await tx.teams.add(
-            Team(
-                code=code, name=code.title(), chat_id=group.id, is_default=default, created_at=now
-            )
-        )
-        staff = await tx.staff.add(
-            StaffMember(
-                email=f"{code}@school.example",
-                display_name=f"Coördinator {code}",
-                role="coordinator",
-                telegram_user_id=coordinator.id,
-                created_at=now,
-            )
-        )
-        await tx.teams.add_member(staff.id, team.id)
-    return group, coordinator
-
-
-async def settle(app) -> None:
-    """Let the dispatcher handle everything due."""
-    dispatcher = app.bot_data.graph.dispatcher
-    dispatcher.wake()
-    await dispatcher.idle()
-
-
-async def ask(chat, text: str, topic: str = "Werk en loopbaan") -> None:
-    prompt = await chat.say(text)
-    assert "Waar gaat je vraag over?" in prompt[-1].text
-    ack = await chat.tap(topic)
-    assert "Je vraag is opgeslagen en doorgestuurd" in ack[-1].text
-
-
-def texts_in(sim, group, thread_id) -> list[str]:
-    return [
-        m.text or m.caption or f"[{m.kind}]" for m in sim.bot_messages(group, thread_id=thread_id)
-    ]
-
-
-async def staff_says(sim, app, coordinator, group, thread_id: int, text: str) -> None:
-    await sim.user_sends(coordinator, text, chat=group, message_thread_id=thread_id)
-    await processed_of(app).wait(sim.last_update_id)
-    await settle(app)
 
 
 async def the_conversation(app) -> InboxConversation:
@@ -138,7 +87,6 @@ async def test_photos_and_documents_travel_both_ways(app, sim, new_chat):
 
 async def test_twenty_alumni_writing_at_once_get_twenty_topics(app, sim, new_chat):
     group, _ = await staff_team(app, sim)
-    from tests.test_campaigns import add_alumnus
 
     chats = []
     for i in range(20):

@@ -8,10 +8,9 @@ from contextlib import asynccontextmanager
 from bot.core.settings import Settings
 from handlers.telegram.app import AlumniApplication, build_application, running
 from storage.models import InboxConversation, InboxMessage, OutboxMessage
-from tests.conftest import Chat, polling_app, processed_of
-from tests.test_campaigns import add_alumnus
-from tests.test_inbox import ask, staff_team
-from tests.test_onboarding import rows
+from tests.chat import Chat, ask
+from tests.factories import add_alumnus, staff_team
+from tests.harness import polling_app, processed_of, rows
 
 MERGED = "berichten tegelijk, samengevoegd"
 

@@ -16,12 +16,10 @@ import pytest
 from bot.staff.service import StaffService
 from sandbox.simulator import Fault
 from storage.models import InboxConversation, InboxMessage, OutboxMessage
-from tests.conftest import Chat, processed_of
-from tests.console_fixtures import PASSWORD
-from tests.test_campaigns import add_alumnus
-from tests.test_inbox import ask, settle, staff_team
-from tests.test_onboarding import rows
-from tests.test_web_inbox import post, web_as
+from tests.chat import Chat, ask
+from tests.console_fixtures import PASSWORD, post, web_as
+from tests.factories import add_alumnus, staff_team
+from tests.harness import processed_of, rows, settle
 
 ALUMNI = 4
 ROUNDS = 10  # per alumnus: 40 alumnus messages, 40 staff answers (20 topic, 20 web)

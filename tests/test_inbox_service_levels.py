@@ -12,10 +12,9 @@ from bot.core.hours import BusinessHours
 from bot.core.settings import CONTENT_DIR
 from bot.inbox.service import Reminders
 from storage.models import InboxConversation, InboxMessage, OutboxMessage
-from tests.conftest import Chat, processed_of
-from tests.test_campaigns import add_alumnus
-from tests.test_inbox import ask, settle, staff_says, staff_team, texts_in
-from tests.test_onboarding import rows
+from tests.chat import Chat, ask, staff_says, texts_in
+from tests.factories import add_alumnus, staff_team
+from tests.harness import polling_app, processed_of, rows, settle
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 REMINDER = "Herinnering:"
@@ -151,7 +150,6 @@ async def test_a_team_can_have_its_own_reminder_hours(settings, sim, clock, tmp_
         ),
         encoding="utf-8",
     )
-    from tests.conftest import polling_app
 
     async with polling_app(settings.model_copy(update={"content_dir": content}), clock) as app:
         group, _ = await staff_team(app, sim)

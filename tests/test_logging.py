@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from bot.core.logs import RedactingFilter, install_redaction
-from tests.conftest import TOKEN
-from tests.test_onboarding import onboard_nl
+from tests.chat import onboard_nl
+from tests.harness import TOKEN
 
 
 def test_filter_redacts_tokens_in_messages_and_arguments():

@@ -2,64 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from handlers.telegram.app import AlumniApplication
 from storage.models import Alumnus, ConsentEvent, ConversationState
-from tests.conftest import buttons
-
-
-async def rows(app: AlumniApplication, model: type) -> list:
-    async with app.bot_data.graph.deps.storage.transaction() as tx:
-        return list((await tx.session.execute(select(model))).scalars())
-
-
-async def onboard_nl(chat) -> None:
-    """Walk a Dutch alumnus through every step, typing some answers and tapping others."""
-    welcome = await chat.say("/start")
-    assert "alumnibot van <b>Testcollege</b>" in welcome[0].html
-    assert "Geen adres, geen telefoonnummer" in welcome[0].text
-    await chat.tap("Nederlands")
-    consent = chat.last
-    assert "Niets staat al aan" in consent.text
-    toggles = [
-        text for text, data in buttons(consent) if data and not data.split(":")[2].startswith("_")
-    ]
-    assert len(toggles) == 5
-    assert all(text.startswith("⬜") for text in toggles)
-    await chat.tap("Cursussen")
-    await chat.tap("Nazorg")
-    assert [t for t, _ in buttons(chat.last)][:3] == [
-        "✅ Cursussen (LLO)",
-        "⬜ Vacatures en stages",
-        "✅ Nazorg",
-    ]
-    await chat.tap("Verder")
-    assert "Hoe wil je dat ik je noem" in chat.last.text
-    await chat.tap("Noem me ")
-    assert "locatie" in chat.last.text
-    await chat.say("Zorgcampus")
-    reply = await chat.say("verpleeg")
-    assert "Ik vond 1 opleiding" in reply[-1].text
-    await chat.tap("Mbo-Verpleegkundige")
-    assert "BOL" in chat.last.text
-    await chat.tap("BBL")
-    await chat.say("2025")
-    await chat.tap("juli")
-    await chat.tap("Ik werk")
-    await chat.tap("Zorg")
-    await chat.say("35")
-    await chat.tap("Leidinggeven")
-    await chat.tap("AI en data")
-    await chat.tap("Klaar")
-    assert "Hoe vaak wil je horen over nieuw aanbod" in chat.last.text
-    await chat.tap("Eens per week")
-    summary = chat.last.text
-    assert "Klopt dit?" in summary
-    assert "Mbo-Verpleegkundige (25655, niveau 4, BBL)" in summary
-    assert "juli 2025" in summary
-    done = await chat.tap("Opslaan")
-    assert "Je profiel is opgeslagen" in done[-1].text
+from tests.chat import Chat, buttons, onboard_nl
+from tests.harness import polling_app, processed_of, rows
 
 
 async def test_full_onboarding_in_dutch(app, new_chat):
@@ -129,7 +74,6 @@ async def test_full_onboarding_in_english(app, new_chat):
 async def test_restart_in_the_middle_of_onboarding_continues_at_the_same_step(
     sim, settings, clock
 ):
-    from tests.conftest import Chat, polling_app, processed_of
 
     user = sim.create_user(first_name="Noor", language_code="nl")
     async with polling_app(settings, clock) as first:

@@ -15,9 +15,9 @@ from storage.models import (
     SQLModel,
     Suppression,
 )
-from tests.conftest import buttons
-from tests.test_campaign_control import new_offer
-from tests.test_onboarding import onboard_nl, rows
+from tests.chat import buttons, onboard_nl
+from tests.factories import new_offer
+from tests.harness import rows
 
 
 async def test_privacy_screen_toggles_each_purpose_in_place(app, new_chat):

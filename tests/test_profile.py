@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from storage.models import Alumnus, ConversationState
-from tests.conftest import buttons
-from tests.test_onboarding import onboard_nl, rows
+from tests.chat import buttons, onboard_nl
+from tests.harness import rows
 
 
 async def test_profile_shows_every_field_and_edits_one_group(app, new_chat):

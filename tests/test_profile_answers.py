@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import buttons
+from tests.chat import buttons
 
 
 async def test_a_tapped_answer_stays_under_its_question(new_chat) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import insert, text
 from bot.core.settings import Settings
 from handlers.telegram.app import build_application, running
 from storage.models import Alumnus, ConsentEvent, Offer, OutboxMessage
-from tests.test_onboarding import rows
+from tests.harness import rows
 
 RECIPIENTS = 300
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from bot.privacy.retention import purge_expired
 from storage.models import InboundUpdate
-from tests.test_onboarding import rows
+from tests.harness import rows
 
 
 async def test_old_processed_update_ids_are_purged_and_unprocessed_ones_kept(app, clock):

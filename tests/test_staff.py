@@ -16,8 +16,8 @@ from bot.staff.service import (
     StaffService,
 )
 from storage.models import StaffMember
+from tests.cli import ALUMNIBOT, clean_env
 from tests.console_fixtures import PASSWORD, console_deps, console_settings
-from tests.test_cli import ALUMNIBOT, clean_env
 
 
 @pytest.fixture

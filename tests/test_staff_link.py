@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from bot.staff.service import StaffService
 from storage.models import Alumnus, AuditEvent, InboundUpdate
-from tests.conftest import Chat, processed_of
+from tests.chat import Chat
 from tests.console_fixtures import PASSWORD, csrf_in, web_as
-from tests.test_onboarding import rows
+from tests.harness import processed_of, rows
 
 LINK = re.compile(r'<code id="account-command">/start (staff-[A-Za-z0-9_-]+)</code>')
 

@@ -11,7 +11,7 @@ from bot.core.render import Renderer
 from bot.core.settings import CONTENT_DIR
 from handlers.graph import build_graph
 from handlers.web import console_app
-from tests.browser import served
+from tests.browser import served, sign_in
 from tests.console_fixtures import (
     PASSWORD,
     add_people,
@@ -29,14 +29,6 @@ async def console_url(database_url, clock) -> AsyncIterator[str]:
         await add_people(deps)
         async with served(console_app(build_graph(deps))) as url:
             yield url
-
-
-async def sign_in(page: Page, base: str, email: str, password: str) -> None:
-    await page.goto(base + "/")
-    await expect(page).to_have_url(base + "/inbox/login")
-    await page.fill("#email", email)
-    await page.fill("#password", password)
-    await page.click("#login")
 
 
 async def test_sign_in_see_the_inbox_and_sign_out(page: Page, console_url: str):

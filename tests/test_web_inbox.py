@@ -9,20 +9,17 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot.core.catalogue import Catalogue
 from bot.core.render import Renderer
 from bot.core.settings import CONTENT_DIR
 from bot.staff.service import StaffService
 from handlers.web import console_app
 from storage.models import AuditEvent, InboxConversation, InboxMessage, OutboxMessage
-from tests.conftest import Chat, processed_of
-from tests.console_fixtures import PASSWORD, csrf_in, web_as
-from tests.test_campaigns import add_alumnus
-from tests.test_inbox import settle, staff_team, texts_in
-from tests.test_onboarding import rows
+from tests.chat import alumnus_asks, catalogue, texts_in
+from tests.console_fixtures import PASSWORD, page, post, web_as
+from tests.factories import two_teams
+from tests.harness import conversation_of, rows, settle
 
 words = Renderer(CONTENT_DIR)
-catalogue = Catalogue(CONTENT_DIR / "catalogue")
 XSS = "<script>alert(1)</script>"
 
 
@@ -36,66 +33,6 @@ def settings(settings):
             "web_session_hours": 24 * 14,  # the overdue test moves the clock a week
         }
     )
-
-
-async def two_teams(app, sim):
-    """Team nazorg (default) with web coordinator Cor, team llo with web coordinator Lia."""
-    nazorg, _ = await staff_team(app, sim, "nazorg")
-    llo, _ = await staff_team(app, sim, "llo", default=False)
-    deps = app.bot_data.graph.deps
-    service = StaffService(deps.storage, deps.clock)
-    await service.add_staff(
-        "cor@school.example", "Cor Coördinator", "coordinator", PASSWORD, ["nazorg"]
-    )
-    await service.add_staff("lia@school.example", "Lia Llo", "coordinator", PASSWORD, ["llo"])
-    return nazorg, llo
-
-
-async def alumnus_asks(app, sim, first_name: str, question: str, topic: str) -> Chat:
-    """An onboarded alumnus (programme, region, cohort) who asks a question on a topic."""
-    user = sim.create_user(first_name=first_name, language_code="nl")
-    programme = catalogue.programmes[0]
-    await add_alumnus(
-        app,
-        user.id,
-        first_name=first_name,
-        crebo=programme.code,
-        level=programme.levels[0],
-        track="bbl",
-        graduation_year=2025,
-        situation="working",
-        region=catalogue.regions[0].code,
-    )
-    chat = Chat(sim, processed_of(app), user)
-    await chat.say(question)
-    await chat.tap(topic)
-    await settle(app)
-    return chat
-
-
-async def conversation_of(app, first_name: str) -> InboxConversation:
-    deps = app.bot_data.graph.deps
-    async with deps.storage.transaction() as tx:
-        [(conversation, _)] = [
-            (c, a)
-            for c, a in await tx.inbox.listing([t.id for t in await tx.teams.all()], None, None)
-            if a.first_name == first_name
-        ]
-    return conversation
-
-
-async def page(client: TestClient, path: str) -> tuple[int, str]:
-    async with client.get(path) as response:
-        return response.status, await response.text()
-
-
-async def post(client: TestClient, path: str, **fields: str) -> tuple[int, str | None]:
-    _, html = await page(client, "/inbox")
-    response = await client.post(
-        path, data={"csrf_token": csrf_in(html), **fields}, allow_redirects=False
-    )
-    await response.read()
-    return response.status, response.headers.get("Location")
 
 
 @pytest.fixture

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.browser import sign_in
+from tests.chat import alumnus_asks
 from tests.console_fixtures import PASSWORD
-from tests.test_inbox import settle
-from tests.test_web_browser import sign_in
-from tests.test_web_inbox import alumnus_asks, conversation_of, two_teams
+from tests.factories import two_teams
+from tests.harness import conversation_of, settle
 
 SCREENSHOT = "/tmp/inbox-thread.png"
 
@@ -47,7 +48,7 @@ async def test_log_in_read_reply_see_new_messages_and_close(app, sim, page: Page
     )
     await expect(page.locator("#conversation-status")).to_have_text("Wacht op oud-student")
     await settle(app)
-    assert sanne.last.text == "Welkom! Bel ons gerust <op> maandag & dinsdag."
+    assert sanne.last.text == "Cor (Nazorg):\nWelkom! Bel ons gerust <op> maandag & dinsdag."
 
     # The alumnus answers: it appears without a reload (the page polls).
     await sanne.say("Dank je! <b>Tot maandag</b>")

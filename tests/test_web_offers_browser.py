@@ -9,9 +9,9 @@ import pytest
 from playwright.async_api import expect
 
 from bot.staff.service import StaffService
+from tests.browser import sign_in
 from tests.console_fixtures import PASSWORD
-from tests.test_campaigns import add_alumnus
-from tests.test_web_browser import sign_in
+from tests.factories import add_alumnus
 
 SCREENSHOT = "/tmp/offers-campaign.png"
 FORM_SCREENSHOT = "/tmp/offers-form.png"

@@ -13,8 +13,8 @@ from aiohttp import web
 from handlers.telegram.app import AlumniApplication, build_application, running
 from handlers.telegram.webhook import SECRET_HEADER, webhook_app
 from storage.models import Alumnus, InboundUpdate
-from tests.conftest import Chat, processed_of, track
-from tests.test_onboarding import rows
+from tests.chat import Chat
+from tests.harness import processed_of, rows, track
 
 SECRET = "webhook-secret-for-tests_123"
 

@@ -1,0 +1,27 @@
+"""The `alumnibot` command as a real process: where it is, a clean environment, starting it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+ALUMNIBOT = str(Path(sys.executable).with_name("alumnibot"))
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALUMNIBOT_")}
+    env.update(PTB_TIMEDELTA="1", **overrides)
+    return env
+
+
+async def start(args: list[str], env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        ALUMNIBOT,
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
