@@ -11,7 +11,6 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -46,11 +45,10 @@ from sandbox.simulator.updates import (
     shallow,
     update_kind,
 )
+from sandbox.simulator.webapi import add_user_routes
 from sandbox.simulator.webhook import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
-
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 # A new getUpdates waits this long for an earlier one to finish before answering 409; this
 # covers a client that just cancelled its long poll (the server notices the closed socket a
@@ -133,7 +131,7 @@ class BotApiSimulator:
         self._state_event: asyncio.Event | None = None
         self._poll_done: asyncio.Event | None = None
         self._subscribers: dict[int, set[asyncio.Queue[JSON | None]]] = {}
-        self._webhook = WebhookDispatcher(self)
+        self._webhook_delivery = WebhookDispatcher(self)
         self._runner: web.AppRunner | None = None
         self._closing = False
         self.session: aiohttp.ClientSession | None = None
@@ -152,8 +150,6 @@ class BotApiSimulator:
 
     def build_app(self) -> web.Application:
         """Return the aiohttp application serving the Bot API, user API and web chat."""
-        from sandbox.simulator.webapi import add_user_routes
-
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file_download)
@@ -185,11 +181,11 @@ class BotApiSimulator:
     async def stop(self) -> None:
         """Stop serving, end long polls and event streams, cancel webhook deliveries."""
         self._closing = True
-        self._wake_pollers()
+        self.wake_pollers()
         for queues in self._subscribers.values():
             for queue in queues:
                 queue.put_nowait(None)
-        await self._webhook.close()
+        await self._webhook_delivery.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -208,6 +204,11 @@ class BotApiSimulator:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    @property
+    def webhook_delivery(self) -> WebhookDispatcher:
+        """Return the webhook delivery (the setWebhook/deleteWebhook methods drive it)."""
+        return self._webhook_delivery
 
     # ------------------------------------------------------------ HTTP: Bot API
 
@@ -323,7 +324,8 @@ class BotApiSimulator:
             if not queues:
                 del self._subscribers[chat_id]
 
-    def _wake_pollers(self) -> None:
+    def wake_pollers(self) -> None:
+        """Wake a waiting getUpdates (a new update, a webhook change, the server stopping)."""
         event = self._update_event
         if event is not None:
             self._update_event = None
@@ -420,10 +422,10 @@ class BotApiSimulator:
         if update_kind(update) not in self.allowed_updates:
             return
         if self.webhook is not None:
-            self._webhook.enqueue(update)
+            self._webhook_delivery.enqueue(update)
         else:
             self._updates.append(update)
-            self._wake_pollers()
+            self.wake_pollers()
         self.notify()
 
     def set_allowed_updates(self, allowed: Iterable[str] | None) -> None:
@@ -441,7 +443,7 @@ class BotApiSimulator:
     def drop_pending_updates(self) -> None:
         """Forget every queued update (getUpdates queue and webhook backlog)."""
         self._updates.clear()
-        self._webhook.clear()
+        self._webhook_delivery.clear()
 
     def confirm_updates(self, offset: int) -> None:
         """Drop updates below offset; a negative offset keeps only the last -offset."""
@@ -491,7 +493,7 @@ class BotApiSimulator:
         """Put webhook backlog back into the getUpdates queue (after deleteWebhook)."""
         self._updates.extend(updates)
         self._updates_unordered = True
-        self._wake_pollers()
+        self.wake_pollers()
 
     async def inject_raw_update(self, update: JSON) -> JSON:
         """Queue or deliver an arbitrary update; keeps its update_id when it has one."""

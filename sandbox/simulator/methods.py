@@ -19,9 +19,9 @@ from sandbox.simulator.tghtml import HtmlParseError, ParsedText, parse_html, pla
 from sandbox.simulator.updates import chat_member, shallow
 
 if TYPE_CHECKING:
-    from sandbox.simulator.core import BotApiSimulator
+    from sandbox.simulator.state import SimState
 
-Handler = Callable[["BotApiSimulator", Params], Awaitable[Any]]
+Handler = Callable[["SimState", Params], Awaitable[Any]]
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -87,7 +87,7 @@ def api_method(name: str, *, sends: bool = False) -> Callable[[Handler], Handler
 # ------------------------------------------------------------------- helpers
 
 
-def resolve_chat(sim: BotApiSimulator, p: Params, name: str = "chat_id") -> SimChat:
+def resolve_chat(sim: SimState, p: Params, name: str = "chat_id") -> SimChat:
     """Return the chat named by a chat_id parameter (id or @username) or raise 400."""
     raw = p.raw(name)
     if raw is None or raw == "":
@@ -105,7 +105,7 @@ def resolve_chat(sim: BotApiSimulator, p: Params, name: str = "chat_id") -> SimC
     return found
 
 
-def check_can_send(sim: BotApiSimulator, chat: SimChat) -> None:
+def check_can_send(sim: SimState, chat: SimChat) -> None:
     """Raise 403 when the bot may not post in the chat."""
     if chat.type == "private":
         if chat.id in sim.deactivated:
@@ -119,12 +119,12 @@ def check_can_send(sim: BotApiSimulator, chat: SimChat) -> None:
         raise ApiError(403, f"Forbidden: bot is not a member of the {kind} chat")
 
 
-def bot_is_admin(sim: BotApiSimulator, chat: SimChat) -> bool:
+def bot_is_admin(sim: SimState, chat: SimChat) -> bool:
     """Return whether the bot is an administrator of a group."""
     return sim.member_status(chat, sim.bot_id) in ("administrator", "creator")
 
 
-def check_thread(sim: BotApiSimulator, chat: SimChat, p: Params) -> int | None:
+def check_thread(sim: SimState, chat: SimChat, p: Params) -> int | None:
     """Validate message_thread_id for a send into a forum; return it (or None).
 
     A deleted or never created topic, and the General topic (id 1), answer 400 "message
@@ -141,7 +141,7 @@ def check_thread(sim: BotApiSimulator, chat: SimChat, p: Params) -> int | None:
     return thread_id
 
 
-def charge_send(sim: BotApiSimulator, chat: SimChat) -> None:
+def charge_send(sim: SimState, chat: SimChat) -> None:
     """Take a rate-limit token for a send, raising 429 when Telegram would."""
     if sim.enforce_rate_limits:
         retry_after = sim.rate_limiter.acquire(chat.id, chat.is_group)
@@ -149,7 +149,7 @@ def charge_send(sim: BotApiSimulator, chat: SimChat) -> None:
             raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
 
 
-def parse_text(sim: BotApiSimulator, p: Params, field: str, entities_field: str) -> ParsedText:
+def parse_text(sim: SimState, p: Params, field: str, entities_field: str) -> ParsedText:
     """Parse text or caption per parse_mode (HTML is validated; others are taken as sent)."""
     text = p.string(field) or ""
     mode = (p.string("parse_mode") or "").lower()
@@ -219,7 +219,7 @@ def _validate_inline_button(button: Any) -> None:
 
 
 def bot_message(
-    sim: BotApiSimulator,
+    sim: SimState,
     chat: SimChat,
     p: Params,
     content: JSON,
@@ -281,7 +281,7 @@ def bot_message(
     return sim.store_message(message)
 
 
-def _edit_target(sim: BotApiSimulator, p: Params) -> SimMessage:
+def _edit_target(sim: SimState, p: Params) -> SimMessage:
     if p.string("inline_message_id") is not None:
         raise bad_request("MESSAGE_ID_INVALID")
     chat = resolve_chat(sim, p)
@@ -306,7 +306,7 @@ def _same_markup(a: JSON | None, b: JSON | None) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-def _apply_edit(sim: BotApiSimulator, message: SimMessage, markup: JSON | None) -> JSON:
+def _apply_edit(sim: SimState, message: SimMessage, markup: JSON | None) -> JSON:
     message.edited = True
     message.reply_markup = markup
     message.raw["edit_date"] = int(time.time())
@@ -322,7 +322,7 @@ def _apply_edit(sim: BotApiSimulator, message: SimMessage, markup: JSON | None) 
 
 
 @api_method("getMe")
-async def get_me(sim: BotApiSimulator, p: Params) -> JSON:
+async def get_me(sim: SimState, p: Params) -> JSON:
     """Return the bot's User object."""
     return {
         **sim.bot_user.to_dict(),
@@ -335,7 +335,7 @@ async def get_me(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("getUpdates")
-async def get_updates(sim: BotApiSimulator, p: Params) -> list[JSON]:
+async def get_updates(sim: SimState, p: Params) -> list[JSON]:
     """Long-poll for updates: offset confirms, limit caps, timeout waits."""
     if sim.webhook is not None:
         raise ApiError(
@@ -364,7 +364,7 @@ async def get_updates(sim: BotApiSimulator, p: Params) -> list[JSON]:
 
 
 @api_method("setWebhook")
-async def set_webhook(sim: BotApiSimulator, p: Params) -> bool:
+async def set_webhook(sim: SimState, p: Params) -> bool:
     """Set (or with an empty url, remove) the webhook."""
     url = p.string("url") or ""
     if not url:
@@ -390,18 +390,18 @@ async def set_webhook(sim: BotApiSimulator, p: Params) -> bool:
         "drop_pending_updates": drop,
         "max_connections": max_connections,
     }
-    sim._webhook.configure(max_connections)
-    sim._wake_pollers()
+    sim.webhook_delivery.configure(max_connections)
+    sim.wake_pollers()
     for update in backlog:
-        sim._webhook.enqueue(update)
+        sim.webhook_delivery.enqueue(update)
     sim.notify()
     return True
 
 
 @api_method("deleteWebhook")
-async def delete_webhook(sim: BotApiSimulator, p: Params) -> bool:
+async def delete_webhook(sim: SimState, p: Params) -> bool:
     """Remove the webhook; undelivered updates go back to getUpdates unless dropped."""
-    backlog = sim._webhook.take_backlog()
+    backlog = sim.webhook_delivery.take_backlog()
     sim.webhook = None
     if p.flag("drop_pending_updates"):
         sim.drop_pending_updates()
@@ -412,7 +412,7 @@ async def delete_webhook(sim: BotApiSimulator, p: Params) -> bool:
 
 
 @api_method("getWebhookInfo")
-async def get_webhook_info(sim: BotApiSimulator, p: Params) -> JSON:
+async def get_webhook_info(sim: SimState, p: Params) -> JSON:
     """Describe the webhook and the number of pending updates."""
     webhook = sim.webhook
     if webhook is None:
@@ -424,19 +424,19 @@ async def get_webhook_info(sim: BotApiSimulator, p: Params) -> JSON:
     info: JSON = {
         "url": webhook["url"],
         "has_custom_certificate": False,
-        "pending_update_count": sim._webhook.pending_count,
+        "pending_update_count": sim.webhook_delivery.pending_count,
         "max_connections": webhook["max_connections"],
     }
     if webhook["allowed_updates"] is not None:
         info["allowed_updates"] = webhook["allowed_updates"]
-    if sim._webhook.last_error_date is not None:
-        info["last_error_date"] = sim._webhook.last_error_date
-        info["last_error_message"] = sim._webhook.last_error_message
+    if sim.webhook_delivery.last_error_date is not None:
+        info["last_error_date"] = sim.webhook_delivery.last_error_date
+        info["last_error_message"] = sim.webhook_delivery.last_error_message
     return info
 
 
 @api_method("sendMessage", sends=True)
-async def send_message(sim: BotApiSimulator, p: Params) -> JSON:
+async def send_message(sim: SimState, p: Params) -> JSON:
     """Send a text message."""
     chat = resolve_chat(sim, p)
     check_can_send(sim, chat)
@@ -462,7 +462,7 @@ async def send_message(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("sendDocument", sends=True)
-async def send_document(sim: BotApiSimulator, p: Params) -> JSON:
+async def send_document(sim: SimState, p: Params) -> JSON:
     """Send a document: a multipart upload or an existing file_id."""
     chat = resolve_chat(sim, p)
     check_can_send(sim, chat)
@@ -513,7 +513,7 @@ async def send_document(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("editMessageText")
-async def edit_message_text(sim: BotApiSimulator, p: Params) -> JSON:
+async def edit_message_text(sim: SimState, p: Params) -> JSON:
     """Replace a bot message's text (and markup)."""
     message = _edit_target(sim, p)
     parsed = parse_text(sim, p, "text", "entities")
@@ -543,7 +543,7 @@ async def edit_message_text(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("editMessageReplyMarkup")
-async def edit_message_reply_markup(sim: BotApiSimulator, p: Params) -> JSON:
+async def edit_message_reply_markup(sim: SimState, p: Params) -> JSON:
     """Replace (or remove) a bot message's inline keyboard."""
     message = _edit_target(sim, p)
     markup = validate_markup(p.json("reply_markup"))
@@ -555,7 +555,7 @@ async def edit_message_reply_markup(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("deleteMessage")
-async def delete_message(sim: BotApiSimulator, p: Params) -> bool:
+async def delete_message(sim: SimState, p: Params) -> bool:
     """Delete a message."""
     chat = resolve_chat(sim, p)
     message_id = p.integer("message_id", required=True)
@@ -567,7 +567,7 @@ async def delete_message(sim: BotApiSimulator, p: Params) -> bool:
 
 
 @api_method("answerCallbackQuery")
-async def answer_callback_query(sim: BotApiSimulator, p: Params) -> bool:
+async def answer_callback_query(sim: SimState, p: Params) -> bool:
     """Answer a callback query once."""
     query_id = p.string("callback_query_id", required=True) or ""
     state = sim.callbacks.get(query_id)
@@ -598,7 +598,7 @@ def _scope_key(p: Params) -> tuple[str, str]:
 
 
 @api_method("setMyCommands")
-async def set_my_commands(sim: BotApiSimulator, p: Params) -> bool:
+async def set_my_commands(sim: SimState, p: Params) -> bool:
     """Store the command list for a scope and language."""
     commands = p.json("commands")
     if not isinstance(commands, list) or len(commands) > 100:
@@ -618,13 +618,13 @@ async def set_my_commands(sim: BotApiSimulator, p: Params) -> bool:
 
 
 @api_method("getMyCommands")
-async def get_my_commands(sim: BotApiSimulator, p: Params) -> list[JSON]:
+async def get_my_commands(sim: SimState, p: Params) -> list[JSON]:
     """Return the command list for a scope and language."""
     return sim.commands.get(_scope_key(p), [])
 
 
 @api_method("deleteMyCommands")
-async def delete_my_commands(sim: BotApiSimulator, p: Params) -> bool:
+async def delete_my_commands(sim: SimState, p: Params) -> bool:
     """Delete the command list for a scope and language."""
     sim.commands.pop(_scope_key(p), None)
     sim.notify()
@@ -632,7 +632,7 @@ async def delete_my_commands(sim: BotApiSimulator, p: Params) -> bool:
 
 
 @api_method("getChat")
-async def get_chat(sim: BotApiSimulator, p: Params) -> JSON:
+async def get_chat(sim: SimState, p: Params) -> JSON:
     """Return a ChatFullInfo."""
     chat = resolve_chat(sim, p)
     if chat.is_group and chat.id not in sim.bot_groups:
@@ -652,7 +652,7 @@ async def get_chat(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("leaveChat")
-async def leave_chat(sim: BotApiSimulator, p: Params) -> bool:
+async def leave_chat(sim: SimState, p: Params) -> bool:
     """Leave a group (a my_chat_member update with status "left" follows)."""
     chat = resolve_chat(sim, p)
     if not chat.is_group:
@@ -675,7 +675,7 @@ async def leave_chat(sim: BotApiSimulator, p: Params) -> bool:
 
 
 @api_method("sendChatAction")
-async def send_chat_action(sim: BotApiSimulator, p: Params) -> bool:
+async def send_chat_action(sim: SimState, p: Params) -> bool:
     """Show a chat action such as "typing"."""
     chat = resolve_chat(sim, p)
     check_can_send(sim, chat)
@@ -688,7 +688,7 @@ async def send_chat_action(sim: BotApiSimulator, p: Params) -> bool:
 
 
 @api_method("getFile")
-async def get_file(sim: BotApiSimulator, p: Params) -> JSON:
+async def get_file(sim: SimState, p: Params) -> JSON:
     """Return a File with the path for the download URL."""
     stored = sim.files.get(p.string("file_id", required=True) or "")
     if stored is None:
@@ -704,7 +704,7 @@ async def get_file(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("getChatMember")
-async def get_chat_member(sim: BotApiSimulator, p: Params) -> JSON:
+async def get_chat_member(sim: SimState, p: Params) -> JSON:
     """Return a user's ChatMember in a group (or in the private chat with the bot)."""
     chat = resolve_chat(sim, p)
     user_id = p.integer("user_id", required=True) or 0
@@ -725,12 +725,12 @@ async def get_chat_member(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("close")
-async def close(sim: BotApiSimulator, p: Params) -> bool:
+async def close(sim: SimState, p: Params) -> bool:
     """Accept a close request."""
     return True
 
 
 @api_method("logOut")
-async def log_out(sim: BotApiSimulator, p: Params) -> bool:
+async def log_out(sim: SimState, p: Params) -> bool:
     """Accept a logOut request."""
     return True

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 if TYPE_CHECKING:
-    from sandbox.simulator.core import BotApiSimulator
+    from sandbox.simulator.state import SimState
 
 JSON = dict[str, Any]
 
@@ -23,7 +23,7 @@ class WebhookDispatcher:
     different chats are delivered concurrently, up to the webhook's max_connections.
     """
 
-    def __init__(self, sim: BotApiSimulator) -> None:
+    def __init__(self, sim: SimState) -> None:
         self._sim = sim
         self._queues: dict[int, deque[JSON]] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
