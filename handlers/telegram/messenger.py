@@ -8,20 +8,31 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bot.core.messenger import (
     Action,
     Button,
+    ChatMovedError,
     ClearButtons,
     DeliveryError,
     Edit,
     MaybeDeliveredError,
+    MissingRightsError,
     Outgoing,
     RejectedError,
     RetryLaterError,
     Send,
     SendDocument,
+    TopicGoneError,
     TransientError,
     UnreachableError,
 )
@@ -31,6 +42,15 @@ logger = logging.getLogger(__name__)
 
 # Harmless answers to an edit: the message is already like that, or is gone.
 _IGNORABLE_EDIT_ERRORS = ("message is not modified", "message to edit not found")
+
+# A forum topic that is no more. The Bot API server answers "message thread not found" for a
+# topic it checks and cannot find (telegram-bot-api Client.cpp, TdOnCheckForumTopicCallback);
+# Telegram's servers answer TOPIC_DELETED / TOPIC_ID_INVALID for one its cache still knew,
+# and TOPIC_CLOSED when the bot may not post in a closed topic (tdlib ForumTopicManager.cpp).
+TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid", "topic_closed")
+
+# createForumTopic without the right (telegram-bot-api Client.cpp).
+_NO_TOPIC_RIGHTS = ("not enough rights to create a topic", "chat_admin_required")
 
 
 def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
@@ -150,9 +170,17 @@ def classify(error: TelegramError) -> DeliveryError:
         delay = error.retry_after
         seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
         return RetryLaterError(seconds)
+    if isinstance(error, ChatMigrated):
+        # 400 with parameters.migrate_to_chat_id: nothing was sent to the old group.
+        return ChatMovedError(error.new_chat_id)
     if isinstance(error, Forbidden):
         return UnreachableError(error.message)
     if isinstance(error, BadRequest):
+        text = error.message.lower()
+        if any(gone in text for gone in TOPIC_GONE):
+            return TopicGoneError(error.message)
+        if any(words in text for words in _NO_TOPIC_RIGHTS):
+            return MissingRightsError("can_manage_topics", error.message)
         return RejectedError(error.message)
     cause = error.__cause__
     if isinstance(error, TimedOut | NetworkError):

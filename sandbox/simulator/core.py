@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from sandbox.simulator import forum, media  # noqa: F401  (registers their Bot API methods)
-from sandbox.simulator.methods import METHODS
+from sandbox.simulator.methods import METHODS, TOPIC_GONE_ANSWERS
 from sandbox.simulator.models import (
     JSON,
     TOPIC_COLORS,
@@ -37,6 +37,7 @@ from sandbox.simulator.updates import (
     CHANNEL_BOT,
     DEFAULT_UPDATE_TYPES,
     GROUP_ANONYMOUS_BOT,
+    MEDIA_FIELDS,
     ChatRef,
     chat_id_of,
     chat_member,
@@ -55,6 +56,12 @@ logger = logging.getLogger(__name__)
 # moment later).
 POLL_HANDOVER_SECONDS = 0.25
 
+# How long a button press can be answered. Telegram does not document it; clients give up
+# on the spinner after about 15 seconds and the server then answers QUERY_ID_INVALID
+# (telegram-bot-api Client.cpp turns that into "query is too old and response timeout
+# expired or query ID is invalid").
+CALLBACK_QUERY_TTL = 15.0
+
 # Member statuses set_member_status accepts (restricted is not modelled).
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "left", "kicked"})
 _PRESENT = frozenset({"creator", "administrator", "member"})
@@ -69,6 +76,13 @@ class BotApiSimulator:
         bot_first_name: the bot's display name.
         enforce_rate_limits: answer 429 like Telegram when sends exceed its limits.
         strict_html: treat a bare "&" in HTML text as an error (see ``tghtml``).
+        privacy_mode: the bot's group privacy (BotFather's default: on). A bot in privacy
+            mode that is not an admin gets only commands, replies to its own messages (in a
+            topic it created, every message is one) and service messages from groups.
+        callback_query_ttl: seconds after a button press that answerCallbackQuery still
+            works; later it answers "query is too old..." like Telegram.
+        local_mode: like telegram-bot-api's ``--local``: setWebhook accepts any http(s) URL
+            and port. Off by default: HTTPS on ports 80, 88, 443 or 8443 only.
     """
 
     def __init__(
@@ -79,12 +93,20 @@ class BotApiSimulator:
         enforce_rate_limits: bool = False,
         *,
         strict_html: bool = True,
+        privacy_mode: bool = True,
+        callback_query_ttl: float = CALLBACK_QUERY_TTL,
+        local_mode: bool = False,
     ) -> None:
         self.token = token
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
         self.enforce_rate_limits = enforce_rate_limits
         self.strict_html = strict_html
+        self.privacy_mode = privacy_mode
+        self.callback_query_ttl = callback_query_ttl
+        self.local_mode = local_mode
+        # The bot's administrator rights per group (overrides of the full set).
+        self.bot_rights: dict[int, JSON] = {}
         prefix = token.split(":", 1)[0]
         self.bot_id = int(prefix) if prefix.isdigit() else 1
         self.bot_user = SimUser(
@@ -113,6 +135,8 @@ class BotApiSimulator:
         self.bot_groups: set[int] = set()
         self.files: dict[str, StoredFile] = {}
         self.forum_topics: dict[int, dict[int, SimTopic]] = {}
+        # Deleted topics: what a send into one answers (see ``delete_topic``).
+        self.deleted_topics: dict[int, dict[int, str]] = {}
         self.members: dict[int, dict[int, str]] = {}
         self.callbacks: dict[str, JSON] = {}
         self.chat_actions: list[JSON] = []
@@ -405,10 +429,37 @@ class BotApiSimulator:
     # ------------------------------------------------------------------ updates
 
     def emit_for_chat(self, chat: SimChat, kind: str, payload: JSON) -> None:
-        """Emit an update from a user action, unless the bot is not in that group."""
+        """Emit an update from a user action, unless the bot does not see it.
+
+        The bot sees nothing of a group it is not in, and in privacy mode only part of the
+        messages (see ``privacy_mode``).
+        """
         if chat.is_group and chat.id not in self.bot_groups:
             return
+        hidden = kind == "message" and chat.is_group and not self.sees_all_messages(chat)
+        if hidden and not self._meant_for_bot(payload):
+            self.stats.hidden_by_privacy += 1
+            return
         self.emit(kind, payload)
+
+    def sees_all_messages(self, chat: SimChat) -> bool:
+        """Return whether the bot gets every message of a group (privacy off, or an admin)."""
+        status = self.member_status(chat, self.bot_id)
+        return not self.privacy_mode or status in ("administrator", "creator")
+
+    def _meant_for_bot(self, message: JSON) -> bool:
+        """A privacy-mode bot's share: commands, replies to it, service messages.
+
+        core.telegram.org/bots/features#privacy-mode. A message in a forum topic replies to
+        the topic's creation message, so a topic the bot created counts as a reply to it.
+        """
+        text = message.get("text") or ""
+        if text.startswith("/"):
+            return True
+        replied = message.get("reply_to_message") or {}
+        if (replied.get("from") or {}).get("id") == self.bot_id:
+            return True
+        return not any(key in message for key in ("text", *MEDIA_FIELDS, "caption"))
 
     def emit(self, kind: str, payload: JSON) -> JSON:
         """Create an update with the next update_id and queue or deliver it."""
@@ -687,12 +738,24 @@ class BotApiSimulator:
         self.emit_for_chat(group, "message", message.raw)
         return topic
 
-    def delete_topic(self, group: SimChat, thread_id: int) -> None:
-        """Delete a topic and all its messages, as an admin in the app (no update for bots)."""
+    def delete_topic(
+        self, group: SimChat, thread_id: int, *, answer: str = "message thread not found"
+    ) -> None:
+        """Delete a topic and all its messages, as an admin in the app (no update for bots).
+
+        ``answer`` is what a later send into the topic gets (after "Bad Request: "). The Bot
+        API server checks a topic it does not know with getForumTopic and answers "message
+        thread not found" (telegram-bot-api Client.cpp, TdOnCheckForumTopicCallback); when
+        its cache still knows the topic, the send reaches Telegram's servers, which answer
+        TOPIC_DELETED or TOPIC_ID_INVALID (tdlib ForumTopicManager.cpp), passed on as is.
+        """
+        if answer not in TOPIC_GONE_ANSWERS:
+            raise ValueError(f"answer must be one of {TOPIC_GONE_ANSWERS}")
         topics = self.forum_topics.get(group.id, {})
         if thread_id not in topics:
             raise KeyError(f"no topic {thread_id} in chat {group.id}")
         del topics[thread_id]
+        self.deleted_topics.setdefault(group.id, {})[thread_id] = answer
         for message in list(self._log.get(group.id, ())):
             if message.message_thread_id == thread_id:
                 self.remove_message(message)
@@ -713,17 +776,42 @@ class BotApiSimulator:
         )
 
     async def add_bot_to_group(
-        self, group: SimChat, by: SimUser, *, as_admin: bool = False
+        self, group: SimChat, by: SimUser, *, as_admin: bool = False, **rights: bool
     ) -> JSON:
-        """Add the bot to a group: a my_chat_member update and a new_chat_members message."""
+        """Add the bot to a group: a my_chat_member update and a new_chat_members message.
+
+        rights (e.g. ``can_manage_topics=False``) change an admin's otherwise full rights.
+        """
         self.bot_groups.add(group.id)
-        self.members.setdefault(group.id, {})[self.bot_id] = (
-            "administrator" if as_admin else "member"
-        )
-        self._chat_member_update(group, by, "left", "administrator" if as_admin else "member")
+        status = "administrator" if as_admin else "member"
+        self.members.setdefault(group.id, {})[self.bot_id] = status
+        self.bot_rights[group.id] = dict(rights)
+        self._chat_member_update(group, by, "left", status)
         message = self._user_message(by, group, {"new_chat_members": [self.bot_user.to_dict()]})
         self.emit("message", message.raw)
         return message.raw
+
+    def set_bot_status(self, group: SimChat, by: SimUser, status: str, **rights: bool) -> None:
+        """Promote or demote the bot in a group, as an admin in the app would.
+
+        The bot gets a my_chat_member update with its old and new status and rights.
+        """
+        if status not in ("administrator", "member"):
+            raise ValueError("the bot can be made administrator or member")
+        old = self.member_status(group, self.bot_id)
+        old_member = chat_member(self.bot_user, old, self.bot_rights.get(group.id))
+        self.members.setdefault(group.id, {})[self.bot_id] = status
+        self.bot_rights[group.id] = dict(rights)
+        self.emit(
+            "my_chat_member",
+            {
+                "chat": group.to_dict(),
+                "from": by.to_dict(),
+                "date": int(time.time()),
+                "old_chat_member": old_member,
+                "new_chat_member": chat_member(self.bot_user, status, rights),
+            },
+        )
 
     def remove_bot_from_group(self, group: SimChat, by: SimUser) -> None:
         """Remove the bot from a group (a my_chat_member update with status "kicked")."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sandbox.simulator.methods import (
     api_method,
+    bot_can_create_topics,
     bot_is_admin,
     check_can_send,
     resolve_chat,
@@ -55,6 +56,9 @@ def _service(sim: SimState, chat: SimChat, topic: SimTopic, content: JSON) -> No
 async def create_forum_topic(sim: SimState, p: Params) -> JSON:
     """Create a topic in a forum supergroup and return its ForumTopic."""
     chat = _forum(sim, p)
+    if not bot_can_create_topics(sim, chat):
+        # Telegram's answer when the bot may not create topics (tdlib ForumTopicManager).
+        raise bad_request("not enough rights to create a topic")
     name = _name(p.string("name"))
     color = p.integer("icon_color")
     if color is None:

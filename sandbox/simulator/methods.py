@@ -30,6 +30,8 @@ MAX_BUTTONS = 100
 MAX_ROW = 8
 MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile serves files up to 20 MB
 GENERAL_TOPIC_ID = 1
+# What a send into a deleted topic can answer (see ``BotApiSimulator.delete_topic``).
+TOPIC_GONE_ANSWERS = ("message thread not found", "TOPIC_DELETED", "TOPIC_ID_INVALID")
 CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -124,6 +126,31 @@ def bot_is_admin(sim: SimState, chat: SimChat) -> bool:
     return sim.member_status(chat, sim.bot_id) in ("administrator", "creator")
 
 
+def bot_can_manage_topics(sim: SimState, chat: SimChat) -> bool:
+    """Return whether the bot holds can_manage_topics (post in closed topics, create them).
+
+    The creator does; an administrator unless that right was taken away (tdlib
+    DialogParticipantStatus::can_manage_topics).
+    """
+    status = sim.member_status(chat, sim.bot_id)
+    if status == "creator":
+        return True
+    return status == "administrator" and bool(
+        sim.bot_rights.get(chat.id, {}).get("can_manage_topics", True)
+    )
+
+
+def bot_can_create_topics(sim: SimState, chat: SimChat) -> bool:
+    """Return whether the bot may create topics.
+
+    With the admin right, or as a member where the group lets members create topics (tdlib
+    DialogParticipantStatus::can_create_topics).
+    """
+    if bot_can_manage_topics(sim, chat):
+        return True
+    return sim.member_status(chat, sim.bot_id) == "member" and chat.members_can_manage_topics
+
+
 def check_thread(sim: SimState, chat: SimChat, p: Params) -> int | None:
     """Validate message_thread_id for a send into a forum; return it (or None).
 
@@ -135,8 +162,9 @@ def check_thread(sim: SimState, chat: SimChat, p: Params) -> int | None:
         return None
     topic = sim.topic(chat, thread_id)
     if topic is None or thread_id == GENERAL_TOPIC_ID:
-        raise bad_request("message thread not found")
-    if topic.is_closed and not bot_is_admin(sim, chat):
+        answer = sim.deleted_topics.get(chat.id, {}).get(thread_id, "message thread not found")
+        raise bad_request(answer)
+    if topic.is_closed and not bot_can_manage_topics(sim, chat):
         raise bad_request("TOPIC_CLOSED")
     return thread_id
 
@@ -721,7 +749,8 @@ async def get_chat_member(sim: SimState, p: Params) -> JSON:
         return chat_member(user, "member")
     if chat.id not in sim.bot_groups:
         raise bad_request("chat not found")
-    return chat_member(user, sim.member_status(chat, user.id))
+    rights = sim.bot_rights.get(chat.id) if user.id == sim.bot_id else None
+    return chat_member(user, sim.member_status(chat, user.id), rights)
 
 
 @api_method("close")

@@ -68,6 +68,8 @@ class SimChat:
     last_name: str | None = None
     username: str | None = None
     is_forum: bool = False
+    # ChatPermissions.can_manage_topics: members (a non-admin bot too) may create topics.
+    members_can_manage_topics: bool = False
 
     @property
     def is_group(self) -> bool:
@@ -170,6 +172,7 @@ class Stats:
     faults_injected: Counter[str] = field(default_factory=Counter)
     messages_sent: int = 0
     updates_created: int = 0
+    hidden_by_privacy: int = 0
 
     def reset(self) -> None:
         """Set every counter back to zero."""
@@ -179,6 +182,7 @@ class Stats:
         self.rate_limited = 0
         self.messages_sent = 0
         self.updates_created = 0
+        self.hidden_by_privacy = 0
 
 
 @dataclass(slots=True)

@@ -74,6 +74,10 @@ class SimState(Protocol):
     not_started: set[int]
     bot_groups: set[int]
     members: dict[int, dict[int, str]]
+    deleted_topics: dict[int, dict[int, str]]
+    bot_rights: dict[int, JSON]
+    callback_query_ttl: float
+    local_mode: bool
     callbacks: dict[str, JSON]
     callback_answers: list[JSON]
     chat_actions: list[JSON]

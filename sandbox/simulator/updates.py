@@ -103,8 +103,8 @@ def update_chat_id(update: JSON) -> int:
     return 0
 
 
-def chat_member(user: SimUser, status: str) -> JSON:
-    """Return a ChatMember object for user with the given status."""
+def chat_member(user: SimUser, status: str, rights: JSON | None = None) -> JSON:
+    """Return a ChatMember object for user with the given status (rights: admin overrides)."""
     member: JSON = {"user": user.to_dict(), "status": status}
     if status == "administrator":
         member.update(
@@ -123,6 +123,7 @@ def chat_member(user: SimUser, status: str) -> JSON:
             can_manage_topics=True,
             can_pin_messages=True,
         )
+        member.update(rights or {})
     elif status == "creator":
         member["is_anonymous"] = False
     elif status == "kicked":
