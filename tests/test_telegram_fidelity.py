@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage.models import AuditEvent, OutboxMessage, Team
+from storage.models import AuditEvent, OutboxMessage
 from tests.test_inbox import ask, settle, staff_says, staff_team, texts_in, the_conversation
 from tests.test_onboarding import onboard_nl, rows
 
@@ -54,3 +54,35 @@ async def test_every_kind_of_gone_topic_is_recreated_once(app, sim, new_chat, an
     assert (await the_conversation(app)).thread_id == new
     assert sim.stats.calls["createForumTopic"] == 2  # once at first, once to recreate
     assert all(r.status == "sent" for r in await rows(app, OutboxMessage))
+
+
+# ------------------------------------------------------------------ B2: the group moved
+
+
+async def test_a_group_that_became_a_supergroup_is_followed(app, sim, new_chat):
+    group, coordinator = await staff_team(app, sim)
+    # The team was linked to a basic group; an admin then turned on topics, which makes
+    # Telegram upgrade it to a supergroup under a new id.
+    basic = sim.create_group(title="Team basis", supergroup=False)
+    await sim.add_bot_to_group(basic, by=coordinator, as_admin=True)
+    deps = app.bot_data.deps
+    async with deps.storage.transaction() as tx:
+        team = await tx.teams.by_chat(group.id)
+        await tx.teams.set_chat(team.id, basic.id)
+    moved = sim.upgrade_group(basic, is_forum=True)
+
+    chat = new_chat()
+    await onboard_nl(chat)
+    await ask(chat, "Vraag na de verhuizing")
+    await settle(app)
+    await settle(app)  # the notice about the move is a relay of its own
+
+    [topic] = sim.topics(moved)
+    in_topic = texts_in(sim, moved, topic)
+    assert "Vraag na de verhuizing" in in_topic
+    assert any("supergroep" in t for t in in_topic)
+    async with deps.storage.transaction() as tx:
+        assert (await tx.teams.by_id(team.id)).chat_id == moved.id
+    [event] = await rows(app, AuditEvent)
+    assert event.action == "team.group_moved" and str(moved.id) in (event.subject or "")
+    assert {r.status for r in await rows(app, OutboxMessage)} == {"sent"}

@@ -137,6 +137,8 @@ class BotApiSimulator:
         self.forum_topics: dict[int, dict[int, SimTopic]] = {}
         # Deleted topics: what a send into one answers (see ``delete_topic``).
         self.deleted_topics: dict[int, dict[int, str]] = {}
+        # Groups upgraded to supergroups: old id -> new id (see ``upgrade_group``).
+        self.migrated: dict[int, int] = {}
         self.members: dict[int, dict[int, str]] = {}
         self.callbacks: dict[str, JSON] = {}
         self.chat_actions: list[JSON] = []
@@ -616,6 +618,34 @@ class BotApiSimulator:
             self._message_ids[chat_id] = 1
             self.forum_topics[chat_id] = {}
         return chat
+
+    def upgrade_group(self, group: SimChat, *, is_forum: bool = False) -> SimChat:
+        """Upgrade a basic group to a supergroup and return the new chat.
+
+        Telegram does so when an admin turns topics on, among other settings.
+
+        Members, the bot's status and rights carry over. The old group gets a service
+        message with migrate_to_chat_id, the new one one with migrate_from_chat_id; sends to
+        the old id answer 400 with parameters.migrate_to_chat_id from then on.
+        """
+        if group.type != "group":
+            raise ValueError("only basic groups are upgraded")
+        new = self.create_group(group.title or "", supergroup=True, is_forum=is_forum)
+        new.members_can_manage_topics = group.members_can_manage_topics
+        self.members[new.id] = dict(self.members.get(group.id, {}))
+        if group.id in self.bot_rights:
+            self.bot_rights[new.id] = dict(self.bot_rights[group.id])
+        in_group = group.id in self.bot_groups
+        if in_group:
+            self.bot_groups.add(new.id)
+        self.migrated[group.id] = new.id
+        sender = dict(GROUP_ANONYMOUS_BOT)
+        old_note = self.service_message(group, sender, {"migrate_to_chat_id": new.id})
+        new_note = self.service_message(new, sender, {"migrate_from_chat_id": group.id})
+        if in_group:
+            self.emit("message", old_note.raw)
+            self.emit("message", new_note.raw)
+        return new
 
     def create_channel(self, title: str = "Alumni nieuws", username: str | None = None) -> SimChat:
         """Create a channel chat (the bot is not in it); it can post in groups as sender_chat."""

@@ -27,6 +27,8 @@ MAX_TOPIC_NAME = 128
 
 def _forum(sim: SimState, p: Params) -> SimChat:
     chat = resolve_chat(sim, p)
+    if chat.id in sim.migrated:
+        check_can_send(sim, chat)  # the Bot API checks chat access first: "upgraded"
     if not chat.is_forum:
         raise bad_request("the chat is not a forum")
     check_can_send(sim, chat)

@@ -108,7 +108,18 @@ def resolve_chat(sim: SimState, p: Params, name: str = "chat_id") -> SimChat:
 
 
 def check_can_send(sim: SimState, chat: SimChat) -> None:
-    """Raise 403 when the bot may not post in the chat."""
+    """Raise 403 when the bot may not post in the chat, 400 when the group moved.
+
+    A group upgraded to a supergroup answers 400 with parameters.migrate_to_chat_id
+    (telegram-bot-api Client.cpp, check_chat_access); PTB raises ChatMigrated for it.
+    """
+    moved_to = sim.migrated.get(chat.id)
+    if moved_to is not None:
+        raise ApiError(
+            400,
+            "Bad Request: group chat was upgraded to a supergroup chat",
+            migrate_to_chat_id=moved_to,
+        )
     if chat.type == "private":
         if chat.id in sim.deactivated:
             raise ApiError(403, "Forbidden: user is deactivated")

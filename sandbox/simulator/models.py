@@ -15,17 +15,30 @@ FaultKind = Literal["429", "5xx", "slow", "drop_after_accept", "drop_before"]
 class ApiError(Exception):
     """A Telegram-style error answer: HTTP status, description and optional retry_after."""
 
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        *,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def payload(self) -> JSON:
-        """Return the JSON body Telegram sends for this error."""
+        """Return the JSON body Telegram sends for this error (ResponseParameters too)."""
         body: JSON = {"ok": False, "error_code": self.status, "description": self.description}
+        parameters: JSON = {}
         if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
+            parameters["retry_after"] = self.retry_after
+        if self.migrate_to_chat_id is not None:
+            parameters["migrate_to_chat_id"] = self.migrate_to_chat_id
+        if parameters:
+            body["parameters"] = parameters
         return body
 
 

@@ -76,6 +76,7 @@ class SimState(Protocol):
     members: dict[int, dict[int, str]]
     deleted_topics: dict[int, dict[int, str]]
     bot_rights: dict[int, JSON]
+    migrated: dict[int, int]
     callback_query_ttl: float
     local_mode: bool
     callbacks: dict[str, JSON]
