@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.simulator import Fault
 from storage.models import AuditEvent, OutboxMessage
+from tests.conftest import buttons
 from tests.test_inbox import ask, settle, staff_says, staff_team, texts_in, the_conversation
 from tests.test_onboarding import onboard_nl, rows
 
@@ -86,3 +88,74 @@ async def test_a_group_that_became_a_supergroup_is_followed(app, sim, new_chat):
     [event] = await rows(app, AuditEvent)
     assert event.action == "team.group_moved" and str(moved.id) in (event.subject or "")
     assert {r.status for r in await rows(app, OutboxMessage)} == {"sent"}
+
+
+# ------------------------------------------------------------------ B4: presses expire
+
+
+def apologies(chat) -> list[str]:
+    return [m.text for m in chat.messages if m.text and m.text.startswith("Oeps")]
+
+
+async def test_a_press_telegram_forgot_is_harmless(app, sim, new_chat):
+    sim.callback_query_ttl = 0.0  # every answer comes too late
+    chat = new_chat()
+    await chat.say("/start")
+    await chat.tap("Nederlands")
+    assert "Niets staat al aan" in chat.last.text  # the press did its work
+    assert apologies(chat) == []
+    assert sim.callback_answers == []
+
+
+async def test_slow_work_behind_a_press_is_answered_in_time(app, sim, new_chat):
+    sim.callback_query_ttl = 2.5
+    chat = new_chat()
+    await chat.say("/start")
+    for method in ("sendMessage", "editMessageText"):
+        sim.faults.add(Fault(method=method, kind="slow", delay=3.0, count=1))
+    await chat.tap("Nederlands")
+    await sim.wait_for(lambda _: any("Niets staat" in (m.text or "") for m in chat.messages))
+    assert len(sim.callback_answers) == 1  # answered before Telegram forgot the press
+    assert apologies(chat) == []
+
+
+async def test_a_reply_that_times_out_after_it_went_out_brings_no_apology(app, sim, new_chat):
+    sim.faults.add(Fault(method="sendMessage", kind="slow", delay=6.0, count=1))
+    chat = new_chat()
+    await chat.say("/start")  # the welcome's answer comes after the 5 s read timeout
+    async with app.bot_data.deps.storage.transaction() as tx:
+        assert await tx.alumni.by_chat(chat.chat_id) is not None  # the start was saved
+    assert apologies(chat) == []
+
+
+# ------------------------------------------------------------------ B5: 429 everywhere
+
+
+async def test_a_short_retry_after_on_a_direct_reply_is_waited_for(app, sim, new_chat):
+    sim.faults.add(Fault(method="sendMessage", kind="429", retry_after=1, count=1))
+    chat = new_chat()
+    welcome = await chat.say("/start")
+    assert "alumnibot van" in welcome[0].text
+    assert apologies(chat) == []
+
+
+async def test_a_long_retry_after_on_an_edit_hands_the_screen_to_the_outbox(app, sim, new_chat):
+    chat = new_chat()
+    await chat.say("/start")
+    await chat.tap("Nederlands")
+    consent = chat.last
+    sim.faults.add(Fault(method="editMessageText", kind="429", retry_after=60, count=1))
+    before = len(chat.messages)
+    await chat.tap("Cursussen", consent)
+    await sim.wait_for_bot_messages(chat.chat_id, before + 1)
+    assert "✅ Cursussen (LLO)" in [t for t, _ in buttons(chat.last)]
+    assert apologies(chat) == []
+
+
+async def test_a_rate_limited_answer_to_a_press_is_harmless(app, sim, new_chat):
+    chat = new_chat()
+    await chat.say("/start")
+    sim.faults.add(Fault(method="answerCallbackQuery", kind="429", retry_after=60, count=1))
+    await chat.tap("Nederlands")
+    assert "Niets staat al aan" in chat.last.text
+    assert apologies(chat) == []

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,7 +20,7 @@ from bot.core.deps import Deps
 from bot.core.messenger import Outgoing, Send
 from bot.core.render import LOCALES, Renderer
 from bot.core.settings import Settings
-from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.dispatcher import Dispatcher, enqueue, row
 from handlers import jobs
 from handlers.telegram import common, inbox, offers, onboarding, privacy, profile, staff
 from handlers.telegram.context import AlumniContext, BotData
@@ -79,13 +80,17 @@ def build_application(
     async def on_blocked(chat_id: int) -> None:
         await conversation_ref[0].set_reachable(chat_id, reachable=False)
 
+    async def on_deferred(chat_id: int, messages: Sequence[Outgoing]) -> None:
+        # Direct replies Telegram would take only much later: the outbox sends them.
+        await queue_replies(deps, dispatcher, chat_id, messages)
+
     deps = Deps(
         settings=settings,
         storage=storage,
         renderer=Renderer(settings.content_dir),
         catalogue=Catalogue(settings.content_dir / "catalogue"),
         clock=clock or SystemClock(),
-        messenger=TelegramMessenger(application.bot, on_blocked),
+        messenger=TelegramMessenger(application.bot, on_blocked, on_deferred),
     )
     dispatcher = Dispatcher(deps)
     conversation = ConversationService(deps, dispatcher)
@@ -114,6 +119,17 @@ def build_application(
     assert application.job_queue is not None  # python-telegram-bot[job-queue] is a dependency
     jobs.schedule(application.job_queue)
     return application
+
+
+async def queue_replies(
+    deps: Deps, dispatcher: Dispatcher, chat_id: int, messages: Sequence[Outgoing]
+) -> None:
+    """Queue replies in the outbox (in order) and wake the dispatcher."""
+    async with deps.storage.transaction() as tx:
+        for message in messages:
+            key = f"reply:{chat_id}:{uuid.uuid4().hex}"
+            await enqueue(tx, row(deps.clock.now(), key=key, chat_id=chat_id, message=message))
+    dispatcher.wake()
 
 
 @asynccontextmanager

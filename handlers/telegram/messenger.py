@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -75,21 +76,83 @@ def _keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup |
     return InlineKeyboardMarkup(rows) if rows else None
 
 
+# How long a direct reply may wait in all for Telegram's "retry after": a person just did
+# something and waits for the answer. A longer wait hands the rest to the outbox.
+PERFORM_WAIT = 5.0
+
+# Receives the replies ``perform`` could not send in time (chat id, messages in order).
+Deferrer = Callable[[int, Sequence[Outgoing]], Awaitable[None]]
+
+
 class TelegramMessenger:
     """Carries out actions through PTB's Bot (HTML parse mode comes from Defaults)."""
 
-    def __init__(self, bot: Bot, on_blocked: Callable[[int], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        on_blocked: Callable[[int], Awaitable[None]],
+        on_deferred: Deferrer | None = None,
+        *,
+        wait_bound: float = PERFORM_WAIT,
+    ) -> None:
         self._bot = bot
         self._on_blocked = on_blocked
+        self._on_deferred = on_deferred
+        self._wait_bound = wait_bound
 
     async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
-        """Send, edit and clear in order; a blocked chat is recorded and stops the rest."""
+        """Send, edit and clear in order, as Telegram allows.
+
+        A blocked chat is recorded and stops the rest. Telegram's "retry after" is waited
+        for within ``wait_bound`` seconds in all; a longer one hands the remaining replies to
+        the outbox (``on_deferred``). A call that may have arrived (a timeout after the
+        request went out) is not repeated and not an error: what the person did is saved.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait_bound
+        pending = list(actions)
         try:
-            for action in actions:
-                await self._perform(chat_id, action)
+            while pending:
+                try:
+                    await self._perform(chat_id, pending[0])
+                except RetryAfter as error:
+                    delay = _seconds(error.retry_after)
+                    if loop.time() + delay > deadline:
+                        await self._defer(chat_id, pending, delay)
+                        return
+                    logger.info("chat %s: Telegram asks to wait %.0fs; waiting", chat_id, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                except (TimedOut, NetworkError) as error:
+                    if isinstance(error, BadRequest) or not isinstance(
+                        classify(error), MaybeDeliveredError
+                    ):
+                        raise
+                    logger.warning(
+                        "chat %s: a reply may have arrived (%s); not sent again", chat_id, error
+                    )
+                pending.pop(0)
         except Forbidden:
             logger.info("chat %s blocked the bot", chat_id)
             await self._on_blocked(chat_id)
+
+    async def _defer(self, chat_id: int, actions: Sequence[Action], delay: float) -> None:
+        """Hand replies Telegram will not take soon to the outbox; edits become messages."""
+        messages: list[Outgoing] = []
+        for action in actions:
+            match action:
+                case Send(message=message) | Edit(message=message):
+                    messages.append(message)
+                case SendDocument():
+                    logger.warning("chat %s: a document reply was dropped (rate limit)", chat_id)
+        logger.warning(
+            "chat %s: Telegram asks to wait %.0fs; %d replies go through the outbox",
+            chat_id,
+            delay,
+            len(messages),
+        )
+        if messages and self._on_deferred is not None:
+            await self._on_deferred(chat_id, messages)
 
     async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
         """Send one outbox message; translate PTB's errors into delivery outcomes."""
@@ -167,9 +230,7 @@ class TelegramMessenger:
 def classify(error: TelegramError) -> DeliveryError:
     """Map a PTB error onto what the outbox must do (DESIGN.md, "Delivery")."""
     if isinstance(error, RetryAfter):
-        delay = error.retry_after
-        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-        return RetryLaterError(seconds)
+        return RetryLaterError(_seconds(error.retry_after))
     if isinstance(error, ChatMigrated):
         # 400 with parameters.migrate_to_chat_id: nothing was sent to the old group.
         return ChatMovedError(error.new_chat_id)
@@ -190,3 +251,7 @@ def classify(error: TelegramError) -> DeliveryError:
             return TransientError(error.message)
         return MaybeDeliveredError(f"{type(cause).__name__}: {error.message}")
     return MaybeDeliveredError(error.message)
+
+
+def _seconds(delay: timedelta | float) -> float:
+    return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)

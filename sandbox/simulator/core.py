@@ -1075,7 +1075,11 @@ class BotApiSimulator:
         target = self._chat_for(user, chat)
         message = self.get_message(target.id, message_id)
         query_id = str(next(self._callback_ids))
-        self.callbacks[query_id] = {"chat_id": target.id, "answered": False}
+        self.callbacks[query_id] = {
+            "chat_id": target.id,
+            "answered": False,
+            "pressed_at": time.monotonic(),
+        }
         shown: JSON = (
             message.raw
             if message is not None

@@ -610,7 +610,9 @@ async def answer_callback_query(sim: SimState, p: Params) -> bool:
     """Answer a callback query once."""
     query_id = p.string("callback_query_id", required=True) or ""
     state = sim.callbacks.get(query_id)
-    if state is None or state["answered"]:
+    expired = state is not None and time.monotonic() - state["pressed_at"] > sim.callback_query_ttl
+    if state is None or state["answered"] or expired:
+        # Telegram's QUERY_ID_INVALID, worded by telegram-bot-api Client.cpp.
         raise bad_request("query is too old and response timeout expired or query ID is invalid")
     text = p.string("text")
     if text is not None and len(text) > 200:
