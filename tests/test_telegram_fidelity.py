@@ -6,13 +6,18 @@ docs/telegram-fidelity.md lists what is modelled and where Telegram says so.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from handlers.telegram.app import check_staff_groups
 from sandbox.simulator import Fault
-from storage.models import AuditEvent, OutboxMessage
-from tests.conftest import buttons
+from storage.models import AuditEvent, OutboxMessage, Team
+from tests.conftest import buttons, processed_of
 from tests.test_inbox import ask, settle, staff_says, staff_team, texts_in, the_conversation
 from tests.test_onboarding import onboard_nl, rows
+
+NOW = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -159,3 +164,60 @@ async def test_a_rate_limited_answer_to_a_press_is_harmless(app, sim, new_chat):
     await chat.tap("Nederlands")
     assert "Niets staat al aan" in chat.last.text
     assert apologies(chat) == []
+
+
+# ------------------------------------------------------------------ B3: rights
+
+
+async def test_relays_wait_for_the_right_to_create_topics_then_go_out_in_order(app, sim, new_chat):
+    group, coordinator = await staff_team(app, sim)
+    sim.set_bot_status(group, coordinator, "administrator", can_manage_topics=False)
+    await processed_of(app).wait(sim.last_update_id)
+    assert await check_staff_groups(app) == {"nazorg": ["no_manage_topics"]}
+    chat = new_chat()
+    await onboard_nl(chat)
+    await ask(chat, "Eerste vraag")
+    await chat.say("Tweede bericht")
+    await settle(app)
+    assert sim.topics(group) == {}
+    assert {r.status for r in await rows(app, OutboxMessage) if r.chat_id == group.id} == {
+        "pending"
+    }
+
+    sim.set_bot_status(group, coordinator, "administrator", can_manage_topics=True)
+    await processed_of(app).wait(sim.last_update_id)
+    assert await check_staff_groups(app) == {"nazorg": []}
+    await settle(app)
+    [thread] = sim.topics(group)
+    in_topic = texts_in(sim, group, thread)
+    assert "Nieuw gesprek" in in_topic[0]
+    assert in_topic.index("Eerste vraag") < in_topic.index("Tweede bericht")
+
+
+async def test_the_check_says_what_to_change(app, sim):
+    group, coordinator = await staff_team(app, sim)
+    sim.set_bot_status(group, coordinator, "member")
+    plain = sim.create_group(title="Zonder onderwerpen", supergroup=True)
+    elsewhere = sim.create_group(title="Zonder bot", supergroup=True, is_forum=True)
+    async with app.bot_data.deps.storage.transaction() as tx:
+        for code, chat in (("plain", plain), ("elsewhere", elsewhere)):
+            await tx.teams.add(Team(code=code, name=code, chat_id=chat.id, created_at=NOW))
+    await sim.add_bot_to_group(plain, by=coordinator, as_admin=True)
+    await processed_of(app).wait(sim.last_update_id)
+    assert await check_staff_groups(app) == {
+        "nazorg": ["not_admin"],
+        "plain": ["not_forum"],
+        "elsewhere": ["not_member"],
+    }
+
+
+async def test_a_member_bot_in_privacy_mode_sees_only_its_share(app, sim):
+    member = sim.create_user(first_name="Groepslid")
+    group = sim.create_group(title="Klas 3B", supergroup=True)
+    await sim.add_bot_to_group(group, by=member)
+    await sim.user_sends(member, "gewoon bericht", chat=group)
+    await sim.user_sends(member, "/help", chat=group)
+    assert sim.stats.hidden_by_privacy == 1
+    sim.set_bot_status(group, member, "administrator")
+    await sim.user_sends(member, "nog een gewoon bericht", chat=group)
+    assert sim.stats.hidden_by_privacy == 1  # admins see everything

@@ -57,7 +57,7 @@ DEFAULT_REMINDER_HOURS = 8.0
 DEFAULT_BURST_SECONDS = 10.0
 TEXT_LIMIT = 4096  # Telegram's limit for one message's text
 # A relay the bot lacks the rights for is tried again this often until an admin gives them
-# (or sooner: see rights_given).
+# (or sooner: the bot's check of its staff groups releases them).
 RIGHTS_RETRY_SECONDS = 300.0
 
 
@@ -666,7 +666,7 @@ class InboxService:
         The messenger's typed errors say what happened to the team's group: a topic that is
         gone is recreated once, with a summary; a group that moved (it became a supergroup)
         is followed; without the right to create topics the row waits, in order, until an
-        admin gives it (see :meth:`rights_given`).
+        admin gives it (the bot's check of its staff groups releases them sooner).
         """
         conversation_id = int(row.payload["conversation_id"])
         chat_id = await self._group_of(conversation_id, row.chat_id)
@@ -682,7 +682,10 @@ class InboxService:
                 chat_id,
                 error.right,
             )
-            raise RetryLaterError(RIGHTS_RETRY_SECONDS) from error
+            # Every waiting relay of the group retries at the same moment (a shared grid),
+            # so they go out in the order they were queued once the right is there.
+            now = self.deps.clock.now().timestamp()
+            raise RetryLaterError(RIGHTS_RETRY_SECONDS - now % RIGHTS_RETRY_SECONDS) from error
 
     async def _relay_into(self, row: OutboxMessage, conversation_id: int, chat_id: int) -> int:
         thread_id = await self._topic(conversation_id, chat_id)

@@ -37,7 +37,7 @@ from bot.core.messenger import (
     TransientError,
     UnreachableError,
 )
-from handlers.telegram.request import NOT_SENT
+from handlers.telegram.request import NOT_SENT, AiohttpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -255,3 +255,33 @@ def classify(error: TelegramError) -> DeliveryError:
 
 def _seconds(delay: timedelta | float) -> float:
     return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+
+
+async def staff_group_problems(bot: Bot, chat_id: int) -> list[str]:
+    """Return what an admin must change so the bot can relay into a staff group.
+
+    Codes (``content/<locale>/staff.j2`` has the words): ``not_member`` (add the bot),
+    ``not_forum`` (turn on topics), ``not_admin`` (a member bot in privacy mode sees no
+    ordinary group messages and may not create topics), ``no_manage_topics`` (the admin
+    right "Manage topics", needed for createForumTopic). Empty: all is well.
+    """
+    try:
+        chat = await bot.get_chat(chat_id)
+        member = await bot.get_chat_member(chat_id, bot.id)
+    except (BadRequest, Forbidden):
+        return ["not_member"]
+    problems = [] if chat.is_forum else ["not_forum"]
+    if member.status in ("left", "kicked"):
+        problems.append("not_member")
+    elif member.status == "member":
+        problems.append("not_admin")
+    elif member.status == "administrator" and not getattr(member, "can_manage_topics", False):
+        problems.append("no_manage_topics")
+    return problems
+
+
+async def check_group_rights(token: str, api_url: str | None, chat_id: int) -> list[str]:
+    """Check one staff group with a Bot of its own (for the CLI); return problem codes."""
+    bot = Bot(token, base_url=api_url or "https://api.telegram.org/bot", request=AiohttpRequest())
+    async with bot:
+        return await staff_group_problems(bot, chat_id)
