@@ -39,7 +39,7 @@ def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[BotApiSimulator]:
-    async with BotApiSimulator(token=TOKEN) as simulator:
+    async with BotApiSimulator(token=TOKEN, local_mode=True) as simulator:
         yield simulator
 
 

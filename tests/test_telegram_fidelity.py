@@ -9,9 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from aiohttp import web
+from telegram import Bot
+from telegram.error import BadRequest
 
 from handlers.telegram.app import check_staff_groups
-from sandbox.simulator import Fault
+from sandbox.simulator import BotApiSimulator, Fault
 from storage.models import AuditEvent, OutboxMessage, Team
 from tests.conftest import buttons, processed_of
 from tests.test_inbox import ask, settle, staff_says, staff_team, texts_in, the_conversation
@@ -221,3 +224,65 @@ async def test_a_member_bot_in_privacy_mode_sees_only_its_share(app, sim):
     sim.set_bot_status(group, member, "administrator")
     await sim.user_sends(member, "nog een gewoon bericht", chat=group)
     assert sim.stats.hidden_by_privacy == 1  # admins see everything
+
+
+# ------------------------------------------------------------------ B7: smaller things
+
+
+async def test_set_webhook_is_strict_unless_local(sim):
+    strict = BotApiSimulator(token=sim.token)
+    await strict.start()
+    try:
+        async with Bot(sim.token, base_url=strict.api_base_url) as bot:
+            with pytest.raises(BadRequest, match=r"(?i)an HTTPS URL must be provided"):
+                await bot.set_webhook("http://bot.school.example/hook")
+            with pytest.raises(BadRequest, match=r"(?i)ports 80, 88, 443 or 8443"):
+                await bot.set_webhook("https://bot.school.example:8080/hook")
+            assert await bot.set_webhook("https://bot.school.example:8443/hook")
+    finally:
+        await strict.stop()
+
+
+async def test_webhook_retries_back_off_like_telegram(sim):
+    answers = iter([500, 500, 500, 429, 200])
+    retry_after = {"Retry-After": "7"}
+
+    async def hook(request: web.Request) -> web.Response:
+        status = next(answers)
+        return web.Response(status=status, headers=retry_after if status == 429 else None)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    sim.webhook_time_scale = 0.01
+    try:
+        async with Bot(sim.token, base_url=sim.api_base_url) as bot:
+            await bot.set_webhook(f"http://127.0.0.1:{port}/hook")
+            await sim.user_sends(sim.create_user("Sanne"), "hallo")
+            await sim.wait_for(lambda s: any(d.get("status") == 200 for d in s.webhook_deliveries))
+    finally:
+        await runner.cleanup()
+    waits = [d.get("next_try_in") for d in sim.webhook_deliveries if d.get("status") != 200]
+    assert waits == [0.0, 2.0, 4.0, 7.0]  # at once, then doubling; a 429's Retry-After
+
+
+async def test_a_quiz_cannot_be_copied(sim):
+    owner = sim.create_user("Sanne")
+    quiz = await sim.user_sends_media(owner, kind="quiz")
+    async with Bot(sim.token, base_url=sim.api_base_url) as bot:
+        with pytest.raises(BadRequest, match=r"(?i)message can.t be copied"):
+            await bot.copy_message(owner.id, owner.id, quiz["message_id"])
+
+
+async def test_the_text_limit_counts_characters_after_parsing(sim):
+    user = sim.create_user("Sanne")
+    async with Bot(sim.token, base_url=sim.api_base_url) as bot:
+        # 4096 characters: tags do not count, nor do emoji count twice (UTF-16 would)
+        await bot.send_message(user.id, "<b>" + "a" * 4096 + "</b>", parse_mode="HTML")
+        await bot.send_message(user.id, "🎓" * 4096)
+        with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+            await bot.send_message(user.id, "a" * 4097)

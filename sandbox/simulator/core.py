@@ -123,7 +123,11 @@ class BotApiSimulator:
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.webhook: JSON | None = None
         self.webhook_deliveries: list[JSON] = []
-        self.webhook_retry_delays: tuple[float, ...] = (0.1, 0.5, 2.0, 5.0)
+        # Webhook retries follow Telegram's back-off (webhook.py), scaled by this factor so
+        # tests need not wait minutes; a tuple in webhook_retry_delays replaces the
+        # schedule with fixed waits and gives up after them.
+        self.webhook_time_scale = 1.0
+        self.webhook_retry_delays: tuple[float, ...] | None = None
         self.last_update_id = 0
         self.url = ""
         self.users: dict[int, SimUser] = {}

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sandbox.simulator.models import JSON, ApiError, SimChat, SimMessage, bad_request
 from sandbox.simulator.params import Params
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 Handler = Callable[["SimState", Params], Awaitable[Any]]
 
+# Counted in characters (code points) of the text after entity parsing, as Telegram does
+# (Bot API docs: "1-4096 characters after entities parsing"); tags and UTF-16 do not count.
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
@@ -30,6 +33,7 @@ MAX_BUTTONS = 100
 MAX_ROW = 8
 MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile serves files up to 20 MB
 GENERAL_TOPIC_ID = 1
+WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
 # What a send into a deleted topic can answer (see ``BotApiSimulator.delete_topic``).
 TOPIC_GONE_ANSWERS = ("message thread not found", "TOPIC_DELETED", "TOPIC_ID_INVALID")
 CHAT_ACTIONS = frozenset(
@@ -410,6 +414,15 @@ async def set_webhook(sim: SimState, p: Params) -> bool:
         return await delete_webhook(sim, p)
     if not re.match(r"^https?://[^/\s]+", url):
         raise bad_request("bad webhook: Failed to resolve host: Name or service not known")
+    if not sim.local_mode:
+        # telegram-bot-api WebhookActor.cpp (start_up); its --local mode lifts both rules.
+        parsed = urlsplit(url)
+        if parsed.scheme.lower() != "https":
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if (parsed.port or 443) not in WEBHOOK_PORTS:
+            raise bad_request(
+                "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+            )
     secret = p.string("secret_token")
     if secret is not None and not _SECRET_RE.match(secret):
         raise bad_request("secret token contains unallowed characters")

@@ -85,7 +85,8 @@ class SimState(Protocol):
     commands: dict[tuple[str, str], list[JSON]]
     webhook: JSON | None
     webhook_deliveries: list[JSON]
-    webhook_retry_delays: tuple[float, ...]
+    webhook_retry_delays: tuple[float, ...] | None
+    webhook_time_scale: float
     session: aiohttp.ClientSession | None
 
     @property

@@ -181,6 +181,21 @@ def media_content(user: SimUser, kind: str, new_file: NewFile) -> JSON:
                 "user_id": user.id,
             }
         }
+    if kind == "quiz":
+        # A quiz's correct answer is hidden from the bot, so it cannot copy it (Bot API
+        # copyMessage: "a quiz poll can be copied only if ... correct_option_id is known").
+        return {
+            "poll": {
+                "id": f"poll{user.id}",
+                "question": "Welk niveau heeft deze opleiding?",
+                "options": [{"text": t, "voter_count": 0} for t in ("2", "3", "4")],
+                "total_voter_count": 0,
+                "is_closed": False,
+                "is_anonymous": False,
+                "type": "quiz",
+                "allows_multiple_answers": False,
+            }
+        }
     specs: dict[str, tuple[bytes, str | None, str | None]] = {
         "sticker": (b"RIFF-sticker", None, "image/webp"),
         "photo": (b"\xff\xd8\xff-photo", None, "image/jpeg"),
