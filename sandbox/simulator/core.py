@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import json
 import logging
+import random
 import secrets
 import time
 from collections import deque
@@ -157,6 +158,8 @@ class BotApiSimulator:
         self._messages: dict[tuple[int, int], SimMessage] = {}
         self._updates: deque[JSON] = deque()
         self._updates_unordered = False
+        self._held: dict[str, deque[JSON]] | None = None
+        self._reorder = random.Random()
         self._update_event: asyncio.Event | None = None
         self._state_event: asyncio.Event | None = None
         self._poll_done: asyncio.Event | None = None
@@ -468,11 +471,53 @@ class BotApiSimulator:
         return not any(key in message for key in ("text", *MEDIA_FIELDS, "caption"))
 
     def emit(self, kind: str, payload: JSON) -> JSON:
-        """Create an update with the next update_id and queue or deliver it."""
+        """Create an update with the next update_id and queue or deliver it.
+
+        While updates are held (``hold_updates``) it is kept in its kind's queue instead,
+        and gets its update_id when released.
+        """
+        if self._held is not None:
+            update = {"update_id": 0, kind: payload}
+            self._held.setdefault(kind, deque()).append(update)
+            return update
         self.last_update_id += 1
         update = {"update_id": self.last_update_id, kind: payload}
         self._enqueue(update)
         return update
+
+    def hold_updates(self, seed: int | None = None) -> None:
+        """Hold new updates in one queue per kind until ``release_updates``.
+
+        Telegram delivers messages, button presses and member updates through separate
+        queues on its side: a press can reach the bot before a message the same person sent
+        earlier. The Bot API server numbers updates as they reach it, so update_ids do not
+        tell the bot the person's order. seed makes ``release_updates`` repeatable.
+        """
+        self._held = {}
+        self._reorder = random.Random(seed)
+
+    def release_updates(self, kinds: Iterable[str] | None = None) -> list[JSON]:
+        """Deliver the held updates interleaved across kinds; each kind keeps its order.
+
+        kinds gives the order explicitly (one kind name per update, e.g. ["callback_query",
+        "message"]); without it the kinds are interleaved at random (seeded). Updates get
+        their update_ids now. Holding stops.
+        """
+        held, self._held = self._held or {}, None
+        if kinds is None:
+            pool = [kind for kind, queue in held.items() for _ in queue]
+            self._reorder.shuffle(pool)
+            kinds = pool
+        released = []
+        for kind in kinds:
+            update = held[kind].popleft()
+            self.last_update_id += 1
+            update["update_id"] = self.last_update_id
+            self._enqueue(update)
+            released.append(update)
+        if any(held.values()):
+            raise ValueError("kinds did not name every held update")
+        return released
 
     def _enqueue(self, update: JSON) -> None:
         self.stats.updates_created += 1
