@@ -49,7 +49,7 @@ def log(text: str) -> None:
 async def _stage(
     bot: str, backend: str, concurrent_updates: int, profile_dir: Path | None, label: str
 ) -> AsyncIterator[tuple[TimedSimulator, BotProcess, str]]:
-    simulator = TimedSimulator(token=TOKEN, bot_username="alumnibot_bench_bot")
+    simulator = TimedSimulator(token=TOKEN, bot_username="alumnibot_bench_bot", local_mode=True)
     await simulator.start(host="127.0.0.1", port=0)
     try:
         async with fresh_database(backend) if bot == ALUMNIBOT else _no_database() as url:

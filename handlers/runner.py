@@ -107,7 +107,9 @@ async def run_sandbox(settings: Settings, stop: asyncio.Event) -> None:
     """Start the Bot API simulator with its web chat, and the bot polling it."""
     from sandbox.simulator import BotApiSimulator
 
-    simulator = BotApiSimulator(token="123456:SANDBOX-alumnibot-offline-token-0000")
+    simulator = BotApiSimulator(
+        token="123456:SANDBOX-alumnibot-offline-token-0000", local_mode=True
+    )
     await simulator.start(host=settings.sandbox_host, port=settings.sandbox_port)
     sandbox_settings = settings.model_copy(
         update={

@@ -202,6 +202,27 @@ class InboxRepository:
             .values(payload=payload, updated_at=now)
         )
 
+    async def forget_threads(self, team_id: int) -> None:
+        """Forget the topics of a team's conversations (its group moved; ids do not carry)."""
+        await self._session.execute(
+            update(InboxConversation)
+            .where(col(InboxConversation.team_id) == team_id)
+            .values(thread_id=None, thread_state="none")
+        )
+
+    async def release_relays(self, chat_id: int, now: datetime) -> int:
+        """Make a group's waiting relays due now (the bot got the rights it lacked)."""
+        result = await self._session.execute(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.chat_id) == chat_id,
+                col(OutboxMessage.status) == OutboxStatus.PENDING.value,
+                col(OutboxMessage.not_before) > now,
+            )
+            .values(not_before=now, updated_at=now)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def claim_thread(self, conversation_id: int) -> bool:
         """Win the right to create the conversation's topic (compare-and-set, any process)."""
         result = await self._session.execute(

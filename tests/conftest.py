@@ -130,7 +130,9 @@ async def database_url(database_template: str, tmp_path: Path) -> AsyncIterator[
 
 @pytest.fixture
 async def sim() -> AsyncIterator[BotApiSimulator]:
-    simulator = BotApiSimulator(token=TOKEN, bot_username="alumnibot_test_bot")
+    # local_mode: the tests' webhooks are plain http on loopback, as telegram-bot-api --local
+    # allows; the strict rules are tested in test_telegram_fidelity.
+    simulator = BotApiSimulator(token=TOKEN, bot_username="alumnibot_test_bot", local_mode=True)
     await simulator.start(host="127.0.0.1", port=0)
     yield simulator
     await simulator.stop()

@@ -19,7 +19,7 @@ from telegram.ext import TypeHandler
 from bot.core.clock import FrozenClock
 from bot.core.settings import Settings
 from handlers.telegram.app import AlumniApplication, build_application, running
-from storage.models import InboxConversation
+from storage.models import ConversationState, InboxConversation
 
 TOKEN = "123456:TEST-alumnibot-token-abcdefghijklmnop"
 TEST_DB = os.environ.get("ALUMNIBOT_TEST_DB", "sqlite")
@@ -100,4 +100,16 @@ async def conversation_of(app, first_name: str) -> InboxConversation:
             for c, a in await tx.inbox.listing([t.id for t in await tx.teams.all()], None, None)
             if a.first_name == first_name
         ]
+    return conversation
+
+
+async def state_of(app) -> ConversationState:
+    """The one open conversation state."""
+    [state] = await rows(app, ConversationState)
+    return state
+
+
+async def the_conversation(app) -> InboxConversation:
+    """The one inbox conversation."""
+    [conversation] = await rows(app, InboxConversation)
     return conversation

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from storage.models import Alumnus, ConsentEvent, ConversationState
 from tests.chat import buttons, onboard_nl
-from tests.harness import processed_of, rows
+from tests.harness import processed_of, rows, state_of
 
 
 async def at_name_step(chat) -> None:
@@ -15,11 +15,6 @@ async def at_name_step(chat) -> None:
     await chat.tap("Nederlands")
     await chat.tap("Verder")
     assert "Hoe wil je dat ik je noem" in chat.last.text
-
-
-async def state_of(app) -> ConversationState:
-    [state] = await rows(app, ConversationState)
-    return state
 
 
 @pytest.mark.parametrize("kind", ["sticker", "photo", "voice", "document", "location"])

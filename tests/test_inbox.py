@@ -10,7 +10,7 @@ import pytest
 from storage.models import InboxConversation, InboxMessage
 from tests.chat import Chat, ask, buttons, onboard_nl, staff_says, texts_in
 from tests.factories import add_alumnus, staff_team
-from tests.harness import processed_of, rows, settle
+from tests.harness import processed_of, rows, settle, the_conversation
 
 
 @pytest.fixture
@@ -18,11 +18,6 @@ def settings(settings):
     # Telegram's 20 messages a minute per group would make these tests take minutes;
     # the pacing itself is tested in test_dispatch.
     return settings.model_copy(update={"group_messages_per_minute": 6000.0})
-
-
-async def the_conversation(app) -> InboxConversation:
-    [conversation] = await rows(app, InboxConversation)
-    return conversation
 
 
 async def test_a_question_and_its_answer_round_trip(app, sim, new_chat):

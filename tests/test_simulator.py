@@ -49,7 +49,7 @@ TOKEN = "123456:TEST-abc"
 
 @pytest.fixture
 async def sim() -> AsyncIterator[BotApiSimulator]:
-    async with BotApiSimulator(token=TOKEN) as simulator:
+    async with BotApiSimulator(token=TOKEN, local_mode=True) as simulator:
         simulator.webhook_retry_delays = (0.01, 0.02, 0.05, 0.1)
         yield simulator
 

@@ -39,7 +39,7 @@ def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[BotApiSimulator]:
-    async with BotApiSimulator(token=TOKEN) as simulator:
+    async with BotApiSimulator(token=TOKEN, local_mode=True) as simulator:
         yield simulator
 
 
@@ -140,6 +140,10 @@ async def test_topic_errors(sim: BotApiSimulator, bot: Bot) -> None:
     outside = sim.create_group("Zonder bot", is_forum=True)
     with pytest.raises(Forbidden, match=r"(?i)not a member"):
         await bot.create_forum_topic(outside.id, "Topic")
+    # a member bot creates topics only where the group lets members do so
+    with pytest.raises(BadRequest, match=r"(?i)^not enough rights to create a topic$"):
+        await bot.create_forum_topic(group.id, "Topic")
+    group.members_can_manage_topics = True
     for bad in ("   ", "x" * 129):
         with pytest.raises(BadRequest, match=r"(?i)TOPIC_NAME_INVALID"):
             await bot.create_forum_topic(group.id, bad)

@@ -96,6 +96,37 @@ class RejectedError(DeliveryError):
     """The messenger refused the message itself (Telegram 400): it will never succeed."""
 
 
+class TopicGoneError(RejectedError):
+    """The forum topic is gone (deleted, unknown, or closed to the bot): make a new one.
+
+    A :class:`RejectedError` for whoever does not keep topics: sending there again fails.
+    """
+
+
+class ChatMovedError(RejectedError):
+    """The group now lives under another id (Telegram: upgraded to a supergroup).
+
+    Nothing was delivered; the same message to ``new_chat_id`` may succeed. A
+    :class:`RejectedError` for whoever does not follow it: the old id never works again.
+    """
+
+    def __init__(self, new_chat_id: int) -> None:
+        super().__init__(f"the chat moved to {new_chat_id}")
+        self.new_chat_id = new_chat_id
+
+
+class MissingRightsError(RejectedError):
+    """The bot lacks a right in the chat (e.g. to create topics): retry once it is given.
+
+    ``right`` names what is missing in the messenger's own words (``can_manage_topics``).
+    A :class:`RejectedError` for whoever cannot wait for an admin to fix it.
+    """
+
+    def __init__(self, right: str, detail: str = "") -> None:
+        super().__init__(detail or f"missing right: {right}")
+        self.right = right
+
+
 class Messenger(Protocol):
     """Delivers to one chat; implemented per messenger (Telegram now)."""
 

@@ -15,6 +15,7 @@ import logging
 import math
 import random
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -294,6 +295,19 @@ class Dispatcher:
         if self._task is not None:
             await self._task
             self._task = None
+
+    async def queue_replies(self, chat_id: int, messages: Sequence[Outgoing]) -> None:
+        """Queue direct replies in the outbox, in order, and send them as soon as allowed.
+
+        For replies the messenger could not send now (Telegram asked to wait long).
+        """
+        async with self.deps.storage.transaction() as tx:
+            for message in messages:
+                key = f"reply:{chat_id}:{uuid.uuid4().hex}"
+                await enqueue(
+                    tx, row(self.deps.clock.now(), key=key, chat_id=chat_id, message=message)
+                )
+        self.wake()
 
     def wake(self) -> None:
         """Look for due rows now instead of at the next idle tick."""

@@ -28,9 +28,12 @@ from bot.core.inbound import StaffInbound
 from bot.core.messenger import (
     Action,
     Button,
+    ChatMovedError,
+    MissingRightsError,
     Outgoing,
-    RejectedError,
+    RetryLaterError,
     Send,
+    TopicGoneError,
     TransientError,
     UnreachableError,
 )
@@ -46,6 +49,7 @@ from storage.models import (
     Team,
 )
 from storage.repositories import Tx
+from storage.staff import AuditRepository
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +74,9 @@ FALLBACK_TEAM = "alumni"
 DEFAULT_REMINDER_HOURS = 8.0
 DEFAULT_BURST_SECONDS = 10.0
 TEXT_LIMIT = 4096  # Telegram's limit for one message's text
+# A relay the bot lacks the rights for is tried again this often until an admin gives them
+# (or sooner: the bot's check of its staff groups releases them).
+RIGHTS_RETRY_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -676,7 +683,11 @@ class InboxService:
             count=len(parts),
             history=[{"direction": p["direction"], "text": Markup(p["html"])} for p in parts],
         )
-        if len(text.encode("utf-16-le")) // 2 > TEXT_LIMIT:  # Telegram counts UTF-16 units
+        # Telegram's limit counts characters of the text after entity parsing (tdlib's
+        # utf8_length of the parsed text; the Bot API docs say "after entities parsing").
+        # This measures the HTML source in UTF-16 units, which is never less: a merge may
+        # stop a little early, never go over. Kept for that safety.
+        if len(text.encode("utf-16-le")) // 2 > TEXT_LIMIT:
             return False
         payload = {
             "kind": "relay",
@@ -701,28 +712,78 @@ class InboxService:
         await self._relay(tx, conversation, f"system:{stored.id}", {"text": text})
 
     async def _deliver_relay(self, row: OutboxMessage) -> int:
-        """Send a relay row into the conversation's topic, creating the topic when needed."""
+        """Send a relay row into the conversation's topic, creating the topic when needed.
+
+        The messenger's typed errors say what happened to the team's group: a topic that is
+        gone is recreated once, with a summary; a group that moved (it became a supergroup)
+        is followed; without the right to create topics the row waits, in order, until an
+        admin gives it (the bot's check of its staff groups releases them sooner).
+        """
         conversation_id = int(row.payload["conversation_id"])
-        thread_id = await self._topic(conversation_id, row.chat_id)
+        chat_id = await self._group_of(conversation_id, row.chat_id)
         try:
-            return await self._send_into(row, thread_id)
-        except RejectedError as error:
-            if "thread not found" not in str(error).lower():
-                raise
-            logger.info("topic of conversation %s was deleted; recreating it", conversation_id)
+            try:
+                return await self._relay_into(row, conversation_id, chat_id)
+            except ChatMovedError as moved:
+                await self._follow_move(conversation_id, chat_id, moved.new_chat_id)
+                return await self._relay_into(row, conversation_id, moved.new_chat_id)
+        except MissingRightsError as error:
+            logger.warning(
+                "cannot relay into staff group %s: the bot lacks %s; waiting for it",
+                chat_id,
+                error.right,
+            )
+            # Every waiting relay of the group retries at the same moment (a shared grid),
+            # so they go out in the order they were queued once the right is there.
+            now = self.deps.clock.now().timestamp()
+            raise RetryLaterError(RIGHTS_RETRY_SECONDS - now % RIGHTS_RETRY_SECONDS) from error
+
+    async def _relay_into(self, row: OutboxMessage, conversation_id: int, chat_id: int) -> int:
+        thread_id = await self._topic(conversation_id, chat_id)
+        try:
+            return await self._send_into(row, chat_id, thread_id)
+        except TopicGoneError:
+            logger.info("topic of conversation %s is gone; recreating it", conversation_id)
             async with self.deps.storage.transaction() as tx:
                 await tx.inbox.set(conversation_id, thread_id=None, thread_state="none")
-            thread_id = await self._topic(conversation_id, row.chat_id, recreated=True)
-            return await self._send_into(row, thread_id)
+            thread_id = await self._topic(conversation_id, chat_id, recreated=True)
+            return await self._send_into(row, chat_id, thread_id)
 
-    async def _send_into(self, row: OutboxMessage, thread_id: int) -> int:
+    async def _group_of(self, conversation_id: int, queued_for: int) -> int:
+        """Return the team's group now: it may have moved since the row was queued."""
+        async with self.deps.storage.transaction() as tx:
+            conversation = await tx.inbox.get(conversation_id)
+            team = await tx.teams.by_id(conversation.team_id) if conversation else None
+        if team is None or team.chat_id is None:
+            return queued_for
+        return team.chat_id
+
+    async def _follow_move(self, conversation_id: int, old: int, new: int) -> None:
+        """The team's group became a supergroup: keep its new id and tell the team."""
+        now = self.deps.clock.now()
+        async with self.deps.storage.transaction() as tx:
+            team = await tx.teams.by_chat(old)
+            if team is None or team.id is None or await tx.teams.by_chat(new) is not None:
+                return  # followed already (another row or process got here first)
+            await tx.teams.set_chat(team.id, new)
+            await tx.inbox.forget_threads(team.id)  # topic ids do not move with the group
+            AuditRepository(tx.session).record(
+                None, "team.group_moved", f"{team.code}: {old} -> {new}", now
+            )
+            conversation = await tx.inbox.get(conversation_id)
+            if conversation is not None:
+                text = self.deps.renderer.text("inbox.group_moved", "nl", team=team.name)
+                await self._system(tx, conversation, text)
+        logger.warning("staff group of team %s moved from %s to %s; followed", team.code, old, new)
+
+    async def _send_into(self, row: OutboxMessage, chat_id: int, thread_id: int) -> int:
         messenger = self.deps.messenger
         if "copy" in row.payload:
             source = row.payload["copy"]
             return await messenger.copy(
-                row.chat_id, source["from_chat_id"], source["message_id"], thread_id
+                chat_id, source["from_chat_id"], source["message_id"], thread_id
             )
-        return await messenger.deliver(row.chat_id, Outgoing(row.payload["text"]), thread_id)
+        return await messenger.deliver(chat_id, Outgoing(row.payload["text"]), thread_id)
 
     async def _topic(self, conversation_id: int, chat_id: int, *, recreated: bool = False) -> int:
         """Return the conversation's topic, creating it once (any process may try)."""

@@ -23,6 +23,7 @@ from bot.campaigns.service import (
 from bot.core.clock import SystemClock
 from bot.core.logs import configure_logging
 from bot.core.messenger import QueueOnlyMessenger
+from bot.core.render import Renderer
 from bot.core.settings import Settings
 from bot.staff.service import MIN_PASSWORD_LENGTH, ROLES, StaffError, StaffService
 from handlers.graph import build_graph, make_deps
@@ -167,6 +168,19 @@ def _out(line: str = "") -> None:
     sys.stdout.write(line + "\n")
 
 
+async def _check_group(settings: Settings, chat_id: int) -> None:
+    """Say what to change in a staff group for the bot to relay there (needs the token)."""
+    if settings.telegram_token is None:
+        return
+    from handlers.telegram.messenger import check_group_rights
+
+    token = settings.telegram_token.get_secret_value()
+    problems = await check_group_rights(token, settings.telegram_api_url, chat_id)
+    renderer = Renderer(settings.content_dir)
+    for problem in problems:
+        _out(renderer.text(f"staff.rights_{problem}", "en"))
+
+
 async def _staff(settings: Settings, args: argparse.Namespace) -> None:
     """Run a ``staff`` or ``teams`` action against the (migrated) database."""
     password = _new_password() if args.command == "staff" and args.action == "add" else ""
@@ -198,6 +212,7 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> None:
         elif args.command == "teams" and args.action == "group":
             await service.link_group(args.code, args.chat_id)
             _out(f"team {args.code} now uses group {args.chat_id}")
+            await _check_group(settings, args.chat_id)
         elif args.command == "teams" and args.action == "add":
             team = await service.add_team(args.code, args.name, default=args.default)
             _out(f"added team {team.code}" + (" (default)" if team.is_default else ""))

@@ -20,7 +20,7 @@ from handlers import jobs
 from handlers.graph import build_graph, make_deps
 from handlers.telegram import chat
 from handlers.telegram.context import AlumniContext, BotData
-from handlers.telegram.messenger import TelegramMessenger
+from handlers.telegram.messenger import TelegramMessenger, staff_group_problems
 from handlers.telegram.processor import PerChatUpdateProcessor
 from handlers.telegram.request import AiohttpRequest
 from storage.migrate import upgrade
@@ -68,13 +68,11 @@ def build_application(
         builder = builder.updater(None)
     application: AlumniApplication = builder.build()
 
-    application.bot_data.graph = build_graph(
-        make_deps(
-            settings,
-            messenger=TelegramMessenger(application.bot, settings.group_messages_per_minute),
-            clock=clock,
-        )
-    )
+    messenger = TelegramMessenger(application.bot, settings.group_messages_per_minute)
+    graph = build_graph(make_deps(settings, messenger=messenger, clock=clock))
+    # Direct replies Telegram would take only much later: the outbox sends them.
+    messenger.defer_to(graph.dispatcher.queue_replies)
+    application.bot_data.graph = graph
     # Group 0: every handler in its one ordered list (``handlers.telegram.chat``). Each
     # claims its update_id in the transaction that handles it (a resend is skipped there).
     application.add_handlers(chat.handlers())
@@ -113,10 +111,40 @@ async def running(
 
 
 async def _post_init(application: AlumniApplication) -> None:
-    """Migrate the database and publish the command menu per language."""
+    """Migrate the database, publish the command menu, check the staff groups."""
     deps = application.bot_data.graph.deps
     await upgrade(deps.storage.engine)
     await publish_commands(application)
+    await check_staff_groups(application)
+
+
+async def check_staff_groups(application: AlumniApplication) -> dict[str, list[str]]:
+    """Check the bot's rights in every team's group; log what to change; release relays.
+
+    A group where all is well gets its relays that waited for rights sent now, in order.
+    Returns the problems per team code.
+    """
+    deps = application.bot_data.graph.deps
+    async with deps.storage.transaction() as tx:
+        teams = [t for t in await tx.teams.all() if t.chat_id is not None]
+    found: dict[str, list[str]] = {}
+    for team in teams:
+        assert team.chat_id is not None
+        problems = await staff_group_problems(application.bot, team.chat_id)
+        found[team.code] = problems
+        for problem in problems:
+            logger.warning(
+                "staff group of team %s: %s",
+                team.code,
+                deps.renderer.text(f"staff.rights_{problem}", "en"),
+            )
+        if not problems:
+            async with deps.storage.transaction() as tx:
+                released = await tx.inbox.release_relays(team.chat_id, deps.clock.now())
+            if released:
+                logger.info("team %s: %d relays waited for rights; sending", team.code, released)
+                application.bot_data.graph.dispatcher.wake()
+    return found
 
 
 async def publish_commands(application: AlumniApplication) -> None:

@@ -7,12 +7,14 @@ decided in ``bot/``, in the router's table.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import ChatMember, ChatMemberUpdated, Message, Update
+from telegram import CallbackQuery, ChatMember, ChatMemberUpdated, Message, Update
 from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -108,18 +110,48 @@ def to_inbound(update: Update) -> Inbound:
     )
 
 
+# Answer a button press within this many seconds, with the toast if the work is done by
+# then and without it otherwise: Telegram forgets a press that is not answered in time
+# (the client's spinner gives up, answerCallbackQuery then fails: docs/telegram-fidelity.md).
+ANSWER_WITHIN = 1.0
+
+
 async def route(update: Update, context: AlumniContext, command: str | None = None) -> None:
-    """Hand an update to the chat router; always answer a button press."""
+    """Hand an update to the chat router; always answer a button press, in time."""
     query = update.callback_query
     context.update_claimed = True
+    work = context.graph.router.handle(to_inbound(update), command)
+    if query is None:
+        await work
+        return
+    task = asyncio.ensure_future(work)
     try:
-        toast = await context.graph.router.handle(to_inbound(update), command)
+        done, _ = await asyncio.wait({task}, timeout=ANSWER_WITHIN)
     except BaseException:
-        if query is not None:
-            await query.answer()
+        task.cancel()
         raise
-    if query is not None:
+    if not done:
+        await _answer(query, None)  # the result follows as messages
+        await task
+        return
+    try:
+        toast = task.result()
+    except BaseException:
+        await _answer(query, None)
+        raise
+    await _answer(query, toast)
+
+
+async def _answer(query: CallbackQuery, toast: str | None) -> None:
+    """Answer a press; one Telegram forgot already (or cannot take now) is harmless.
+
+    The action behind the press is saved either way: failing here would only bring an
+    apology for something that went well.
+    """
+    try:
         await query.answer(toast)
+    except TelegramError as error:
+        logger.info("button press not answered (%s); harmless", error.message)
 
 
 def _command(key: str) -> Callback:

@@ -2,35 +2,56 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 
 from bot.core.messenger import (
     Action,
     Button,
+    ChatMovedError,
     ClearButtons,
     DeliveryError,
     Edit,
     MaybeDeliveredError,
+    MissingRightsError,
     Outgoing,
     RejectedError,
     RetryLaterError,
     Send,
     SendDocument,
+    TopicGoneError,
     TransientError,
     UnreachableError,
 )
-from handlers.telegram.request import NOT_SENT
+from handlers.telegram.request import NOT_SENT, AiohttpRequest
 
 logger = logging.getLogger(__name__)
 
 # Harmless answers to an edit: the message is already like that, or is gone.
 _IGNORABLE_EDIT_ERRORS = ("message is not modified", "message to edit not found")
+
+# A forum topic that is no more. The Bot API server answers "message thread not found" for a
+# topic it checks and cannot find (telegram-bot-api Client.cpp, TdOnCheckForumTopicCallback);
+# Telegram's servers answer TOPIC_DELETED / TOPIC_ID_INVALID for one its cache still knew,
+# and TOPIC_CLOSED when the bot may not post in a closed topic (tdlib ForumTopicManager.cpp).
+TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid", "topic_closed")
+
+# createForumTopic without the right (telegram-bot-api Client.cpp).
+_NO_TOPIC_RIGHTS = ("not enough rights to create a topic", "chat_admin_required")
 
 
 def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
@@ -67,29 +88,94 @@ def chat_interval(chat_id: int, group_per_minute: float = GROUP_MESSAGES_PER_MIN
     return 60.0 / group_per_minute if chat_id < 0 else PRIVATE_CHAT_INTERVAL
 
 
+# How long a direct reply may wait in all for Telegram's "retry after": a person just did
+# something and waits for the answer. A longer wait hands the rest to the outbox.
+PERFORM_WAIT = 5.0
+
+# Receives the replies ``perform`` could not send in time (chat id, messages in order).
+Deferrer = Callable[[int, Sequence[Outgoing]], Awaitable[None]]
+
+
 class TelegramMessenger:
     """Carries out actions through PTB's Bot (HTML parse mode comes from Defaults)."""
 
-    def __init__(self, bot: Bot, group_per_minute: float = GROUP_MESSAGES_PER_MINUTE) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        group_per_minute: float = GROUP_MESSAGES_PER_MINUTE,
+        *,
+        wait_bound: float = PERFORM_WAIT,
+    ) -> None:
         self._bot = bot
         self._group_per_minute = group_per_minute
+        self._on_deferred: Deferrer | None = None
+        self._wait_bound = wait_bound
+
+    def defer_to(self, on_deferred: Deferrer) -> None:
+        """Hand direct replies Telegram will take only much later to ``on_deferred``.
+
+        Set by the application once the outbox exists (the outbox is built on this
+        messenger, so it cannot be passed in).
+        """
+        self._on_deferred = on_deferred
 
     def interval(self, chat_id: int) -> float:
         """Seconds between two messages to ``chat_id`` (see :func:`chat_interval`)."""
         return chat_interval(chat_id, self._group_per_minute)
 
     async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
-        """Send, edit and clear in order; a blocked chat stops the rest.
+        """Send, edit and clear in order, as Telegram allows.
 
-        Raises:
-            UnreachableError: the person blocked the bot (or left the group); the caller
-                records it.
+        A blocked chat raises :class:`UnreachableError` (the caller records it) and stops
+        the rest. Telegram's "retry after" is waited
+        for within ``wait_bound`` seconds in all; a longer one hands the remaining replies to
+        the outbox (``on_deferred``). A call that may have arrived (a timeout after the
+        request went out) is not repeated and not an error: what the person did is saved.
         """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait_bound
+        pending = list(actions)
         try:
-            for action in actions:
-                await self._perform(chat_id, action)
+            while pending:
+                try:
+                    await self._perform(chat_id, pending[0])
+                except RetryAfter as error:
+                    delay = _seconds(error.retry_after)
+                    if loop.time() + delay > deadline:
+                        await self._defer(chat_id, pending, delay)
+                        return
+                    logger.info("chat %s: Telegram asks to wait %.0fs; waiting", chat_id, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                except (TimedOut, NetworkError) as error:
+                    if isinstance(error, BadRequest) or not isinstance(
+                        classify(error), MaybeDeliveredError
+                    ):
+                        raise
+                    logger.warning(
+                        "chat %s: a reply may have arrived (%s); not sent again", chat_id, error
+                    )
+                pending.pop(0)
         except Forbidden as blocked:
             raise UnreachableError(str(blocked)) from blocked
+
+    async def _defer(self, chat_id: int, actions: Sequence[Action], delay: float) -> None:
+        """Hand replies Telegram will not take soon to the outbox; edits become messages."""
+        messages: list[Outgoing] = []
+        for action in actions:
+            match action:
+                case Send(message=message) | Edit(message=message):
+                    messages.append(message)
+                case SendDocument():
+                    logger.warning("chat %s: a document reply was dropped (rate limit)", chat_id)
+        logger.warning(
+            "chat %s: Telegram asks to wait %.0fs; %d replies go through the outbox",
+            chat_id,
+            delay,
+            len(messages),
+        )
+        if messages and self._on_deferred is not None:
+            await self._on_deferred(chat_id, messages)
 
     async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
         """Send one outbox message; translate PTB's errors into delivery outcomes."""
@@ -167,12 +253,18 @@ class TelegramMessenger:
 def classify(error: TelegramError) -> DeliveryError:
     """Map a PTB error onto what the outbox must do (DESIGN.md, "Delivery")."""
     if isinstance(error, RetryAfter):
-        delay = error.retry_after
-        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-        return RetryLaterError(seconds)
+        return RetryLaterError(_seconds(error.retry_after))
+    if isinstance(error, ChatMigrated):
+        # 400 with parameters.migrate_to_chat_id: nothing was sent to the old group.
+        return ChatMovedError(error.new_chat_id)
     if isinstance(error, Forbidden):
         return UnreachableError(error.message)
     if isinstance(error, BadRequest):
+        text = error.message.lower()
+        if any(gone in text for gone in TOPIC_GONE):
+            return TopicGoneError(error.message)
+        if any(words in text for words in _NO_TOPIC_RIGHTS):
+            return MissingRightsError("can_manage_topics", error.message)
         return RejectedError(error.message)
     cause = error.__cause__
     if isinstance(error, TimedOut | NetworkError):
@@ -182,3 +274,37 @@ def classify(error: TelegramError) -> DeliveryError:
             return TransientError(error.message)
         return MaybeDeliveredError(f"{type(cause).__name__}: {error.message}")
     return MaybeDeliveredError(error.message)
+
+
+def _seconds(delay: timedelta | float) -> float:
+    return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+
+
+async def staff_group_problems(bot: Bot, chat_id: int) -> list[str]:
+    """Return what an admin must change so the bot can relay into a staff group.
+
+    Codes (``content/<locale>/staff.j2`` has the words): ``not_member`` (add the bot),
+    ``not_forum`` (turn on topics), ``not_admin`` (a member bot in privacy mode sees no
+    ordinary group messages and may not create topics), ``no_manage_topics`` (the admin
+    right "Manage topics", needed for createForumTopic). Empty: all is well.
+    """
+    try:
+        chat = await bot.get_chat(chat_id)
+        member = await bot.get_chat_member(chat_id, bot.id)
+    except (BadRequest, Forbidden):
+        return ["not_member"]
+    problems = [] if chat.is_forum else ["not_forum"]
+    if member.status in ("left", "kicked"):
+        problems.append("not_member")
+    elif member.status == "member":
+        problems.append("not_admin")
+    elif member.status == "administrator" and not getattr(member, "can_manage_topics", False):
+        problems.append("no_manage_topics")
+    return problems
+
+
+async def check_group_rights(token: str, api_url: str | None, chat_id: int) -> list[str]:
+    """Check one staff group with a Bot of its own (for the CLI); return problem codes."""
+    bot = Bot(token, base_url=api_url or "https://api.telegram.org/bot", request=AiohttpRequest())
+    async with bot:
+        return await staff_group_problems(bot, chat_id)

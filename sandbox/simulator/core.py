@@ -7,11 +7,11 @@ import contextlib
 import itertools
 import json
 import logging
+import random
 import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from sandbox.simulator import forum, media  # noqa: F401  (registers their Bot API methods)
-from sandbox.simulator.methods import METHODS
+from sandbox.simulator.methods import METHODS, TOPIC_GONE_ANSWERS
 from sandbox.simulator.models import (
     JSON,
     TOPIC_COLORS,
@@ -38,6 +38,7 @@ from sandbox.simulator.updates import (
     CHANNEL_BOT,
     DEFAULT_UPDATE_TYPES,
     GROUP_ANONYMOUS_BOT,
+    MEDIA_FIELDS,
     ChatRef,
     chat_id_of,
     chat_member,
@@ -46,16 +47,21 @@ from sandbox.simulator.updates import (
     shallow,
     update_kind,
 )
+from sandbox.simulator.webapi import add_user_routes
 from sandbox.simulator.webhook import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
-
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 # A new getUpdates waits this long for an earlier one to finish before answering 409; this
 # covers a client that just cancelled its long poll (the server notices the closed socket a
 # moment later).
 POLL_HANDOVER_SECONDS = 0.25
+
+# How long a button press can be answered. Telegram does not document it; clients give up
+# on the spinner after about 15 seconds and the server then answers QUERY_ID_INVALID
+# (telegram-bot-api Client.cpp turns that into "query is too old and response timeout
+# expired or query ID is invalid").
+CALLBACK_QUERY_TTL = 15.0
 
 # Member statuses set_member_status accepts (restricted is not modelled).
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "left", "kicked"})
@@ -71,6 +77,13 @@ class BotApiSimulator:
         bot_first_name: the bot's display name.
         enforce_rate_limits: answer 429 like Telegram when sends exceed its limits.
         strict_html: treat a bare "&" in HTML text as an error (see ``tghtml``).
+        privacy_mode: the bot's group privacy (BotFather's default: on). A bot in privacy
+            mode that is not an admin gets only commands, replies to its own messages (in a
+            topic it created, every message is one) and service messages from groups.
+        callback_query_ttl: seconds after a button press that answerCallbackQuery still
+            works; later it answers "query is too old..." like Telegram.
+        local_mode: like telegram-bot-api's ``--local``: setWebhook accepts any http(s) URL
+            and port. Off by default: HTTPS on ports 80, 88, 443 or 8443 only.
     """
 
     def __init__(
@@ -81,12 +94,20 @@ class BotApiSimulator:
         enforce_rate_limits: bool = False,
         *,
         strict_html: bool = True,
+        privacy_mode: bool = True,
+        callback_query_ttl: float = CALLBACK_QUERY_TTL,
+        local_mode: bool = False,
     ) -> None:
         self.token = token
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
         self.enforce_rate_limits = enforce_rate_limits
         self.strict_html = strict_html
+        self.privacy_mode = privacy_mode
+        self.callback_query_ttl = callback_query_ttl
+        self.local_mode = local_mode
+        # The bot's administrator rights per group (overrides of the full set).
+        self.bot_rights: dict[int, JSON] = {}
         prefix = token.split(":", 1)[0]
         self.bot_id = int(prefix) if prefix.isdigit() else 1
         self.bot_user = SimUser(
@@ -103,7 +124,11 @@ class BotApiSimulator:
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.webhook: JSON | None = None
         self.webhook_deliveries: list[JSON] = []
-        self.webhook_retry_delays: tuple[float, ...] = (0.1, 0.5, 2.0, 5.0)
+        # Webhook retries follow Telegram's back-off (webhook.py), scaled by this factor so
+        # tests need not wait minutes; a tuple in webhook_retry_delays replaces the
+        # schedule with fixed waits and gives up after them.
+        self.webhook_time_scale = 1.0
+        self.webhook_retry_delays: tuple[float, ...] | None = None
         self.last_update_id = 0
         self.url = ""
         self.users: dict[int, SimUser] = {}
@@ -115,6 +140,10 @@ class BotApiSimulator:
         self.bot_groups: set[int] = set()
         self.files: dict[str, StoredFile] = {}
         self.forum_topics: dict[int, dict[int, SimTopic]] = {}
+        # Deleted topics: what a send into one answers (see ``delete_topic``).
+        self.deleted_topics: dict[int, dict[int, str]] = {}
+        # Groups upgraded to supergroups: old id -> new id (see ``upgrade_group``).
+        self.migrated: dict[int, int] = {}
         self.members: dict[int, dict[int, str]] = {}
         self.callbacks: dict[str, JSON] = {}
         self.chat_actions: list[JSON] = []
@@ -129,11 +158,13 @@ class BotApiSimulator:
         self._messages: dict[tuple[int, int], SimMessage] = {}
         self._updates: deque[JSON] = deque()
         self._updates_unordered = False
+        self._held: dict[str, deque[JSON]] | None = None
+        self._reorder = random.Random()
         self._update_event: asyncio.Event | None = None
         self._state_event: asyncio.Event | None = None
         self._poll_done: asyncio.Event | None = None
         self._subscribers: dict[int, set[asyncio.Queue[JSON | None]]] = {}
-        self._webhook = WebhookDispatcher(self)
+        self._webhook_delivery = WebhookDispatcher(self)
         self._runner: web.AppRunner | None = None
         self._closing = False
         self.session: aiohttp.ClientSession | None = None
@@ -152,8 +183,6 @@ class BotApiSimulator:
 
     def build_app(self) -> web.Application:
         """Return the aiohttp application serving the Bot API, user API and web chat."""
-        from sandbox.simulator.webapi import add_user_routes
-
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file_download)
@@ -185,11 +214,11 @@ class BotApiSimulator:
     async def stop(self) -> None:
         """Stop serving, end long polls and event streams, cancel webhook deliveries."""
         self._closing = True
-        self._wake_pollers()
+        self.wake_pollers()
         for queues in self._subscribers.values():
             for queue in queues:
                 queue.put_nowait(None)
-        await self._webhook.close()
+        await self._webhook_delivery.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -208,6 +237,11 @@ class BotApiSimulator:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    @property
+    def webhook_delivery(self) -> WebhookDispatcher:
+        """Return the webhook delivery (the setWebhook/deleteWebhook methods drive it)."""
+        return self._webhook_delivery
 
     # ------------------------------------------------------------ HTTP: Bot API
 
@@ -323,7 +357,8 @@ class BotApiSimulator:
             if not queues:
                 del self._subscribers[chat_id]
 
-    def _wake_pollers(self) -> None:
+    def wake_pollers(self) -> None:
+        """Wake a waiting getUpdates (a new update, a webhook change, the server stopping)."""
         event = self._update_event
         if event is not None:
             self._update_event = None
@@ -403,27 +438,96 @@ class BotApiSimulator:
     # ------------------------------------------------------------------ updates
 
     def emit_for_chat(self, chat: SimChat, kind: str, payload: JSON) -> None:
-        """Emit an update from a user action, unless the bot is not in that group."""
+        """Emit an update from a user action, unless the bot does not see it.
+
+        The bot sees nothing of a group it is not in, and in privacy mode only part of the
+        messages (see ``privacy_mode``).
+        """
         if chat.is_group and chat.id not in self.bot_groups:
+            return
+        hidden = kind == "message" and chat.is_group and not self.sees_all_messages(chat)
+        if hidden and not self._meant_for_bot(payload):
+            self.stats.hidden_by_privacy += 1
             return
         self.emit(kind, payload)
 
+    def sees_all_messages(self, chat: SimChat) -> bool:
+        """Return whether the bot gets every message of a group (privacy off, or an admin)."""
+        status = self.member_status(chat, self.bot_id)
+        return not self.privacy_mode or status in ("administrator", "creator")
+
+    def _meant_for_bot(self, message: JSON) -> bool:
+        """A privacy-mode bot's share: commands, replies to it, service messages.
+
+        core.telegram.org/bots/features#privacy-mode. A message in a forum topic replies to
+        the topic's creation message, so a topic the bot created counts as a reply to it.
+        """
+        text = message.get("text") or ""
+        if text.startswith("/"):
+            return True
+        replied = message.get("reply_to_message") or {}
+        if (replied.get("from") or {}).get("id") == self.bot_id:
+            return True
+        return not any(key in message for key in ("text", *MEDIA_FIELDS, "caption"))
+
     def emit(self, kind: str, payload: JSON) -> JSON:
-        """Create an update with the next update_id and queue or deliver it."""
+        """Create an update with the next update_id and queue or deliver it.
+
+        While updates are held (``hold_updates``) it is kept in its kind's queue instead,
+        and gets its update_id when released.
+        """
+        if self._held is not None:
+            update = {"update_id": 0, kind: payload}
+            self._held.setdefault(kind, deque()).append(update)
+            return update
         self.last_update_id += 1
         update = {"update_id": self.last_update_id, kind: payload}
         self._enqueue(update)
         return update
+
+    def hold_updates(self, seed: int | None = None) -> None:
+        """Hold new updates in one queue per kind until ``release_updates``.
+
+        Telegram delivers messages, button presses and member updates through separate
+        queues on its side: a press can reach the bot before a message the same person sent
+        earlier. The Bot API server numbers updates as they reach it, so update_ids do not
+        tell the bot the person's order. seed makes ``release_updates`` repeatable.
+        """
+        self._held = {}
+        self._reorder = random.Random(seed)
+
+    def release_updates(self, kinds: Iterable[str] | None = None) -> list[JSON]:
+        """Deliver the held updates interleaved across kinds; each kind keeps its order.
+
+        kinds gives the order explicitly (one kind name per update, e.g. ["callback_query",
+        "message"]); without it the kinds are interleaved at random (seeded). Updates get
+        their update_ids now. Holding stops.
+        """
+        held, self._held = self._held or {}, None
+        if kinds is None:
+            pool = [kind for kind, queue in held.items() for _ in queue]
+            self._reorder.shuffle(pool)
+            kinds = pool
+        released = []
+        for kind in kinds:
+            update = held[kind].popleft()
+            self.last_update_id += 1
+            update["update_id"] = self.last_update_id
+            self._enqueue(update)
+            released.append(update)
+        if any(held.values()):
+            raise ValueError("kinds did not name every held update")
+        return released
 
     def _enqueue(self, update: JSON) -> None:
         self.stats.updates_created += 1
         if update_kind(update) not in self.allowed_updates:
             return
         if self.webhook is not None:
-            self._webhook.enqueue(update)
+            self._webhook_delivery.enqueue(update)
         else:
             self._updates.append(update)
-            self._wake_pollers()
+            self.wake_pollers()
         self.notify()
 
     def set_allowed_updates(self, allowed: Iterable[str] | None) -> None:
@@ -441,7 +545,7 @@ class BotApiSimulator:
     def drop_pending_updates(self) -> None:
         """Forget every queued update (getUpdates queue and webhook backlog)."""
         self._updates.clear()
-        self._webhook.clear()
+        self._webhook_delivery.clear()
 
     def confirm_updates(self, offset: int) -> None:
         """Drop updates below offset; a negative offset keeps only the last -offset."""
@@ -491,7 +595,7 @@ class BotApiSimulator:
         """Put webhook backlog back into the getUpdates queue (after deleteWebhook)."""
         self._updates.extend(updates)
         self._updates_unordered = True
-        self._wake_pollers()
+        self.wake_pollers()
 
     async def inject_raw_update(self, update: JSON) -> JSON:
         """Queue or deliver an arbitrary update; keeps its update_id when it has one."""
@@ -563,6 +667,34 @@ class BotApiSimulator:
             self._message_ids[chat_id] = 1
             self.forum_topics[chat_id] = {}
         return chat
+
+    def upgrade_group(self, group: SimChat, *, is_forum: bool = False) -> SimChat:
+        """Upgrade a basic group to a supergroup and return the new chat.
+
+        Telegram does so when an admin turns topics on, among other settings.
+
+        Members, the bot's status and rights carry over. The old group gets a service
+        message with migrate_to_chat_id, the new one one with migrate_from_chat_id; sends to
+        the old id answer 400 with parameters.migrate_to_chat_id from then on.
+        """
+        if group.type != "group":
+            raise ValueError("only basic groups are upgraded")
+        new = self.create_group(group.title or "", supergroup=True, is_forum=is_forum)
+        new.members_can_manage_topics = group.members_can_manage_topics
+        self.members[new.id] = dict(self.members.get(group.id, {}))
+        if group.id in self.bot_rights:
+            self.bot_rights[new.id] = dict(self.bot_rights[group.id])
+        in_group = group.id in self.bot_groups
+        if in_group:
+            self.bot_groups.add(new.id)
+        self.migrated[group.id] = new.id
+        sender = dict(GROUP_ANONYMOUS_BOT)
+        old_note = self.service_message(group, sender, {"migrate_to_chat_id": new.id})
+        new_note = self.service_message(new, sender, {"migrate_from_chat_id": group.id})
+        if in_group:
+            self.emit("message", old_note.raw)
+            self.emit("message", new_note.raw)
+        return new
 
     def create_channel(self, title: str = "Alumni nieuws", username: str | None = None) -> SimChat:
         """Create a channel chat (the bot is not in it); it can post in groups as sender_chat."""
@@ -685,12 +817,24 @@ class BotApiSimulator:
         self.emit_for_chat(group, "message", message.raw)
         return topic
 
-    def delete_topic(self, group: SimChat, thread_id: int) -> None:
-        """Delete a topic and all its messages, as an admin in the app (no update for bots)."""
+    def delete_topic(
+        self, group: SimChat, thread_id: int, *, answer: str = "message thread not found"
+    ) -> None:
+        """Delete a topic and all its messages, as an admin in the app (no update for bots).
+
+        ``answer`` is what a later send into the topic gets (after "Bad Request: "). The Bot
+        API server checks a topic it does not know with getForumTopic and answers "message
+        thread not found" (telegram-bot-api Client.cpp, TdOnCheckForumTopicCallback); when
+        its cache still knows the topic, the send reaches Telegram's servers, which answer
+        TOPIC_DELETED or TOPIC_ID_INVALID (tdlib ForumTopicManager.cpp), passed on as is.
+        """
+        if answer not in TOPIC_GONE_ANSWERS:
+            raise ValueError(f"answer must be one of {TOPIC_GONE_ANSWERS}")
         topics = self.forum_topics.get(group.id, {})
         if thread_id not in topics:
             raise KeyError(f"no topic {thread_id} in chat {group.id}")
         del topics[thread_id]
+        self.deleted_topics.setdefault(group.id, {})[thread_id] = answer
         for message in list(self._log.get(group.id, ())):
             if message.message_thread_id == thread_id:
                 self.remove_message(message)
@@ -711,17 +855,42 @@ class BotApiSimulator:
         )
 
     async def add_bot_to_group(
-        self, group: SimChat, by: SimUser, *, as_admin: bool = False
+        self, group: SimChat, by: SimUser, *, as_admin: bool = False, **rights: bool
     ) -> JSON:
-        """Add the bot to a group: a my_chat_member update and a new_chat_members message."""
+        """Add the bot to a group: a my_chat_member update and a new_chat_members message.
+
+        rights (e.g. ``can_manage_topics=False``) change an admin's otherwise full rights.
+        """
         self.bot_groups.add(group.id)
-        self.members.setdefault(group.id, {})[self.bot_id] = (
-            "administrator" if as_admin else "member"
-        )
-        self._chat_member_update(group, by, "left", "administrator" if as_admin else "member")
+        status = "administrator" if as_admin else "member"
+        self.members.setdefault(group.id, {})[self.bot_id] = status
+        self.bot_rights[group.id] = dict(rights)
+        self._chat_member_update(group, by, "left", status)
         message = self._user_message(by, group, {"new_chat_members": [self.bot_user.to_dict()]})
         self.emit("message", message.raw)
         return message.raw
+
+    def set_bot_status(self, group: SimChat, by: SimUser, status: str, **rights: bool) -> None:
+        """Promote or demote the bot in a group, as an admin in the app would.
+
+        The bot gets a my_chat_member update with its old and new status and rights.
+        """
+        if status not in ("administrator", "member"):
+            raise ValueError("the bot can be made administrator or member")
+        old = self.member_status(group, self.bot_id)
+        old_member = chat_member(self.bot_user, old, self.bot_rights.get(group.id))
+        self.members.setdefault(group.id, {})[self.bot_id] = status
+        self.bot_rights[group.id] = dict(rights)
+        self.emit(
+            "my_chat_member",
+            {
+                "chat": group.to_dict(),
+                "from": by.to_dict(),
+                "date": int(time.time()),
+                "old_chat_member": old_member,
+                "new_chat_member": chat_member(self.bot_user, status, rights),
+            },
+        )
 
     def remove_bot_from_group(self, group: SimChat, by: SimUser) -> None:
         """Remove the bot from a group (a my_chat_member update with status "kicked")."""
@@ -955,7 +1124,11 @@ class BotApiSimulator:
         target = self._chat_for(user, chat)
         message = self.get_message(target.id, message_id)
         query_id = str(next(self._callback_ids))
-        self.callbacks[query_id] = {"chat_id": target.id, "answered": False}
+        self.callbacks[query_id] = {
+            "chat_id": target.id,
+            "answered": False,
+            "pressed_at": time.monotonic(),
+        }
         shown: JSON = (
             message.raw
             if message is not None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sandbox.simulator.methods import (
     api_method,
+    bot_can_create_topics,
     bot_is_admin,
     check_can_send,
     resolve_chat,
@@ -19,20 +20,22 @@ from sandbox.simulator.models import JSON, TOPIC_COLORS, SimChat, SimTopic, bad_
 from sandbox.simulator.params import Params
 
 if TYPE_CHECKING:
-    from sandbox.simulator.core import BotApiSimulator
+    from sandbox.simulator.state import SimState
 
 MAX_TOPIC_NAME = 128
 
 
-def _forum(sim: BotApiSimulator, p: Params) -> SimChat:
+def _forum(sim: SimState, p: Params) -> SimChat:
     chat = resolve_chat(sim, p)
+    if chat.id in sim.migrated:
+        check_can_send(sim, chat)  # the Bot API checks chat access first: "upgraded"
     if not chat.is_forum:
         raise bad_request("the chat is not a forum")
     check_can_send(sim, chat)
     return chat
 
 
-def _topic(sim: BotApiSimulator, chat: SimChat, p: Params) -> SimTopic:
+def _topic(sim: SimState, chat: SimChat, p: Params) -> SimTopic:
     thread_id = p.integer("message_thread_id", required=True)
     topic = sim.topic(chat, thread_id or 0)
     if topic is None:
@@ -47,14 +50,17 @@ def _name(raw: str | None) -> str:
     return name
 
 
-def _service(sim: BotApiSimulator, chat: SimChat, topic: SimTopic, content: JSON) -> None:
+def _service(sim: SimState, chat: SimChat, topic: SimTopic, content: JSON) -> None:
     sim.service_message(chat, sim.bot_user.to_dict(), content, topic.message_thread_id)
 
 
 @api_method("createForumTopic")
-async def create_forum_topic(sim: BotApiSimulator, p: Params) -> JSON:
+async def create_forum_topic(sim: SimState, p: Params) -> JSON:
     """Create a topic in a forum supergroup and return its ForumTopic."""
     chat = _forum(sim, p)
+    if not bot_can_create_topics(sim, chat):
+        # Telegram's answer when the bot may not create topics (tdlib ForumTopicManager).
+        raise bad_request("not enough rights to create a topic")
     name = _name(p.string("name"))
     color = p.integer("icon_color")
     if color is None:
@@ -72,7 +78,7 @@ async def create_forum_topic(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("editForumTopic")
-async def edit_forum_topic(sim: BotApiSimulator, p: Params) -> bool:
+async def edit_forum_topic(sim: SimState, p: Params) -> bool:
     """Rename a topic and/or change its custom emoji icon."""
     chat = _forum(sim, p)
     topic = _topic(sim, chat, p)
@@ -94,7 +100,7 @@ async def edit_forum_topic(sim: BotApiSimulator, p: Params) -> bool:
     return True
 
 
-async def _set_closed(sim: BotApiSimulator, p: Params, closed: bool) -> bool:
+async def _set_closed(sim: SimState, p: Params, closed: bool) -> bool:
     chat = _forum(sim, p)
     topic = _topic(sim, chat, p)
     if topic.is_closed == closed:
@@ -105,19 +111,19 @@ async def _set_closed(sim: BotApiSimulator, p: Params, closed: bool) -> bool:
 
 
 @api_method("closeForumTopic")
-async def close_forum_topic(sim: BotApiSimulator, p: Params) -> bool:
+async def close_forum_topic(sim: SimState, p: Params) -> bool:
     """Close a topic: only admins may post in it until it is reopened."""
     return await _set_closed(sim, p, True)
 
 
 @api_method("reopenForumTopic")
-async def reopen_forum_topic(sim: BotApiSimulator, p: Params) -> bool:
+async def reopen_forum_topic(sim: SimState, p: Params) -> bool:
     """Reopen a closed topic."""
     return await _set_closed(sim, p, False)
 
 
 @api_method("deleteForumTopic")
-async def delete_forum_topic(sim: BotApiSimulator, p: Params) -> bool:
+async def delete_forum_topic(sim: SimState, p: Params) -> bool:
     """Delete a topic with all its messages (the bot must be an administrator)."""
     chat = _forum(sim, p)
     topic = _topic(sim, chat, p)

@@ -21,11 +21,11 @@ from sandbox.simulator.tghtml import ParsedText
 from sandbox.simulator.updates import COPYABLE_FIELDS, file_ref, photo_sizes, voice_object
 
 if TYPE_CHECKING:
-    from sandbox.simulator.core import BotApiSimulator
+    from sandbox.simulator.state import SimState
 
 
 def _input_file(
-    sim: BotApiSimulator, p: Params, field: str, kind: str
+    sim: SimState, p: Params, field: str, kind: str
 ) -> tuple[bytes, str | None, str | None] | StoredFile:
     """Return an upload's (data, filename, content type) or the stored file a file_id names."""
     upload = p.files.get(field)
@@ -48,7 +48,7 @@ def _input_file(
     return stored
 
 
-def _caption(sim: BotApiSimulator, p: Params) -> ParsedText:
+def _caption(sim: SimState, p: Params) -> ParsedText:
     parsed = parse_text(sim, p, "caption", "caption_entities")
     if len(parsed.text) > MAX_CAPTION:
         raise bad_request("message caption is too long")
@@ -63,7 +63,7 @@ def _with_caption(content: JSON, parsed: ParsedText) -> JSON:
     return content
 
 
-def _prepare(sim: BotApiSimulator, p: Params, chat: SimChat) -> tuple[ParsedText, JSON | None]:
+def _prepare(sim: SimState, p: Params, chat: SimChat) -> tuple[ParsedText, JSON | None]:
     """Validate caption, markup and topic, then take a rate-limit token."""
     parsed = _caption(sim, p)
     markup = validate_markup(p.json("reply_markup"))
@@ -73,7 +73,7 @@ def _prepare(sim: BotApiSimulator, p: Params, chat: SimChat) -> tuple[ParsedText
 
 
 @api_method("sendPhoto", sends=True)
-async def send_photo(sim: BotApiSimulator, p: Params) -> JSON:
+async def send_photo(sim: SimState, p: Params) -> JSON:
     """Send a photo: a multipart upload or the file_id of a photo."""
     chat = resolve_chat(sim, p)
     check_can_send(sim, chat)
@@ -96,7 +96,7 @@ async def send_photo(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("sendVoice", sends=True)
-async def send_voice(sim: BotApiSimulator, p: Params) -> JSON:
+async def send_voice(sim: SimState, p: Params) -> JSON:
     """Send a voice note: a multipart upload or the file_id of a voice note."""
     chat = resolve_chat(sim, p)
     check_can_send(sim, chat)
@@ -116,7 +116,7 @@ async def send_voice(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("copyMessage", sends=True)
-async def copy_message(sim: BotApiSimulator, p: Params) -> JSON:
+async def copy_message(sim: SimState, p: Params) -> JSON:
     """Copy a message (text, media, caption) into a chat as a new bot message; return its id."""
     chat = resolve_chat(sim, p)
     source_chat = resolve_chat(sim, p, "from_chat_id")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sandbox.simulator.models import JSON, ApiError, SimChat, SimMessage, bad_request
 from sandbox.simulator.params import Params
@@ -19,10 +20,12 @@ from sandbox.simulator.tghtml import HtmlParseError, ParsedText, parse_html, pla
 from sandbox.simulator.updates import chat_member, shallow
 
 if TYPE_CHECKING:
-    from sandbox.simulator.core import BotApiSimulator
+    from sandbox.simulator.state import SimState
 
-Handler = Callable[["BotApiSimulator", Params], Awaitable[Any]]
+Handler = Callable[["SimState", Params], Awaitable[Any]]
 
+# Counted in characters (code points) of the text after entity parsing, as Telegram does
+# (Bot API docs: "1-4096 characters after entities parsing"); tags and UTF-16 do not count.
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
@@ -30,6 +33,9 @@ MAX_BUTTONS = 100
 MAX_ROW = 8
 MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile serves files up to 20 MB
 GENERAL_TOPIC_ID = 1
+WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
+# What a send into a deleted topic can answer (see ``BotApiSimulator.delete_topic``).
+TOPIC_GONE_ANSWERS = ("message thread not found", "TOPIC_DELETED", "TOPIC_ID_INVALID")
 CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -87,7 +93,7 @@ def api_method(name: str, *, sends: bool = False) -> Callable[[Handler], Handler
 # ------------------------------------------------------------------- helpers
 
 
-def resolve_chat(sim: BotApiSimulator, p: Params, name: str = "chat_id") -> SimChat:
+def resolve_chat(sim: SimState, p: Params, name: str = "chat_id") -> SimChat:
     """Return the chat named by a chat_id parameter (id or @username) or raise 400."""
     raw = p.raw(name)
     if raw is None or raw == "":
@@ -105,8 +111,19 @@ def resolve_chat(sim: BotApiSimulator, p: Params, name: str = "chat_id") -> SimC
     return found
 
 
-def check_can_send(sim: BotApiSimulator, chat: SimChat) -> None:
-    """Raise 403 when the bot may not post in the chat."""
+def check_can_send(sim: SimState, chat: SimChat) -> None:
+    """Raise 403 when the bot may not post in the chat, 400 when the group moved.
+
+    A group upgraded to a supergroup answers 400 with parameters.migrate_to_chat_id
+    (telegram-bot-api Client.cpp, check_chat_access); PTB raises ChatMigrated for it.
+    """
+    moved_to = sim.migrated.get(chat.id)
+    if moved_to is not None:
+        raise ApiError(
+            400,
+            "Bad Request: group chat was upgraded to a supergroup chat",
+            migrate_to_chat_id=moved_to,
+        )
     if chat.type == "private":
         if chat.id in sim.deactivated:
             raise ApiError(403, "Forbidden: user is deactivated")
@@ -119,12 +136,37 @@ def check_can_send(sim: BotApiSimulator, chat: SimChat) -> None:
         raise ApiError(403, f"Forbidden: bot is not a member of the {kind} chat")
 
 
-def bot_is_admin(sim: BotApiSimulator, chat: SimChat) -> bool:
+def bot_is_admin(sim: SimState, chat: SimChat) -> bool:
     """Return whether the bot is an administrator of a group."""
     return sim.member_status(chat, sim.bot_id) in ("administrator", "creator")
 
 
-def check_thread(sim: BotApiSimulator, chat: SimChat, p: Params) -> int | None:
+def bot_can_manage_topics(sim: SimState, chat: SimChat) -> bool:
+    """Return whether the bot holds can_manage_topics (post in closed topics, create them).
+
+    The creator does; an administrator unless that right was taken away (tdlib
+    DialogParticipantStatus::can_manage_topics).
+    """
+    status = sim.member_status(chat, sim.bot_id)
+    if status == "creator":
+        return True
+    return status == "administrator" and bool(
+        sim.bot_rights.get(chat.id, {}).get("can_manage_topics", True)
+    )
+
+
+def bot_can_create_topics(sim: SimState, chat: SimChat) -> bool:
+    """Return whether the bot may create topics.
+
+    With the admin right, or as a member where the group lets members create topics (tdlib
+    DialogParticipantStatus::can_create_topics).
+    """
+    if bot_can_manage_topics(sim, chat):
+        return True
+    return sim.member_status(chat, sim.bot_id) == "member" and chat.members_can_manage_topics
+
+
+def check_thread(sim: SimState, chat: SimChat, p: Params) -> int | None:
     """Validate message_thread_id for a send into a forum; return it (or None).
 
     A deleted or never created topic, and the General topic (id 1), answer 400 "message
@@ -135,13 +177,14 @@ def check_thread(sim: BotApiSimulator, chat: SimChat, p: Params) -> int | None:
         return None
     topic = sim.topic(chat, thread_id)
     if topic is None or thread_id == GENERAL_TOPIC_ID:
-        raise bad_request("message thread not found")
-    if topic.is_closed and not bot_is_admin(sim, chat):
+        answer = sim.deleted_topics.get(chat.id, {}).get(thread_id, "message thread not found")
+        raise bad_request(answer)
+    if topic.is_closed and not bot_can_manage_topics(sim, chat):
         raise bad_request("TOPIC_CLOSED")
     return thread_id
 
 
-def charge_send(sim: BotApiSimulator, chat: SimChat) -> None:
+def charge_send(sim: SimState, chat: SimChat) -> None:
     """Take a rate-limit token for a send, raising 429 when Telegram would."""
     if sim.enforce_rate_limits:
         retry_after = sim.rate_limiter.acquire(chat.id, chat.is_group)
@@ -149,7 +192,7 @@ def charge_send(sim: BotApiSimulator, chat: SimChat) -> None:
             raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
 
 
-def parse_text(sim: BotApiSimulator, p: Params, field: str, entities_field: str) -> ParsedText:
+def parse_text(sim: SimState, p: Params, field: str, entities_field: str) -> ParsedText:
     """Parse text or caption per parse_mode (HTML is validated; others are taken as sent)."""
     text = p.string(field) or ""
     mode = (p.string("parse_mode") or "").lower()
@@ -219,7 +262,7 @@ def _validate_inline_button(button: Any) -> None:
 
 
 def bot_message(
-    sim: BotApiSimulator,
+    sim: SimState,
     chat: SimChat,
     p: Params,
     content: JSON,
@@ -281,7 +324,7 @@ def bot_message(
     return sim.store_message(message)
 
 
-def _edit_target(sim: BotApiSimulator, p: Params) -> SimMessage:
+def _edit_target(sim: SimState, p: Params) -> SimMessage:
     if p.string("inline_message_id") is not None:
         raise bad_request("MESSAGE_ID_INVALID")
     chat = resolve_chat(sim, p)
@@ -306,7 +349,7 @@ def _same_markup(a: JSON | None, b: JSON | None) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-def _apply_edit(sim: BotApiSimulator, message: SimMessage, markup: JSON | None) -> JSON:
+def _apply_edit(sim: SimState, message: SimMessage, markup: JSON | None) -> JSON:
     message.edited = True
     message.reply_markup = markup
     message.raw["edit_date"] = int(time.time())
@@ -322,7 +365,7 @@ def _apply_edit(sim: BotApiSimulator, message: SimMessage, markup: JSON | None) 
 
 
 @api_method("getMe")
-async def get_me(sim: BotApiSimulator, p: Params) -> JSON:
+async def get_me(sim: SimState, p: Params) -> JSON:
     """Return the bot's User object."""
     return {
         **sim.bot_user.to_dict(),
@@ -335,7 +378,7 @@ async def get_me(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("getUpdates")
-async def get_updates(sim: BotApiSimulator, p: Params) -> list[JSON]:
+async def get_updates(sim: SimState, p: Params) -> list[JSON]:
     """Long-poll for updates: offset confirms, limit caps, timeout waits."""
     if sim.webhook is not None:
         raise ApiError(
@@ -364,13 +407,22 @@ async def get_updates(sim: BotApiSimulator, p: Params) -> list[JSON]:
 
 
 @api_method("setWebhook")
-async def set_webhook(sim: BotApiSimulator, p: Params) -> bool:
+async def set_webhook(sim: SimState, p: Params) -> bool:
     """Set (or with an empty url, remove) the webhook."""
     url = p.string("url") or ""
     if not url:
         return await delete_webhook(sim, p)
     if not re.match(r"^https?://[^/\s]+", url):
         raise bad_request("bad webhook: Failed to resolve host: Name or service not known")
+    if not sim.local_mode:
+        # telegram-bot-api WebhookActor.cpp (start_up); its --local mode lifts both rules.
+        parsed = urlsplit(url)
+        if parsed.scheme.lower() != "https":
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if (parsed.port or 443) not in WEBHOOK_PORTS:
+            raise bad_request(
+                "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+            )
     secret = p.string("secret_token")
     if secret is not None and not _SECRET_RE.match(secret):
         raise bad_request("secret token contains unallowed characters")
@@ -390,18 +442,18 @@ async def set_webhook(sim: BotApiSimulator, p: Params) -> bool:
         "drop_pending_updates": drop,
         "max_connections": max_connections,
     }
-    sim._webhook.configure(max_connections)
-    sim._wake_pollers()
+    sim.webhook_delivery.configure(max_connections)
+    sim.wake_pollers()
     for update in backlog:
-        sim._webhook.enqueue(update)
+        sim.webhook_delivery.enqueue(update)
     sim.notify()
     return True
 
 
 @api_method("deleteWebhook")
-async def delete_webhook(sim: BotApiSimulator, p: Params) -> bool:
+async def delete_webhook(sim: SimState, p: Params) -> bool:
     """Remove the webhook; undelivered updates go back to getUpdates unless dropped."""
-    backlog = sim._webhook.take_backlog()
+    backlog = sim.webhook_delivery.take_backlog()
     sim.webhook = None
     if p.flag("drop_pending_updates"):
         sim.drop_pending_updates()
@@ -412,7 +464,7 @@ async def delete_webhook(sim: BotApiSimulator, p: Params) -> bool:
 
 
 @api_method("getWebhookInfo")
-async def get_webhook_info(sim: BotApiSimulator, p: Params) -> JSON:
+async def get_webhook_info(sim: SimState, p: Params) -> JSON:
     """Describe the webhook and the number of pending updates."""
     webhook = sim.webhook
     if webhook is None:
@@ -424,19 +476,19 @@ async def get_webhook_info(sim: BotApiSimulator, p: Params) -> JSON:
     info: JSON = {
         "url": webhook["url"],
         "has_custom_certificate": False,
-        "pending_update_count": sim._webhook.pending_count,
+        "pending_update_count": sim.webhook_delivery.pending_count,
         "max_connections": webhook["max_connections"],
     }
     if webhook["allowed_updates"] is not None:
         info["allowed_updates"] = webhook["allowed_updates"]
-    if sim._webhook.last_error_date is not None:
-        info["last_error_date"] = sim._webhook.last_error_date
-        info["last_error_message"] = sim._webhook.last_error_message
+    if sim.webhook_delivery.last_error_date is not None:
+        info["last_error_date"] = sim.webhook_delivery.last_error_date
+        info["last_error_message"] = sim.webhook_delivery.last_error_message
     return info
 
 
 @api_method("sendMessage", sends=True)
-async def send_message(sim: BotApiSimulator, p: Params) -> JSON:
+async def send_message(sim: SimState, p: Params) -> JSON:
     """Send a text message."""
     chat = resolve_chat(sim, p)
     check_can_send(sim, chat)
@@ -462,7 +514,7 @@ async def send_message(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("sendDocument", sends=True)
-async def send_document(sim: BotApiSimulator, p: Params) -> JSON:
+async def send_document(sim: SimState, p: Params) -> JSON:
     """Send a document: a multipart upload or an existing file_id."""
     chat = resolve_chat(sim, p)
     check_can_send(sim, chat)
@@ -513,7 +565,7 @@ async def send_document(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("editMessageText")
-async def edit_message_text(sim: BotApiSimulator, p: Params) -> JSON:
+async def edit_message_text(sim: SimState, p: Params) -> JSON:
     """Replace a bot message's text (and markup)."""
     message = _edit_target(sim, p)
     parsed = parse_text(sim, p, "text", "entities")
@@ -543,7 +595,7 @@ async def edit_message_text(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("editMessageReplyMarkup")
-async def edit_message_reply_markup(sim: BotApiSimulator, p: Params) -> JSON:
+async def edit_message_reply_markup(sim: SimState, p: Params) -> JSON:
     """Replace (or remove) a bot message's inline keyboard."""
     message = _edit_target(sim, p)
     markup = validate_markup(p.json("reply_markup"))
@@ -555,7 +607,7 @@ async def edit_message_reply_markup(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("deleteMessage")
-async def delete_message(sim: BotApiSimulator, p: Params) -> bool:
+async def delete_message(sim: SimState, p: Params) -> bool:
     """Delete a message."""
     chat = resolve_chat(sim, p)
     message_id = p.integer("message_id", required=True)
@@ -567,11 +619,13 @@ async def delete_message(sim: BotApiSimulator, p: Params) -> bool:
 
 
 @api_method("answerCallbackQuery")
-async def answer_callback_query(sim: BotApiSimulator, p: Params) -> bool:
+async def answer_callback_query(sim: SimState, p: Params) -> bool:
     """Answer a callback query once."""
     query_id = p.string("callback_query_id", required=True) or ""
     state = sim.callbacks.get(query_id)
-    if state is None or state["answered"]:
+    expired = state is not None and time.monotonic() - state["pressed_at"] > sim.callback_query_ttl
+    if state is None or state["answered"] or expired:
+        # Telegram's QUERY_ID_INVALID, worded by telegram-bot-api Client.cpp.
         raise bad_request("query is too old and response timeout expired or query ID is invalid")
     text = p.string("text")
     if text is not None and len(text) > 200:
@@ -598,7 +652,7 @@ def _scope_key(p: Params) -> tuple[str, str]:
 
 
 @api_method("setMyCommands")
-async def set_my_commands(sim: BotApiSimulator, p: Params) -> bool:
+async def set_my_commands(sim: SimState, p: Params) -> bool:
     """Store the command list for a scope and language."""
     commands = p.json("commands")
     if not isinstance(commands, list) or len(commands) > 100:
@@ -618,13 +672,13 @@ async def set_my_commands(sim: BotApiSimulator, p: Params) -> bool:
 
 
 @api_method("getMyCommands")
-async def get_my_commands(sim: BotApiSimulator, p: Params) -> list[JSON]:
+async def get_my_commands(sim: SimState, p: Params) -> list[JSON]:
     """Return the command list for a scope and language."""
     return sim.commands.get(_scope_key(p), [])
 
 
 @api_method("deleteMyCommands")
-async def delete_my_commands(sim: BotApiSimulator, p: Params) -> bool:
+async def delete_my_commands(sim: SimState, p: Params) -> bool:
     """Delete the command list for a scope and language."""
     sim.commands.pop(_scope_key(p), None)
     sim.notify()
@@ -632,7 +686,7 @@ async def delete_my_commands(sim: BotApiSimulator, p: Params) -> bool:
 
 
 @api_method("getChat")
-async def get_chat(sim: BotApiSimulator, p: Params) -> JSON:
+async def get_chat(sim: SimState, p: Params) -> JSON:
     """Return a ChatFullInfo."""
     chat = resolve_chat(sim, p)
     if chat.is_group and chat.id not in sim.bot_groups:
@@ -652,7 +706,7 @@ async def get_chat(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("leaveChat")
-async def leave_chat(sim: BotApiSimulator, p: Params) -> bool:
+async def leave_chat(sim: SimState, p: Params) -> bool:
     """Leave a group (a my_chat_member update with status "left" follows)."""
     chat = resolve_chat(sim, p)
     if not chat.is_group:
@@ -675,7 +729,7 @@ async def leave_chat(sim: BotApiSimulator, p: Params) -> bool:
 
 
 @api_method("sendChatAction")
-async def send_chat_action(sim: BotApiSimulator, p: Params) -> bool:
+async def send_chat_action(sim: SimState, p: Params) -> bool:
     """Show a chat action such as "typing"."""
     chat = resolve_chat(sim, p)
     check_can_send(sim, chat)
@@ -688,7 +742,7 @@ async def send_chat_action(sim: BotApiSimulator, p: Params) -> bool:
 
 
 @api_method("getFile")
-async def get_file(sim: BotApiSimulator, p: Params) -> JSON:
+async def get_file(sim: SimState, p: Params) -> JSON:
     """Return a File with the path for the download URL."""
     stored = sim.files.get(p.string("file_id", required=True) or "")
     if stored is None:
@@ -704,7 +758,7 @@ async def get_file(sim: BotApiSimulator, p: Params) -> JSON:
 
 
 @api_method("getChatMember")
-async def get_chat_member(sim: BotApiSimulator, p: Params) -> JSON:
+async def get_chat_member(sim: SimState, p: Params) -> JSON:
     """Return a user's ChatMember in a group (or in the private chat with the bot)."""
     chat = resolve_chat(sim, p)
     user_id = p.integer("user_id", required=True) or 0
@@ -721,16 +775,17 @@ async def get_chat_member(sim: BotApiSimulator, p: Params) -> JSON:
         return chat_member(user, "member")
     if chat.id not in sim.bot_groups:
         raise bad_request("chat not found")
-    return chat_member(user, sim.member_status(chat, user.id))
+    rights = sim.bot_rights.get(chat.id) if user.id == sim.bot_id else None
+    return chat_member(user, sim.member_status(chat, user.id), rights)
 
 
 @api_method("close")
-async def close(sim: BotApiSimulator, p: Params) -> bool:
+async def close(sim: SimState, p: Params) -> bool:
     """Accept a close request."""
     return True
 
 
 @api_method("logOut")
-async def log_out(sim: BotApiSimulator, p: Params) -> bool:
+async def log_out(sim: SimState, p: Params) -> bool:
     """Accept a logOut request."""
     return True

@@ -15,17 +15,30 @@ FaultKind = Literal["429", "5xx", "slow", "drop_after_accept", "drop_before"]
 class ApiError(Exception):
     """A Telegram-style error answer: HTTP status, description and optional retry_after."""
 
-    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        *,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def payload(self) -> JSON:
-        """Return the JSON body Telegram sends for this error."""
+        """Return the JSON body Telegram sends for this error (ResponseParameters too)."""
         body: JSON = {"ok": False, "error_code": self.status, "description": self.description}
+        parameters: JSON = {}
         if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
+            parameters["retry_after"] = self.retry_after
+        if self.migrate_to_chat_id is not None:
+            parameters["migrate_to_chat_id"] = self.migrate_to_chat_id
+        if parameters:
+            body["parameters"] = parameters
         return body
 
 
@@ -68,6 +81,8 @@ class SimChat:
     last_name: str | None = None
     username: str | None = None
     is_forum: bool = False
+    # ChatPermissions.can_manage_topics: members (a non-admin bot too) may create topics.
+    members_can_manage_topics: bool = False
 
     @property
     def is_group(self) -> bool:
@@ -170,6 +185,7 @@ class Stats:
     faults_injected: Counter[str] = field(default_factory=Counter)
     messages_sent: int = 0
     updates_created: int = 0
+    hidden_by_privacy: int = 0
 
     def reset(self) -> None:
         """Set every counter back to zero."""
@@ -179,6 +195,7 @@ class Stats:
         self.rate_limited = 0
         self.messages_sent = 0
         self.updates_created = 0
+        self.hidden_by_privacy = 0
 
 
 @dataclass(slots=True)

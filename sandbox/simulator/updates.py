@@ -103,8 +103,8 @@ def update_chat_id(update: JSON) -> int:
     return 0
 
 
-def chat_member(user: SimUser, status: str) -> JSON:
-    """Return a ChatMember object for user with the given status."""
+def chat_member(user: SimUser, status: str, rights: JSON | None = None) -> JSON:
+    """Return a ChatMember object for user with the given status (rights: admin overrides)."""
     member: JSON = {"user": user.to_dict(), "status": status}
     if status == "administrator":
         member.update(
@@ -123,6 +123,7 @@ def chat_member(user: SimUser, status: str) -> JSON:
             can_manage_topics=True,
             can_pin_messages=True,
         )
+        member.update(rights or {})
     elif status == "creator":
         member["is_anonymous"] = False
     elif status == "kicked":
@@ -178,6 +179,21 @@ def media_content(user: SimUser, kind: str, new_file: NewFile) -> JSON:
                 "phone_number": "+31612345678",
                 "first_name": user.first_name,
                 "user_id": user.id,
+            }
+        }
+    if kind == "quiz":
+        # A quiz's correct answer is hidden from the bot, so it cannot copy it (Bot API
+        # copyMessage: "a quiz poll can be copied only if ... correct_option_id is known").
+        return {
+            "poll": {
+                "id": f"poll{user.id}",
+                "question": "Welk niveau heeft deze opleiding?",
+                "options": [{"text": t, "voter_count": 0} for t in ("2", "3", "4")],
+                "total_voter_count": 0,
+                "is_closed": False,
+                "is_anonymous": False,
+                "type": "quiz",
+                "allows_multiple_answers": False,
             }
         }
     specs: dict[str, tuple[bytes, str | None, str | None]] = {

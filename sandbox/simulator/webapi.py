@@ -10,16 +10,17 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from sandbox.simulator.models import SimChat, SimUser
+from sandbox.simulator.state import STATIC_DIR
 
 if TYPE_CHECKING:
-    from sandbox.simulator.core import BotApiSimulator
+    from sandbox.simulator.state import SimState
 
 JSON = dict[str, Any]
 HEARTBEAT_SECONDS = 15.0
 MEDIA_KINDS = ("sticker", "photo", "voice", "document", "location", "contact")
 
 
-def add_user_routes(app: web.Application, sim: BotApiSimulator) -> None:
+def add_user_routes(app: web.Application, sim: SimState) -> None:
     """Add the user API, the event stream and the static web chat to app."""
     api = UserApi(sim)
     app.router.add_get("/", api.index)
@@ -35,8 +36,6 @@ def add_user_routes(app: web.Application, sim: BotApiSimulator) -> None:
 
 
 def _static_dir() -> str:
-    from sandbox.simulator.core import STATIC_DIR
-
     return str(STATIC_DIR)
 
 
@@ -56,13 +55,11 @@ def _user_json(user: SimUser) -> JSON:
 class UserApi:
     """Route handlers for the user-side API."""
 
-    def __init__(self, sim: BotApiSimulator) -> None:
+    def __init__(self, sim: SimState) -> None:
         self.sim = sim
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         """Serve the web chat page."""
-        from sandbox.simulator.core import STATIC_DIR
-
         return web.FileResponse(
             STATIC_DIR / "index.html",
             headers={

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -10,20 +11,25 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 if TYPE_CHECKING:
-    from sandbox.simulator.core import BotApiSimulator
+    from sandbox.simulator.state import SimState
 
 JSON = dict[str, Any]
+
+# telegram-bot-api WebhookActor.h / .cpp
+MAX_RESEND = 60.0  # WEBHOOK_MAX_RESEND_TIMEOUT: the back-off tops out at 60-120 s
+DROP_AFTER = 23 * 3600.0  # WEBHOOK_DROP_TIMEOUT: undeliverable updates are dropped
+MAX_RETRY_AFTER = 3600  # a webhook's own Retry-After is honoured up to an hour
 
 
 class WebhookDispatcher:
     """POSTs updates to ``sim.webhook["url"]``.
 
-    Updates of one chat go out one at a time and in order (a failing update is retried with
-    ``sim.webhook_retry_delays`` between tries before later updates of that chat are sent);
+    Updates of one chat go out one at a time and in order (a failing update is retried, with
+    Telegram's back-off, before later updates of that chat are sent);
     different chats are delivered concurrently, up to the webhook's max_connections.
     """
 
-    def __init__(self, sim: BotApiSimulator) -> None:
+    def __init__(self, sim: SimState) -> None:
         self._sim = sim
         self._queues: dict[int, deque[JSON]] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -92,16 +98,25 @@ class WebhookDispatcher:
                     self._queues.pop(key, None)
 
     async def _deliver(self, update: JSON) -> bool:
+        """POST one update until the webhook takes it, backing off like Telegram.
+
+        telegram-bot-api WebhookActor.cpp (on_update_error): the first failure is retried
+        at once, later ones after a delay that starts at 2 s and doubles up to a random
+        60-120 s; a 429 answer's Retry-After (at most 3600 s) is waited instead; an update
+        that cannot be delivered within 23 hours of its creation is dropped.
+        """
         sim = self._sim
-        delays = sim.webhook_retry_delays
-        for attempt in range(len(delays) + 1):
+        fixed = sim.webhook_retry_delays
+        delay, fails, waited = 1.0, 0, 0.0
+        while True:
             webhook = sim.webhook
             if webhook is None or sim.session is None:
                 return False
             headers = {}
             if webhook.get("secret_token"):
                 headers["X-Telegram-Bot-Api-Secret-Token"] = webhook["secret_token"]
-            record: JSON = {"update_id": update["update_id"], "attempt": attempt + 1}
+            record: JSON = {"update_id": update["update_id"], "attempt": fails + 1}
+            retry_after = 0
             async with self._semaphore:
                 try:
                     async with sim.session.post(
@@ -109,6 +124,8 @@ class WebhookDispatcher:
                     ) as response:
                         await response.read()
                         record["status"] = response.status
+                        if response.status == 429:
+                            retry_after = _retry_after(response.headers.get("Retry-After"))
                 except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                     record["error"] = f"{exc.__class__.__name__}: {exc}"
             sim.webhook_deliveries.append(record)
@@ -123,7 +140,28 @@ class WebhookDispatcher:
                 else record["error"]
             )
             sim.notify()
-            if attempt < len(delays):
-                await asyncio.sleep(delays[attempt])
+            if fixed is not None:
+                if fails >= len(fixed):
+                    break
+                wait = fixed[fails]
+            else:
+                wait = float(retry_after)
+                if retry_after == 0 and fails > 0:
+                    delay = min(random.uniform(MAX_RESEND, 2 * MAX_RESEND), delay * 2)
+                    wait = delay
+                if waited + wait > DROP_AFTER:
+                    break
+            record["next_try_in"] = wait
+            fails += 1
+            waited += wait
+            await asyncio.sleep(wait * (1.0 if fixed is not None else sim.webhook_time_scale))
         sim.webhook_deliveries.append({"update_id": update["update_id"], "gave_up": True})
         return False
+
+
+def _retry_after(header: str | None) -> int:
+    """Read a webhook's Retry-After (seconds), clamped like Telegram to 0-3600."""
+    try:
+        return max(0, min(MAX_RETRY_AFTER, int(header or 0)))
+    except ValueError:
+        return 0
