@@ -13,7 +13,7 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import BadRequest
 
-from handlers.telegram.app import check_staff_groups
+from handlers.telegram.rights import check_staff_groups
 from sandbox.simulator import BotApiSimulator, Fault
 from storage.models import AuditEvent, OutboxMessage, Team
 from tests.chat import ask, buttons, onboard_nl, staff_says, texts_in
@@ -333,3 +333,21 @@ async def test_seeded_reordering_keeps_each_kind_in_order(sim):
     presses = [u["callback_query"]["data"] for u in released if "callback_query" in u]
     assert texts == [f"bericht {i}" for i in range(5)]
     assert presses == [f"knop:{i}" for i in range(5)]
+
+
+async def test_relays_go_out_as_soon_as_telegram_says_the_right_arrived(app, sim, new_chat):
+    """A my_chat_member update in a staff group releases waiting relays, no restart needed."""
+    group, coordinator = await staff_team(app, sim)
+    sim.set_bot_status(group, coordinator, "administrator", can_manage_topics=False)
+    await processed_of(app).wait(sim.last_update_id)
+    chat = new_chat()
+    await onboard_nl(chat)
+    await ask(chat, "Eerste vraag")
+    await settle(app)
+    assert sim.topics(group) == {}
+
+    sim.set_bot_status(group, coordinator, "administrator", can_manage_topics=True)
+    await processed_of(app).wait(sim.last_update_id)  # only the update: no explicit check
+    await settle(app)
+    [thread] = sim.topics(group)
+    assert "Eerste vraag" in texts_in(sim, group, thread)

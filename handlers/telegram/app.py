@@ -20,9 +20,10 @@ from handlers import jobs
 from handlers.graph import build_graph, make_deps
 from handlers.telegram import chat
 from handlers.telegram.context import AlumniContext, BotData
-from handlers.telegram.messenger import TelegramMessenger, staff_group_problems
+from handlers.telegram.messenger import TelegramMessenger
 from handlers.telegram.processor import PerChatUpdateProcessor
 from handlers.telegram.request import AiohttpRequest
+from handlers.telegram.rights import check_staff_groups
 from storage.migrate import upgrade
 
 logger = logging.getLogger(__name__)
@@ -116,35 +117,6 @@ async def _post_init(application: AlumniApplication) -> None:
     await upgrade(deps.storage.engine)
     await publish_commands(application)
     await check_staff_groups(application)
-
-
-async def check_staff_groups(application: AlumniApplication) -> dict[str, list[str]]:
-    """Check the bot's rights in every team's group; log what to change; release relays.
-
-    A group where all is well gets its relays that waited for rights sent now, in order.
-    Returns the problems per team code.
-    """
-    deps = application.bot_data.graph.deps
-    async with deps.storage.transaction() as tx:
-        teams = [t for t in await tx.teams.all() if t.chat_id is not None]
-    found: dict[str, list[str]] = {}
-    for team in teams:
-        assert team.chat_id is not None
-        problems = await staff_group_problems(application.bot, team.chat_id)
-        found[team.code] = problems
-        for problem in problems:
-            logger.warning(
-                "staff group of team %s: %s",
-                team.code,
-                deps.renderer.text(f"staff.rights_{problem}", "en"),
-            )
-        if not problems:
-            async with deps.storage.transaction() as tx:
-                released = await tx.inbox.release_relays(team.chat_id, deps.clock.now())
-            if released:
-                logger.info("team %s: %d relays waited for rights; sending", team.code, released)
-                application.bot_data.graph.dispatcher.wake()
-    return found
 
 
 async def publish_commands(application: AlumniApplication) -> None:

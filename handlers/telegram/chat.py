@@ -28,6 +28,7 @@ from bot.chat.commands import COMMANDS, names
 from bot.core.inbound import Inbound, StaffInbound
 from bot.staff.service import STAFF_LINK_PREFIX
 from handlers.telegram.context import AlumniContext
+from handlers.telegram.rights import check_staff_groups
 
 logger = logging.getLogger(__name__)
 
@@ -172,9 +173,18 @@ async def link_staff_account(update: Update, context: AlumniContext) -> None:
 
 
 async def track_block(update: Update, context: AlumniContext) -> None:
-    """Record when a person blocks or unblocks the bot in their private chat."""
+    """Record when a person blocks or unblocks the bot; re-check a staff group's rights.
+
+    In a group, a change of the bot's own membership (made admin, given the right to manage
+    topics) releases the relays that waited for it, without waiting for the next check.
+    """
     change: ChatMemberUpdated | None = update.my_chat_member
-    if change is None or change.chat.type != ChatType.PRIVATE:
+    if change is None:
+        return
+    if change.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
+        await check_staff_groups(context.application, only=change.chat.id)
+        return
+    if change.chat.type != ChatType.PRIVATE:
         return
     blocked = change.new_chat_member.status == ChatMember.BANNED
     context.update_claimed = True
