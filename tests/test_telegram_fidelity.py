@@ -351,3 +351,21 @@ async def test_relays_go_out_as_soon_as_telegram_says_the_right_arrived(app, sim
     await settle(app)
     [thread] = sim.topics(group)
     assert "Eerste vraag" in texts_in(sim, group, thread)
+
+
+async def test_descriptions_are_stored_per_language_within_telegrams_limits(sim):
+    async with Bot(sim.token, base_url=sim.api_base_url) as bot:
+        assert await bot.set_my_description("Wat ik doe")
+        assert await bot.set_my_description("What I do", language_code="en")
+        assert (await bot.get_my_description("en")).description == "What I do"
+        with pytest.raises(BadRequest, match=r"(?i)^description_invalid"):
+            await bot.set_my_description("x" * 513)
+        with pytest.raises(BadRequest, match=r"(?i)short_description_invalid"):
+            await bot.set_my_short_description("x" * 121)
+
+
+async def test_the_bot_publishes_its_description_in_both_languages(app, sim):
+    nl = sim.descriptions[("description", "")]
+    en = sim.descriptions[("description", "en")]
+    assert "alumnibot van Testcollege" in nl and "alumni bot of Testcollege" in en
+    assert sim.descriptions[("short_description", "")].startswith("Blijf in contact")

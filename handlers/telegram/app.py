@@ -14,7 +14,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from bot.chat.commands import COMMANDS
 from bot.core.clock import Clock
 from bot.core.messenger import Outgoing, Send, UnreachableError
-from bot.core.render import LOCALES
+from bot.core.render import DEFAULT_LOCALE, LOCALES
 from bot.core.settings import Settings
 from handlers import jobs
 from handlers.graph import build_graph, make_deps
@@ -116,6 +116,7 @@ async def _post_init(application: AlumniApplication) -> None:
     deps = application.bot_data.graph.deps
     await upgrade(deps.storage.engine)
     await publish_commands(application)
+    await publish_descriptions(application)
     await check_staff_groups(application)
 
 
@@ -131,6 +132,21 @@ async def publish_commands(application: AlumniApplication) -> None:
         await application.bot.set_my_commands(
             commands, scope=BotCommandScopeDefault(), language_code=language_code
         )
+
+
+async def publish_descriptions(application: AlumniApplication) -> None:
+    """Set what Telegram shows before /start ("What can this bot do?") and on the profile.
+
+    Dutch by default, English for English-speaking clients, like the command menu.
+    """
+    deps = application.bot_data.graph.deps
+    school = deps.settings.school_name
+    for locale in LOCALES:
+        language_code = None if locale == DEFAULT_LOCALE else locale
+        description = deps.renderer.label("common.bot_description", locale, school=school)
+        short = deps.renderer.label("common.bot_short_description", locale, school=school)
+        await application.bot.set_my_description(description, language_code=language_code)
+        await application.bot.set_my_short_description(short, language_code=language_code)
 
 
 async def _post_shutdown(application: AlumniApplication) -> None:

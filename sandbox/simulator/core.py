@@ -122,6 +122,7 @@ class BotApiSimulator:
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.callback_answers: list[JSON] = []
         self.commands: dict[tuple[str, str], list[JSON]] = {}
+        self.descriptions: dict[tuple[str, str], str] = {}  # (field, language) -> text
         self.webhook: JSON | None = None
         self.webhook_deliveries: list[JSON] = []
         # Webhook retries follow Telegram's back-off (webhook.py), scaled by this factor so

@@ -685,6 +685,57 @@ async def delete_my_commands(sim: SimState, p: Params) -> bool:
     return True
 
 
+# The bot's description ("What can this bot do?", shown in an empty chat before /start) and
+# short description (on its profile), per language: Bot API setMyDescription (0-512
+# characters) and setMyShortDescription (0-120); an empty text removes it.
+_DESCRIPTION_LIMITS = {"description": 512, "short_description": 120}
+
+
+def _set_description(sim: SimState, p: Params, field: str) -> bool:
+    text = p.string(field) or ""
+    if len(text) > _DESCRIPTION_LIMITS[field]:
+        raise bad_request(f"{field.upper()}_INVALID")
+    language = p.string("language_code") or ""
+    if text:
+        sim.descriptions[(field, language)] = text
+    else:
+        sim.descriptions.pop((field, language), None)
+    sim.notify()
+    return True
+
+
+def description_for(sim: SimState, field: str, language: str | None) -> str:
+    """The text a user with this app language sees: their language's, else the default."""
+    return sim.descriptions.get((field, language or ""), sim.descriptions.get((field, ""), ""))
+
+
+@api_method("setMyDescription")
+async def set_my_description(sim: SimState, p: Params) -> bool:
+    """Store the bot's description for a language."""
+    return _set_description(sim, p, "description")
+
+
+@api_method("getMyDescription")
+async def get_my_description(sim: SimState, p: Params) -> JSON:
+    """Return the description for a language (BotDescription)."""
+    return {
+        "description": sim.descriptions.get(("description", p.string("language_code") or ""), "")
+    }
+
+
+@api_method("setMyShortDescription")
+async def set_my_short_description(sim: SimState, p: Params) -> bool:
+    """Store the bot's short description for a language."""
+    return _set_description(sim, p, "short_description")
+
+
+@api_method("getMyShortDescription")
+async def get_my_short_description(sim: SimState, p: Params) -> JSON:
+    """Return the short description for a language (BotShortDescription)."""
+    key = ("short_description", p.string("language_code") or "")
+    return {"short_description": sim.descriptions.get(key, "")}
+
+
 @api_method("getChat")
 async def get_chat(sim: SimState, p: Params) -> JSON:
     """Return a ChatFullInfo."""

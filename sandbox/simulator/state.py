@@ -83,6 +83,7 @@ class SimState(Protocol):
     callback_answers: list[JSON]
     chat_actions: list[JSON]
     commands: dict[tuple[str, str], list[JSON]]
+    descriptions: dict[tuple[str, str], str]
     webhook: JSON | None
     webhook_deliveries: list[JSON]
     webhook_retry_delays: tuple[float, ...] | None

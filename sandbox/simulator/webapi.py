@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from sandbox.simulator.methods import description_for
 from sandbox.simulator.models import SimChat, SimUser
 from sandbox.simulator.state import STATIC_DIR
 
@@ -26,6 +27,7 @@ def add_user_routes(app: web.Application, sim: SimState) -> None:
     app.router.add_get("/", api.index)
     app.router.add_post("/sim/api/users", api.create_user)
     app.router.add_get("/sim/api/users/{id}", api.get_user)
+    app.router.add_get("/sim/api/users/{id}/bot", api.bot_profile)
     app.router.add_post("/sim/api/users/{id}/messages", api.send_text)
     app.router.add_post("/sim/api/users/{id}/media", api.send_media)
     app.router.add_post("/sim/api/users/{id}/press", api.press)
@@ -126,6 +128,18 @@ class UserApi:
     async def get_user(self, request: web.Request) -> web.Response:
         """Return a user."""
         return web.json_response(_user_json(self._user(request)))
+
+    async def bot_profile(self, request: web.Request) -> web.Response:
+        """What the user's app shows of the bot before a chat starts, in their language."""
+        user = self._user(request)
+        language = user.language_code
+        return web.json_response(
+            {
+                "name": self.sim.bot_user.first_name,
+                "description": description_for(self.sim, "description", language),
+                "short_description": description_for(self.sim, "short_description", language),
+            }
+        )
 
     async def send_text(self, request: web.Request) -> web.Response:
         """Let the user send {text, chat_id?, message_thread_id?}."""

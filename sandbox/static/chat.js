@@ -160,6 +160,7 @@ function upsert(view) {
     }
     list.insertBefore(bubble, next ? next[1] : null);
   }
+  $("intro").hidden = true;
   bubble.replaceChildren(...bubbleContent(view));
   if (view.side === "bot" && view.keyboard) applyReplyKeyboard(view.keyboard);
   bubble.scrollIntoView({ block: "end" });
@@ -226,8 +227,22 @@ function connect() {
     $("status").textContent = "bot is aan het typen… / typing…";
     setTimeout(() => { $("status").textContent = ""; }, 2000);
   });
-  source.addEventListener("ready", () => { $("status").textContent = ""; });
+  source.addEventListener("ready", (e) => {
+    $("status").textContent = "";
+    if (JSON.parse(e.data).count === 0 && state.bubbles.size === 0) showIntro();
+  });
   source.onerror = () => { $("status").textContent = "Verbinding verbroken, opnieuw… / Reconnecting…"; };
+}
+
+// An empty chat shows what Telegram shows before /start: the bot's description (set by the
+// bot with setMyDescription, in the user's language) and a Start button.
+async function showIntro() {
+  const response = await fetch(`${API}/users/${state.user.id}/bot`);
+  if (!response.ok || state.bubbles.size > 0) return;
+  const bot = await response.json();
+  $("intro-text").textContent = bot.description || bot.short_description || "";
+  $("intro").hidden = false;
+  $("intro-start").focus();
 }
 
 function openChat(user) {
@@ -271,6 +286,11 @@ function init() {
   for (const button of document.querySelectorAll(".media-row button")) {
     button.addEventListener("click", () => guarded(() => post(`/users/${state.user.id}/media`, { kind: button.dataset.kind })));
   }
+  $("intro-start").addEventListener("click", () => {
+    $("intro").hidden = true;
+    sendText("/start");
+    $("text").focus();
+  });
   $("logout").addEventListener("click", () => {
     sessionStorage.removeItem("sim-user");
     if (state.source) state.source.close();
