@@ -135,4 +135,4 @@ async def show_staff(request: web.Request) -> web.StreamResponse:
     """Show every staff member (admins only)."""
     console = console_of(request)
     members = await console.staff.list_staff(reader_id=signed_in(request).staff_id)
-    return console.pages.render(request, "staff.html", members=members)
+    return console.pages.render(request, "staff.html", members=members, when=console.desk.when)
