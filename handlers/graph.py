@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot.campaigns import chat as campaigns_chat
 from bot.campaigns.policy import CampaignPolicy
 from bot.campaigns.service import CampaignService
+from bot.campaigns.studio import Studio
 from bot.chat import basics
 from bot.chat.router import ChatRouter
 from bot.core.catalogue import Catalogue
@@ -23,6 +24,7 @@ from bot.core.render import Renderer
 from bot.core.settings import Settings
 from bot.delivery.dispatcher import Dispatcher
 from bot.inbox import chat as inbox_chat
+from bot.inbox.desk import Desk
 from bot.inbox.service import InboxService
 from bot.privacy import chat as privacy_chat
 from bot.privacy.service import ConsentService, PrivacyService
@@ -43,6 +45,8 @@ class Graph:
     privacy: PrivacyService
     inbox: InboxService
     campaigns: CampaignService
+    desk: Desk  # the console's inbox
+    studio: Studio  # the console's offers and campaigns
     staff: StaffService
     auth: ConsoleAuth
     staff_links: StaffLinks
@@ -102,6 +106,8 @@ def build_graph(deps: Deps) -> Graph:
         privacy=privacy,
         inbox=inbox,
         campaigns=campaigns,
+        desk=Desk(deps, inbox, dispatcher.wake),
+        studio=Studio(deps, campaigns, dispatcher.wake),
         staff=StaffService(deps.storage, deps.clock),
         auth=ConsoleAuth(deps.storage, deps.clock, settings),
         staff_links=staff_links,

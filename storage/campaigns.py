@@ -1,11 +1,11 @@
-"""Offers, campaigns, responses and the audience query."""
+"""Offers, campaigns, responses, saved segments and the audience query."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Select,
@@ -34,6 +34,7 @@ from storage.models import (
     OfferResponse,
     OutboxMessage,
     OutboxStatus,
+    SavedSegment,
     Team,
 )
 
@@ -49,6 +50,17 @@ REACHING = (
 @dataclass(frozen=True)
 class Segment:
     """Who a campaign is for. Empty lists mean "anyone"; the purpose is never optional."""
+
+    # The list filters a coordinator chooses (the console's composer, the CLI, saved segments).
+    LISTS: ClassVar[tuple[str, ...]] = (
+        "crebos",
+        "levels",
+        "locations",
+        "regions",
+        "situations",
+        "sectors",
+        "interests",
+    )
 
     purpose: str
     crebos: list[str] = field(default_factory=list)
@@ -85,6 +97,13 @@ class OfferRepository:
     async def offers(self) -> list[Offer]:
         """Return every offer, newest first."""
         result = await self._session.execute(select(Offer).order_by(col(Offer.id).desc()))
+        return list(result.scalars())
+
+    async def recent_campaigns(self, limit: int = 200) -> list[Campaign]:
+        """Return the newest campaigns (the console's list)."""
+        result = await self._session.execute(
+            select(Campaign).order_by(col(Campaign.id).desc()).limit(limit)
+        )
         return list(result.scalars())
 
     async def add_campaign(self, campaign: Campaign) -> Campaign:
@@ -452,3 +471,41 @@ class OfferRepository:
             )
             for row in result.all()
         ]
+
+
+class SavedSegmentRepository:
+    """Named filter sets; a name is unique, saving it again replaces its filters."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def all(self) -> list[SavedSegment]:
+        """Return every saved segment, by name."""
+        result = await self._session.execute(select(SavedSegment).order_by(SavedSegment.name))
+        return list(result.scalars())
+
+    async def get(self, segment_id: int) -> SavedSegment | None:
+        """Return one saved segment."""
+        return await self._session.get(SavedSegment, segment_id)
+
+    async def save(
+        self, name: str, filters: dict[str, Any], staff_id: int, now: datetime
+    ) -> SavedSegment:
+        """Store ``filters`` under ``name``, replacing an earlier set of that name."""
+        found = (
+            await self._session.execute(select(SavedSegment).where(col(SavedSegment.name) == name))
+        ).scalar_one_or_none()
+        if found is not None:
+            await self._session.execute(
+                update(SavedSegment)
+                .where(col(SavedSegment.id) == found.id)
+                .values(filters=filters, created_by=staff_id, updated_at=now)
+            )
+            await self._session.refresh(found)
+            return found
+        saved = SavedSegment(
+            name=name, filters=filters, created_by=staff_id, created_at=now, updated_at=now
+        )
+        self._session.add(saved)
+        await self._session.flush()
+        return saved

@@ -283,16 +283,6 @@ class OfferKind(StrEnum):
     NEWS = "news"
 
 
-# Never optional: a push of this kind reaches only alumni who gave this purpose.
-PURPOSE_OF_KIND: dict[str, str] = {
-    OfferKind.LLO: Purpose.LLO,
-    OfferKind.JOB: Purpose.JOBS,
-    OfferKind.BPV: Purpose.JOBS,
-    OfferKind.EVENT: Purpose.NETWORK,
-    OfferKind.NEWS: Purpose.NETWORK,
-}
-
-
 class Offer(SQLModel, table=True):
     """An LLO course, job lead, bpv place, event or news item, with who it is for."""
 

@@ -7,14 +7,14 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
-from storage.campaigns import OfferRepository
+from storage.campaigns import OfferRepository, SavedSegmentRepository
 from storage.db import insert_for, is_postgres, make_session_factory
 from storage.inbox import InboxRepository
 from storage.models import (
@@ -87,6 +87,10 @@ class AlumniRepository:
         """Return the alumnus of ``chat_id`` and their open flow, in one round trip."""
         row = (await self._session.execute(_ALUMNUS_WITH_STATE, {"chat_id": chat_id})).first()
         return (row[0], row[1]) if row is not None else (None, None)
+
+    async def by_id(self, alumnus_id: int) -> Alumnus | None:
+        """Return one alumnus."""
+        return await self._session.get(Alumnus, alumnus_id)
 
     async def by_chat(self, chat_id: int) -> Alumnus | None:
         """Return the alumnus talking in ``chat_id``, if any."""
@@ -294,6 +298,7 @@ class Tx:
         self.suppressions = SuppressionRepository(session)
         self.outbox = OutboxRepository(session)
         self.offers = OfferRepository(session)
+        self.segments = SavedSegmentRepository(session)
         self.staff = StaffRepository(session)
         self.teams = TeamRepository(session)
         self.inbox = InboxRepository(session)
@@ -318,6 +323,11 @@ class Storage:
                 yield Tx(session)
         except IntegrityError as error:
             raise ConflictError(str(error.orig)) from error
+
+    async def ping(self) -> None:
+        """Ask the database for an answer; raises if it cannot be reached."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

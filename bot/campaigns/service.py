@@ -24,12 +24,12 @@ from bot.core.callbacks import CALLBACKS, parts
 from bot.core.callbacks import number as id_in
 from bot.core.deps import Deps
 from bot.core.messenger import Button, Outgoing
+from bot.core.render import DEFAULT_LOCALE
 from bot.delivery.dispatcher import enqueue, row
 from bot.inbox.service import InboxService
 from bot.privacy.service import ConsentService
 from storage.campaigns import Segment
 from storage.models import (
-    PURPOSE_OF_KIND,
     Alumnus,
     Campaign,
     CampaignStatus,
@@ -38,12 +38,12 @@ from storage.models import (
     OfferFrequency,
     OfferKind,
     OutboxStatus,
+    Purpose,
 )
 from storage.repositories import Tx
 
 logger = logging.getLogger(__name__)
 
-# Which inbox topic an interest in an offer of this kind belongs to (routes it to a team).
 INTEREST, OPT_OUT = "i", "x"
 
 
@@ -60,7 +60,6 @@ OFFER_BUTTON = CALLBACKS.declare("o", _parse_offer_button, longest="x:9999999999
 # ``v:<campaign>``: a button under a staff member's preview; it only says so.
 PREVIEW_BUTTON = CALLBACKS.declare("v", id_in, longest="999999999999")
 
-TOPIC_OF_KIND = {"llo": "courses", "job": "work", "bpv": "work", "event": "other", "news": "other"}
 URL = re.compile(r"^https?://[^\s<>\"']+$")
 LIST_FIELDS = ("regions", "sectors", "crebos", "levels", "interests")
 DIGEST_MAX_OFFERS = 10  # one digest message lists at most this many offers
@@ -104,6 +103,32 @@ def _as_list(value: Any) -> list[str]:
     return [part.strip() for part in re.split(r"[;,|]", str(value)) if part.strip()]
 
 
+@dataclass(frozen=True)
+class KindRule:
+    """What an offer's kind fixes, from content/campaigns.yaml."""
+
+    purpose: str  # the consent a push of this kind needs (never optional)
+    topic: str  # the inbox topic "Ik heb interesse" opens (routes it to a team)
+
+
+def kind_rules(path: Path, topics: tuple[str, ...]) -> dict[str, KindRule]:
+    """Read content/campaigns.yaml, once; every offer kind needs a known purpose and topic."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    kinds = data.get("kinds") or {}
+    purposes = {purpose.value for purpose in Purpose}
+    rules: dict[str, KindRule] = {}
+    for kind in OfferKind:
+        found = kinds.get(kind.value) or {}
+        purpose, topic = str(found.get("purpose") or ""), str(found.get("topic") or "")
+        if purpose not in purposes or topic not in topics:
+            raise ValueError(
+                f"{path}: kind {kind.value} needs a purpose ({', '.join(sorted(purposes))}) "
+                f"and an inbox topic ({', '.join(topics)})"
+            )
+        rules[kind.value] = KindRule(purpose=purpose, topic=topic)
+    return rules
+
+
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """Read offers from a CSV (header row) or YAML (a list of mappings) file."""
     content = path.read_text(encoding="utf-8-sig")
@@ -123,6 +148,7 @@ class CampaignService:
         self.deps = deps
         self.consent = consent
         self.inbox = inbox
+        self.kinds = kind_rules(deps.settings.content_dir / "campaigns.yaml", inbox.topics)
 
     # ------------------------------------------------------------------ import
 
@@ -230,11 +256,14 @@ class CampaignService:
 
     # ------------------------------------------------------------------ audience and launch
 
-    @staticmethod
-    def segment_for(offer: Offer, **filters: Any) -> Segment:
+    def purpose_of(self, offer: Offer) -> str:
+        """Return the consent purpose an offer's kind requires (never optional)."""
+        return self.kinds[offer.kind].purpose
+
+    def segment_for(self, offer: Offer, **filters: Any) -> Segment:
         """The offer's own targeting, narrowed by ``filters``; the purpose comes from the kind."""
         return Segment(
-            purpose=PURPOSE_OF_KIND[offer.kind],
+            purpose=self.purpose_of(offer),
             crebos=filters.get("crebos") or list(offer.crebos),
             levels=filters.get("levels") or list(offer.levels),
             regions=filters.get("regions") or list(offer.regions),
@@ -472,7 +501,7 @@ class CampaignService:
                         }
                     )
                     continue
-                locale = locale or "nl"
+                locale = locale or DEFAULT_LOCALE
                 if locale not in pushes:
                     pushes[locale] = self.push(offer, campaign_id, locale)
                 rows.append(
@@ -631,7 +660,7 @@ class CampaignService:
         chat_id: int,
         campaign_id: int | None = None,
         offer_id: int | None = None,
-        locale: str = "nl",
+        locale: str = DEFAULT_LOCALE,
     ) -> str:
         """Queue the push, marked as a preview, to a staff member's own linked chat.
 
@@ -805,7 +834,7 @@ class CampaignService:
         groups: dict[str, list[tuple[DigestItem, Offer]]] = {}
         for item, offer in keep:
             groups.setdefault(item.purpose, []).append((item, offer))
-        locale = alumnus.locale or "nl"
+        locale = alumnus.locale or DEFAULT_LOCALE
         not_before = self.first_allowed(now)
         for purpose, group in groups.items():
             key = f"digest:{alumnus_id}:{group[0][0].id}"
@@ -877,22 +906,22 @@ class CampaignService:
         now = self.deps.clock.now()
         if kind == OPT_OUT:
             await tx.offers.respond(campaign_id, alumnus.id, "optout", now)
-            await self.consent.set(
-                tx, alumnus, PURPOSE_OF_KIND[offer.kind], False, "push", evidence
-            )
+            await self.consent.set(tx, alumnus, self.purpose_of(offer), False, "push", evidence)
             return "offers.optout_done"
         if await tx.offers.respond(campaign_id, alumnus.id, "interest", now):
             # A person follows up: a routed conversation in the inbox, the offer attached.
             await self.inbox.open_or_join(
                 tx,
                 alumnus,
-                topic=TOPIC_OF_KIND.get(offer.kind, "other"),
+                topic=self.kinds[offer.kind].topic,
                 context={
                     "source": "offer",
                     "offer_id": offer.id,
                     "campaign_id": campaign_id,
                     "title": offer.title,
                 },
-                note=self.deps.renderer.text("offers.interest_note", "nl", offer=offer),
+                note=self.deps.renderer.text(
+                    "offers.interest_note", self.deps.settings.staff_locale, offer=offer
+                ),
             )
         return "offers.interest_thanks"

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from bot.core.render import DEFAULT_LOCALE, LOCALES
+
 POSTCODE_AREA = re.compile(r"^[1-9][0-9]$")
 
 
@@ -21,8 +23,8 @@ class Item:
     labels: dict[str, str]
 
     def label(self, locale: str) -> str:
-        """Return the label in ``locale``, falling back to Dutch."""
-        return self.labels.get(locale) or self.labels["nl"]
+        """Return the label in ``locale``, falling back to the default language (Dutch)."""
+        return self.labels.get(locale) or self.labels[DEFAULT_LOCALE]
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class Catalogue:
         self.programmes = [
             Programme(
                 code=str(row["crebo"]),
-                labels={"nl": row["nl"], "en": row["en"]},
+                labels={locale: row[locale] for locale in LOCALES},
                 levels=tuple(row["levels"]),
                 sector=row["sector"],
             )
@@ -77,7 +79,7 @@ class Catalogue:
     @classmethod
     def _items(cls, path: Path) -> list[Item]:
         return [
-            Item(code=str(row["code"]), labels={"nl": row["nl"], "en": row["en"]})
+            Item(code=str(row["code"]), labels={locale: row[locale] for locale in LOCALES})
             for row in cls._load(path)
         ]
 
@@ -102,7 +104,7 @@ class Catalogue:
             names = [_fold(label) for label in programme.labels.values()]
             if all(any(word in name for name in names) for word in words):
                 starts = any(name.startswith(needle) for name in names)
-                scored.append((0 if starts else 1, programme.labels["nl"], programme))
+                scored.append((0 if starts else 1, programme.labels[DEFAULT_LOCALE], programme))
         scored.sort(key=lambda row: (row[0], row[1]))
         return [programme for _, _, programme in scored][:limit]
 

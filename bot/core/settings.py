@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.core.render import LOCALES
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTENT_DIR = REPO_ROOT / "content"
 
@@ -51,6 +53,11 @@ class Settings(BaseSettings):
     school_name: str = "Voorbeeld mbo-college"
     privacy_contact: str = "privacy@school.example"
     timezone: str = "Europe/Amsterdam"
+    staff_locale: str = Field(
+        default="nl",
+        description="Language of what staff read: staff-group messages, notes, the console's "
+        "alumnus card, the command line.",
+    )
     secret_key: SecretStr = Field(
         default=SecretStr("change-me-in-production"),
         description="Keys the hashed suppression list; set a long random value in production.",
@@ -98,6 +105,13 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("staff_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"staff_locale must be one of {', '.join(LOCALES)}")
+        return value
 
     @model_validator(mode="after")
     def _rate_within_telegram_limits(self) -> Settings:

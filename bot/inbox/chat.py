@@ -8,14 +8,15 @@ from bot.chat.router import STALE, ChatRouter, Outcome, Reply, Turn
 from bot.core.callbacks import CALLBACKS, CallbackKind
 from bot.core.inbound import Inbound
 from bot.core.messenger import Action, Button, ClearButtons, Outgoing, Send, rows
-from bot.inbox.service import RATING_BUTTON, TOPICS, InboxService, Incoming
+from bot.inbox.service import RATING_BUTTON, TOPIC_CODE, InboxService, Incoming
 
 QUESTION = "question"
 TOPIC_STEP, TEXT_STEP = "topic", "text"
 
-# ``q:<topic>``: the topic of a question, chosen before it is routed to a team.
+# ``q:<topic>``: the topic of a question, chosen before it is routed to a team. The topics
+# are content (content/inbox.yaml, read at start); the flow refuses a code not among them.
 TOPIC_BUTTON = CALLBACKS.declare(
-    "q", lambda topic: topic if topic in TOPICS else None, longest=max(TOPICS, key=len)
+    "q", lambda topic: topic if TOPIC_CODE.fullmatch(topic) else None, longest="x" * 16
 )
 
 
@@ -57,7 +58,8 @@ class QuestionFlow:
     def _topic_prompt(self, locale: str, block: str) -> Outgoing:
         label = self.deps.renderer.label
         buttons = [
-            Button(label(f"labels.topic_{t}", locale), TOPIC_BUTTON.build(t)) for t in TOPICS
+            Button(label(f"labels.topic_{t}", locale), TOPIC_BUTTON.build(t))
+            for t in self.inbox.topics
         ]
         return Outgoing(self.deps.renderer.text(block, locale), rows(buttons, 1))
 
@@ -74,7 +76,7 @@ class QuestionFlow:
         state, event = turn.state, turn.event
         pending = list(state.data.get("pending", []))
         if value is not None:
-            if state.step != TOPIC_STEP:
+            if state.step != TOPIC_STEP or value not in self.inbox.topics:
                 return STALE
             if not pending:  # /vraag: topic first, then the question
                 turn.state = await turn.tx.states.set(

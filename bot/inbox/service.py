@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -53,7 +54,8 @@ from storage.staff import AuditRepository
 
 logger = logging.getLogger(__name__)
 
-TOPICS = ("courses", "work", "aftercare", "diploma", "other")
+# A topic's code, from content/inbox.yaml; it travels in a button's callback data.
+TOPIC_CODE = re.compile(r"[a-z]{1,16}")
 RATINGS = range(1, 6)
 
 
@@ -70,7 +72,6 @@ def _parse_rating(payload: str) -> tuple[int, int] | None:
 # ``r:<conversation>:<score>``: the alumnus rates a closed conversation.
 RATING_BUTTON = CALLBACKS.declare("r", _parse_rating, longest="999999999999:5")
 SUMMARY_MESSAGES = 10  # how much history a recreated topic repeats
-FALLBACK_TEAM = "alumni"
 DEFAULT_REMINDER_HOURS = 8.0
 DEFAULT_BURST_SECONDS = 10.0
 TEXT_LIMIT = 4096  # Telegram's limit for one message's text
@@ -141,6 +142,26 @@ def load_config(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
+def topics_of(data: dict[str, Any]) -> tuple[str, ...]:
+    """Read the ``topics`` list; the last one takes whatever matches no other."""
+    topics = tuple(str(topic) for topic in data.get("topics") or ())
+    wrong = [topic for topic in topics if not TOPIC_CODE.fullmatch(topic)]
+    if not topics or wrong or len(set(topics)) != len(topics):
+        raise ValueError(
+            f"content/inbox.yaml: topics must be distinct codes of a-z (at most 16): {topics}"
+        )
+    return topics
+
+
+def fallback_team_of(data: dict[str, Any]) -> tuple[str, str]:
+    """Read ``fallback_team``: the (code, name) of the team made when none is set up."""
+    team = data.get("fallback_team") or {}
+    code, name = str(team.get("code") or "").strip(), str(team.get("name") or "").strip()
+    if not code or not name:
+        raise ValueError("content/inbox.yaml: fallback_team needs a code and a name")
+    return code, name
+
+
 def routing_rules(data: dict[str, Any]) -> list[Rule]:
     """Build the routing rules from the ``routing`` section."""
     return [
@@ -160,7 +181,12 @@ class InboxService:
 
     def __init__(self, deps: Deps, dispatcher: Dispatcher) -> None:
         self.deps = deps
+        # What staff read (their group's topics, the console's system lines) is in their
+        # language; what the alumnus reads, in the alumnus' own.
+        self.staff_locale = deps.settings.staff_locale
         data = load_config(deps.settings.content_dir / "inbox.yaml")
+        self.topics = topics_of(data)
+        self.fallback_team = fallback_team_of(data)
         self.rules = routing_rules(data)
         business_hours = data.get("business_hours") or {}
         self.hours = BusinessHours.from_config(business_hours, deps.settings.timezone)
@@ -190,7 +216,7 @@ class InboxService:
         Args:
             tx: the caller's transaction (the conversation exists iff it commits).
             alumnus: who it is about.
-            topic: one of TOPICS; routes a new conversation.
+            topic: one of ``topics`` (others count as the last); routes a new conversation.
             context: what started it (``{"source": "offer", "offer_id": 3}``), kept with it.
             messages: the alumnus' own messages to add (copied to the team's topic).
             note: a system line for the team (e.g. which offer the interest is about).
@@ -200,13 +226,14 @@ class InboxService:
         conversation = await tx.inbox.open_for(alumnus.id)
         new = conversation is None
         if conversation is None:
-            team = await self._route(tx, topic if topic in TOPICS else "other", alumnus)
+            topic = topic if topic in self.topics else self.topics[-1]
+            team = await self._route(tx, topic, alumnus)
             assert team.id is not None
             conversation = await tx.inbox.add(
                 InboxConversation(
                     alumnus_id=alumnus.id,
                     team_id=team.id,
-                    topic=topic if topic in TOPICS else "other",
+                    topic=topic,
                     context=dict(context or {}),
                     created_at=now,
                     updated_at=now,
@@ -319,7 +346,9 @@ class InboxService:
             return False
         await tx.inbox.set(conversation_id, rating=score)
         await self._system(
-            tx, conversation, self.deps.renderer.text("inbox.rated", "nl", score=score)
+            tx,
+            conversation,
+            self.deps.renderer.text("inbox.rated", self.staff_locale, score=score),
         )
         return True
 
@@ -353,7 +382,7 @@ class InboxService:
                 local = since.astimezone(self.hours.zone)
                 text = self.deps.renderer.text(
                     "inbox.reminder",
-                    "nl",
+                    self.staff_locale,
                     hours=int(hours) if hours == int(hours) else hours,
                     weekday=local.weekday(),
                     time=local.strftime("%H:%M"),
@@ -433,7 +462,7 @@ class InboxService:
             # Web answers also appear in the topic, so both places show the same conversation.
             mirror = self.deps.renderer.text(
                 "inbox.web_reply" if via == "web" else "inbox.canned_sent",
-                "nl",
+                self.staff_locale,
                 staff=staff.display_name,
                 text=text or "",
             )
@@ -460,7 +489,7 @@ class InboxService:
         )
         if via == "web":
             mirror = self.deps.renderer.text(
-                "inbox.web_note", "nl", staff=staff.display_name, text=text
+                "inbox.web_note", self.staff_locale, staff=staff.display_name, text=text
             )
             await self._relay(tx, conversation, f"note:{stored.id}", {"text": mirror})
         return stored
@@ -476,7 +505,7 @@ class InboxService:
         )
         conversation.status = InboxStatus.CLOSED.value
         alumnus = await self._alumnus(tx, conversation)
-        locale = alumnus.locale or "nl"
+        locale = alumnus.locale or DEFAULT_LOCALE
         renderer = self.deps.renderer
         stars = [
             Button(
@@ -489,7 +518,9 @@ class InboxService:
         key = f"inbox:{conversation.id}:closed"
         await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, message=closing))
         await self._system(
-            tx, conversation, renderer.text("inbox.closed_by", "nl", staff=staff.display_name)
+            tx,
+            conversation,
+            renderer.text("inbox.closed_by", self.staff_locale, staff=staff.display_name),
         )
 
     async def assign(
@@ -504,7 +535,7 @@ class InboxService:
             tx,
             conversation,
             self.deps.renderer.text(
-                "inbox.assigned", "nl", staff=staff.display_name, to=to.display_name
+                "inbox.assigned", self.staff_locale, staff=staff.display_name, to=to.display_name
             ),
         )
 
@@ -519,7 +550,9 @@ class InboxService:
         await self._system(
             tx,
             conversation,
-            self.deps.renderer.text("inbox.moved", "nl", staff=staff.display_name, team=team.name),
+            self.deps.renderer.text(
+                "inbox.moved", self.staff_locale, staff=staff.display_name, team=team.name
+            ),
         )
         await tx.inbox.set(
             conversation.id,
@@ -565,7 +598,9 @@ class InboxService:
                     "message in staff group %s from a non-staff sender ignored", event.chat_id
                 )
                 if event.sender_chat_id is not None:
-                    refusal = Outgoing(self.deps.renderer.text("inbox.staff_refused", "nl"))
+                    refusal = Outgoing(
+                        self.deps.renderer.text("inbox.staff_refused", self.staff_locale)
+                    )
                     actions.append(Send(refusal, thread_id=event.thread_id))
             else:
                 assert staff is not None
@@ -585,7 +620,9 @@ class InboxService:
         say = self.deps.renderer.text
 
         def reply_in_topic(block: str, **ctx: Any) -> list[Action]:
-            return [Send(Outgoing(say(block, "nl", **ctx)), thread_id=event.thread_id)]
+            return [
+                Send(Outgoing(say(block, self.staff_locale, **ctx)), thread_id=event.thread_id)
+            ]
 
         if command == "/sluit":
             await self.close(tx, conversation, staff)
@@ -601,7 +638,7 @@ class InboxService:
             return reply_in_topic("inbox.closed_conversation")
         if command == "/sjabloon":
             alumnus = await self._alumnus(tx, conversation)
-            locale = alumnus.locale or "nl"
+            locale = alumnus.locale or DEFAULT_LOCALE
             names = sorted(self.deps.renderer.blocks("canned", locale))
             name = argument.strip().lower()
             if name not in names:
@@ -679,7 +716,7 @@ class InboxService:
         parts = [*waiting.payload["parts"], part]
         text = self.deps.renderer.text(
             "inbox.burst",
-            "nl",
+            self.staff_locale,
             count=len(parts),
             history=[{"direction": p["direction"], "text": Markup(p["html"])} for p in parts],
         )
@@ -772,7 +809,9 @@ class InboxService:
             )
             conversation = await tx.inbox.get(conversation_id)
             if conversation is not None:
-                text = self.deps.renderer.text("inbox.group_moved", "nl", team=team.name)
+                text = self.deps.renderer.text(
+                    "inbox.group_moved", self.deps.settings.staff_locale, team=team.name
+                )
                 await self._system(tx, conversation, text)
         logger.warning("staff group of team %s moved from %s to %s; followed", team.code, old, new)
 
@@ -796,7 +835,9 @@ class InboxService:
             if not await tx.inbox.claim_thread(conversation_id):
                 raise TransientError("topic is being created")
             alumnus = await self._alumnus(tx, conversation)
-            name = self.deps.renderer.label("inbox.topic_name", "nl", **self._card(alumnus))
+            name = self.deps.renderer.label(
+                "inbox.topic_name", self.staff_locale, **self._card(alumnus)
+            )
             summary = await self._summary(tx, conversation) if recreated else None
         try:
             thread_id = await self.deps.messenger.create_topic(chat_id, name)
@@ -824,7 +865,9 @@ class InboxService:
                 conversation = await tx.inbox.get(int(conversation_id))
                 if conversation is not None:
                     await self._system(
-                        tx, conversation, self.deps.renderer.text("inbox.blocked", "nl")
+                        tx,
+                        conversation,
+                        self.deps.renderer.text("inbox.blocked", self.staff_locale),
                     )
 
     async def unreachable(self, tx: Tx, alumnus: Alumnus) -> None:
@@ -832,7 +875,9 @@ class InboxService:
         assert alumnus.id is not None
         conversation = await tx.inbox.open_for(alumnus.id)
         if conversation is not None:
-            await self._system(tx, conversation, self.deps.renderer.text("inbox.blocked", "nl"))
+            await self._system(
+                tx, conversation, self.deps.renderer.text("inbox.blocked", self.staff_locale)
+            )
 
     # ------------------------------------------------------------------ helpers
 
@@ -845,10 +890,11 @@ class InboxService:
         team = await tx.teams.default()
         if team is None:
             # No team set up yet: keep the question rather than lose it.
-            team = await tx.teams.by_code(FALLBACK_TEAM) or await tx.teams.add(
+            code, name = self.fallback_team
+            team = await tx.teams.by_code(code) or await tx.teams.add(
                 Team(
-                    code=FALLBACK_TEAM,
-                    name="Alumni",
+                    code=code,
+                    name=name,
                     is_default=True,
                     created_at=self.deps.clock.now(),
                 )
@@ -856,7 +902,7 @@ class InboxService:
         return team
 
     async def _alumnus(self, tx: Tx, conversation: InboxConversation) -> Alumnus:
-        alumnus = await tx.session.get(Alumnus, conversation.alumnus_id)
+        alumnus = await tx.alumni.by_id(conversation.alumnus_id)
         assert alumnus is not None
         return alumnus
 
@@ -865,17 +911,17 @@ class InboxService:
         programme = self.deps.catalogue.programme(alumnus.crebo)
         return {
             "first_name": alumnus.first_name,
-            "programme": programme.label("nl") if programme else None,
+            "programme": programme.label(self.staff_locale) if programme else None,
             "cohort": alumnus.graduation_year,
             "studying": alumnus.still_studying,
             "situation": alumnus.situation,
-            "region": self.deps.catalogue.region_label(alumnus.region, "nl"),
+            "region": self.deps.catalogue.region_label(alumnus.region, self.staff_locale),
         }
 
     def _intro(self, conversation: InboxConversation, alumnus: Alumnus) -> str:
         return self.deps.renderer.text(
             "inbox.intro",
-            "nl",
+            self.staff_locale,
             topic=conversation.topic,
             context=conversation.context,
             **self._card(alumnus),
@@ -888,5 +934,9 @@ class InboxService:
         alumnus = await self._alumnus(tx, conversation)
         history = list(await tx.inbox.messages(conversation.id))[-SUMMARY_MESSAGES:]
         return self.deps.renderer.text(
-            "inbox.summary", "nl", history=history, moved_from=moved_from, **self._card(alumnus)
+            "inbox.summary",
+            self.staff_locale,
+            history=history,
+            moved_from=moved_from,
+            **self._card(alumnus),
         )

@@ -12,6 +12,7 @@ from typing import Any
 from bot.core.callbacks import CALLBACKS
 from bot.core.deps import Deps
 from bot.core.messenger import Action, Button, Edit, Outgoing, Send, SendDocument, rows
+from bot.core.render import DEFAULT_LOCALE
 from storage.models import Alumnus, ConsentEvent, Purpose
 from storage.repositories import Tx
 
@@ -55,7 +56,7 @@ class ConsentService:
         current = await tx.consents.current(alumnus.id)
         if current.get(purpose, False) == granted:
             return False
-        locale = alumnus.locale or "nl"
+        locale = alumnus.locale or DEFAULT_LOCALE
         if not granted:
             await tx.outbox.cancel_pending(alumnus.id, purpose, self.deps.clock.now())
         tx.consents.record(
@@ -94,7 +95,7 @@ class ConsentService:
     ) -> Outgoing:
         """Render the consent toggles; ``data`` makes a purpose's button data (flow, /privacy)."""
         assert alumnus.id is not None
-        locale = alumnus.locale or "nl"
+        locale = alumnus.locale or DEFAULT_LOCALE
         current = await tx.consents.current(alumnus.id)
         renderer = self.deps.renderer
         text = renderer.text(
@@ -136,7 +137,7 @@ class PrivacyService:
     ) -> tuple[list[Action], str]:
         """Flip one purpose from the /privacy screen and redraw it in place."""
         granted = await self.consent.toggle(tx, alumnus, purpose, "privacy", evidence)
-        locale = alumnus.locale or "nl"
+        locale = alumnus.locale or DEFAULT_LOCALE
         toast = self.deps.renderer.label(
             "privacy.toggled",
             locale,
@@ -149,7 +150,7 @@ class PrivacyService:
     async def stop(self, tx: Tx, alumnus: Alumnus, evidence: int) -> list[Action]:
         """Withdraw every consent at once."""
         withdrawn = await self.consent.withdraw_all(tx, alumnus, evidence)
-        locale = alumnus.locale or "nl"
+        locale = alumnus.locale or DEFAULT_LOCALE
         labels = [self.deps.renderer.label(f"labels.purpose_{p}", locale) for p in withdrawn]
         return [
             Send(Outgoing(self.deps.renderer.text("privacy.stopped", locale, withdrawn=labels)))
@@ -158,7 +159,7 @@ class PrivacyService:
     async def export(self, tx: Tx, alumnus: Alumnus) -> list[Action]:
         """Build the JSON export of everything held, plus a readable summary."""
         assert alumnus.id is not None
-        locale = alumnus.locale or "nl"
+        locale = alumnus.locale or DEFAULT_LOCALE
         data = await self.collect(tx, alumnus)
         current = await tx.consents.current(alumnus.id)
         renderer = self.deps.renderer
@@ -220,7 +221,7 @@ class PrivacyService:
 
     def ask_erase(self, alumnus: Alumnus) -> list[Action]:
         """Ask for confirmation with a signed, expiring button."""
-        locale = alumnus.locale or "nl"
+        locale = alumnus.locale or DEFAULT_LOCALE
         token = self.erase_token(alumnus.chat_id, int(self.deps.clock.now().timestamp()))
         renderer = self.deps.renderer
         buttons = [

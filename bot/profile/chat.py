@@ -12,7 +12,7 @@ from bot.chat.router import RESUME, STALE, ChatRouter, Outcome, Reply, Turn
 from bot.core.callbacks import CALLBACKS, CallbackKind
 from bot.core.deps import Deps
 from bot.core.messenger import Action, Button, ClearButtons, Edit, Outgoing, Send, rows
-from bot.core.render import LOCALES
+from bot.core.render import DEFAULT_LOCALE, LOCALES
 from bot.privacy.service import PURPOSES, ConsentService
 from bot.profile.steps import (
     ANSWER,
@@ -410,7 +410,7 @@ class ProfileFlow:
 
     def profile_view(self, alumnus: Any) -> Outgoing:
         """The profile with a button per group to edit it."""
-        locale = alumnus.locale or "nl"
+        locale = alumnus.locale or DEFAULT_LOCALE
         values = {name: getattr(alumnus, name) for name in PROFILE_FIELDS}
         renderer = self.deps.renderer
         buttons = [

@@ -14,7 +14,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from bot.chat.commands import COMMANDS
 from bot.core.clock import Clock
 from bot.core.messenger import Outgoing, Send, UnreachableError
-from bot.core.render import DEFAULT_LOCALE, LOCALES
+from bot.core.render import DEFAULT_LOCALE, LOCALES, pick_locale
 from bot.core.settings import Settings
 from handlers import jobs
 from handlers.graph import build_graph, make_deps
@@ -128,7 +128,7 @@ async def publish_commands(application: AlumniApplication) -> None:
             BotCommand(getattr(c, locale), renderer.label(f"labels.cmd_{c.key}", locale))
             for c in COMMANDS
         ]
-        language_code = None if locale == "nl" else locale
+        language_code = None if locale == DEFAULT_LOCALE else locale
         await application.bot.set_my_commands(
             commands, scope=BotCommandScopeDefault(), language_code=language_code
         )
@@ -174,7 +174,7 @@ async def _on_error(update: object, context: AlumniContext) -> None:
     if update.effective_chat is None or update.effective_chat.type != "private":
         return
     user = update.effective_user
-    locale = "en" if user and (user.language_code or "").startswith("en") else "nl"
+    locale = pick_locale(user.language_code if user else None)
     async with deps.storage.transaction() as tx:
         alumnus = await tx.alumni.by_chat(update.effective_chat.id)
     if alumnus is not None and alumnus.locale:

@@ -13,7 +13,6 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
 from telegram import Update
 
 logger = logging.getLogger(__name__)
@@ -102,8 +101,7 @@ async def health(request: web.Request) -> web.Response:
     """Report whether the database answers."""
     deps = request.app[APPLICATION_KEY].bot_data.graph.deps
     try:
-        async with deps.storage.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await deps.storage.ping()
     except Exception:
         logger.exception("health check: database unreachable")
         return web.json_response({"status": "unhealthy"}, status=503)

@@ -9,7 +9,6 @@ from aiohttp import web
 from bot.staff.service import LoginFormToken
 from handlers.graph import Graph
 from handlers.web import account, auth, inbox, offers
-from handlers.web.desk import Desk
 from handlers.web.pages import CONSOLE, Console, Pages
 from handlers.web.security import (
     PUBLIC,
@@ -20,7 +19,6 @@ from handlers.web.security import (
     check_csrf,
     load_session,
 )
-from handlers.web.studio import Studio
 
 _MAX_BODY = 64 * 1024  # forms only; nothing large is ever posted
 
@@ -36,7 +34,6 @@ def console_app(graph: Graph, *, bot_username: str | None = None) -> web.Applica
             account; without it the page shows the command to send the bot instead.
     """
     deps, settings = graph.deps, graph.deps.settings
-    wake = graph.dispatcher.wake
     console = Console(
         settings=settings,
         clock=deps.clock,
@@ -44,16 +41,8 @@ def console_app(graph: Graph, *, bot_username: str | None = None) -> web.Applica
         staff=graph.staff,
         login_tokens=LoginFormToken(settings.secret_key.get_secret_value()),
         pages=Pages(deps.renderer, settings.content_dir / "web"),
-        desk=Desk(settings, deps.storage, deps.renderer, deps.catalogue, graph.inbox, wake),
-        studio=Studio(
-            settings,
-            deps.storage,
-            deps.renderer,
-            deps.catalogue,
-            deps.clock,
-            graph.campaigns,
-            wake,
-        ),
+        desk=graph.desk,
+        studio=graph.studio,
         links=graph.staff_links,
         bot_username=bot_username,
     )

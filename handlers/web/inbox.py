@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handlers.web.desk import STATUSES, MissingError, RefusedError, marker_of
+from bot.inbox.desk import STATUSES, MissingError, RefusedError, marker_of
 from handlers.web.pages import console_of, signed_in
 from handlers.web.security import ADMIN, PUBLIC, STAFF, access, forbidden
 

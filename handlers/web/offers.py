@@ -14,20 +14,11 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict
 
-from bot.staff.service import Principal
-from handlers.web.pages import Console, console_of, pick_page_locale, signed_in
+from bot.campaigns.segments import ACTIVE_DAYS, SITUATIONS, Filters, Form
+from bot.campaigns.service import LIST_FIELDS
+from bot.campaigns.studio import CONTROL_ACTIONS, KINDS, NotFoundError, OfferRefusedError
+from handlers.web.pages import console_of, pick_page_locale, signed_in
 from handlers.web.security import STAFF, access, forbidden
-from handlers.web.studio import (
-    ACTIVE_DAYS,
-    CONTROL_ACTIONS,
-    KINDS,
-    LIST_FIELDS,
-    SITUATIONS,
-    Filters,
-    FormData,
-    NotFoundError,
-    OfferRefusedError,
-)
 from storage.models import Offer
 
 _MAX_NAME = 64
@@ -47,13 +38,6 @@ def _words(request: web.Request, reasons: dict[str, str]) -> dict[str, str]:
     return {
         name: console.studio.renderer.label(reason, locale) for name, reason in reasons.items()
     }
-
-
-async def _team_choices(console: Console, principal: Principal) -> list[tuple[str, str]]:
-    """Teams a member may name as an offer's contact: admins any, coordinators their own."""
-    if principal.is_admin:
-        return await console.studio.all_team_codes()
-    return [(team.code, team.name) for team in principal.teams]
 
 
 def _form_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -76,16 +60,15 @@ async def _offers_page(
     studio = console.studio
     row = row or {**studio.offer_row(MultiDict()), "kind": KINDS[0]}
     preview = await studio.preview(principal, row, pick_page_locale(request))
-    offers = await studio.offers()
     return console.pages.render(
         request,
         "offers.html",
         status=status,
-        offers=[(offer, studio.may_use(principal, offer)) for offer in offers],
+        offers=await studio.offer_list(principal),
         kinds=KINDS,
         form=_form_of(row),
         errors=errors or {},
-        teams=await _team_choices(console, principal),
+        teams=await studio.team_choices(principal),
         catalogue=studio.catalogue,
         preview=preview,
         created=_id(request.query.get("created")),
@@ -140,22 +123,20 @@ async def _composer(
     console = console_of(request)
     principal = signed_in(request)
     studio = console.studio
-    usable = [o for o in await studio.offers() if studio.may_use(principal, o)]
-    offer = next((o for o in usable if o.id == offer_id), usable[0] if usable else None)
-    reach, already = await studio.count(offer, chosen) if offer is not None else (0, 0)
+    page = await studio.composer(principal, offer_id, chosen)
     return console.pages.render(
         request,
         "composer.html",
         status=status,
-        offers=usable,
-        offer=offer,
-        purpose=studio.purpose_of(offer) if offer else None,
+        offers=page.offers,
+        offer=page.offer,
+        purpose=page.purpose,
         chosen=chosen,
-        reach=reach,
-        already=already,
+        reach=page.reach,
+        already=page.already,
         errors=errors or {},
         values=values or {},
-        segments=await studio.saved_segments(),
+        segments=page.segments,
         catalogue=studio.catalogue,
         situations=SITUATIONS,
         active_days=ACTIVE_DAYS,
@@ -178,7 +159,7 @@ async def show_composer(request: web.Request) -> web.StreamResponse:
     return await _composer(request, offer_id=_id(request.query.get("offer")), chosen=chosen)
 
 
-async def _posted_offer(request: web.Request, *, as_json: bool = False) -> tuple[FormData, Offer]:
+async def _posted_offer(request: web.Request, *, as_json: bool = False) -> tuple[Form, Offer]:
     """Return the posted form and the offer it names, if the member may use that offer.
 
     An unknown offer is a 404. A refused one is audited (``refused:offer``) and a 403: the
@@ -302,24 +283,21 @@ async def show_campaign(request: web.Request) -> web.StreamResponse:
     principal = signed_in(request)
     studio = console.studio
     try:
-        campaign, offer = await studio.campaign(principal, _campaign_id(request))
-        assert campaign.id is not None
-        progress = await studio.progress(campaign.id)
+        page = await studio.campaign_page(principal, _campaign_id(request))
     except NotFoundError:
         raise web.HTTPNotFound() from None
-    may_act = studio.may_use(principal, offer)
     refused = request.query.get("refused")
     return console.pages.render(
         request,
         "campaign.html",
-        campaign=campaign,
-        offer=offer,
-        purpose=studio.purpose_of(offer),
-        progress=progress,
-        status_label=_status_label(request, progress["status"]),
-        send_at=studio.when(campaign.send_at),
-        created_at=studio.when(campaign.created_at),
-        may_act=may_act,
+        campaign=page.campaign,
+        offer=page.offer,
+        purpose=page.purpose,
+        progress=page.progress,
+        status_label=_status_label(request, page.progress["status"]),
+        send_at=studio.when(page.campaign.send_at),
+        created_at=studio.when(page.campaign.created_at),
+        may_act=page.may_act,
         controls=CONTROL_ACTIONS,
         refused=refused if refused in CONTROL_ACTIONS else None,
     )
@@ -350,19 +328,17 @@ async def control_campaign(request: web.Request) -> web.StreamResponse:
     """Pause, resume or cancel a campaign of an offer the member may use."""
     console = console_of(request)
     principal = signed_in(request)
-    studio = console.studio
     action = request.match_info["action"]
     if action not in CONTROL_ACTIONS:
         raise web.HTTPNotFound()
     campaign_id = _campaign_id(request)
     try:
-        _, offer = await studio.campaign(principal, campaign_id)
-        if not studio.may_use(principal, offer):
-            await console.auth.audit(principal, "refused:campaign", str(campaign_id))
-            return forbidden(request)
-        done = await studio.control(campaign_id, action)
+        done = await console.studio.control(principal, campaign_id, action)
     except NotFoundError:
         raise web.HTTPNotFound() from None
+    except OfferRefusedError:
+        await console.auth.audit(principal, "refused:campaign", str(campaign_id))
+        return forbidden(request)
     if not done:
         raise web.HTTPSeeOther(f"/campaigns/{campaign_id}?refused={action}")
     await console.auth.audit(principal, f"{action}:campaign", str(campaign_id))

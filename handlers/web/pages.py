@@ -10,12 +10,12 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from bot.campaigns.studio import Studio
 from bot.core.clock import Clock
 from bot.core.render import DEFAULT_LOCALE, LOCALES, Renderer
 from bot.core.settings import Settings
+from bot.inbox.desk import Desk
 from bot.staff.service import ConsoleAuth, LoginFormToken, Principal, StaffLinks, StaffService
-from handlers.web.desk import Desk
-from handlers.web.studio import Studio
 
 LOCALE_COOKIE = "alumnibot_lang"
 

@@ -1,4 +1,4 @@
-"""What the console's services (the web inbox's Desk, the offers Studio) have in common."""
+"""What the console's services have in common (the inbox's Desk, the campaigns' Studio)."""
 
 from __future__ import annotations
 

@@ -13,14 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.catalogue import Catalogue
-from bot.core.render import Renderer
-from bot.core.settings import Settings
+from bot.core.console import ConsoleService
+from bot.core.deps import Deps
+from bot.core.render import DEFAULT_LOCALE
 from bot.inbox.service import InboxService
 from bot.staff.service import Principal
-from handlers.web.service import ConsoleService
 from storage.models import Alumnus, InboxConversation, InboxMessage, InboxStatus, Team
-from storage.repositories import Storage, Tx
+from storage.repositories import Tx
 
 STATUSES = (InboxStatus.OPEN.value, InboxStatus.WAITING.value, InboxStatus.CLOSED.value)
 MEDIA_KINDS = frozenset({"photo", "document", "voice", "video", "audio", "sticker"})
@@ -107,19 +106,15 @@ class Desk(ConsoleService):
     """What the web inbox reads and does, for one signed-in staff member at a time."""
 
     def __init__(
-        self,
-        settings: Settings,
-        storage: Storage,
-        renderer: Renderer,
-        catalogue: Catalogue,
-        service: InboxService | None,
-        wake: Callable[[], None] | None,
+        self, deps: Deps, service: InboxService | None, wake: Callable[[], None] | None
     ) -> None:
-        self.storage = storage
-        self.renderer = renderer
+        self.storage = deps.storage
+        self.renderer = deps.renderer
+        self.catalogue = deps.catalogue
         self.service = service
-        super().__init__(settings, wake)
-        self.catalogue = catalogue
+        # The card is for staff: its labels are in the staff's language, not the alumnus'.
+        self.staff_locale = deps.settings.staff_locale
+        super().__init__(deps.settings, wake)
 
     # ------------------------------------------------------------------ helpers
 
@@ -135,9 +130,9 @@ class Desk(ConsoleService):
         )
 
     def programme(self, alumnus: Alumnus) -> str | None:
-        """Return the programme's Dutch name."""
+        """Return the programme's name in the staff's language."""
         found = self.catalogue.programme(alumnus.crebo)
-        return found.label("nl") if found else None
+        return found.label(self.staff_locale) if found else None
 
     @staticmethod
     async def visible_teams(tx: Tx, principal: Principal) -> list[Team]:
@@ -221,7 +216,7 @@ class Desk(ConsoleService):
         """Return a conversation the member may see, with everything its page shows."""
         async with self.storage.transaction() as tx:
             conversation = await self._conversation(tx, principal, conversation_id)
-            alumnus = await tx.session.get(Alumnus, conversation.alumnus_id)
+            alumnus = await tx.alumni.by_id(conversation.alumnus_id)
             team = await tx.teams.by_id(conversation.team_id)
             assert alumnus is not None and team is not None
             messages = await tx.inbox.messages(conversation_id)
@@ -234,7 +229,7 @@ class Desk(ConsoleService):
             for s in staff
             if s.id is not None and s.active and team.code in codes.get(s.id, [])
         ]
-        locale = alumnus.locale or "nl"
+        locale = alumnus.locale or DEFAULT_LOCALE
         canned = [
             (name, self.renderer.label(f"canned.{name}", locale).strip())
             for name in sorted(self.renderer.blocks("canned", locale))
@@ -247,7 +242,7 @@ class Desk(ConsoleService):
             cohort=alumnus.graduation_year,
             still_studying=alumnus.still_studying,
             situation=alumnus.situation,
-            region=self.catalogue.region_label(alumnus.region, "nl"),
+            region=self.catalogue.region_label(alumnus.region, self.staff_locale),
         )
         return Thread(
             conversation=conversation,
@@ -267,7 +262,7 @@ class Desk(ConsoleService):
         """Return the messages newer than ``after`` of a conversation the member may see."""
         async with self.storage.transaction() as tx:
             conversation = await self._conversation(tx, principal, conversation_id)
-            alumnus = await tx.session.get(Alumnus, conversation.alumnus_id)
+            alumnus = await tx.alumni.by_id(conversation.alumnus_id)
             assert alumnus is not None
             messages = [m for m in await tx.inbox.messages(conversation_id) if (m.id or 0) > after]
             names = {s.id: s.display_name for s in await tx.staff.all() if s.id is not None}
@@ -296,9 +291,9 @@ class Desk(ConsoleService):
             elif action == "note" and text:
                 await service.note(tx, conversation, staff, text, via="web")
             elif action == "canned" and not closed:
-                alumnus = await tx.session.get(Alumnus, conversation.alumnus_id)
+                alumnus = await tx.alumni.by_id(conversation.alumnus_id)
                 assert alumnus is not None
-                locale = alumnus.locale or "nl"
+                locale = alumnus.locale or DEFAULT_LOCALE
                 name = form.get("template")
                 if name not in self.renderer.blocks("canned", locale):
                     return False

@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
-from multidict import MultiMapping
-
+from bot.campaigns.segments import Filters, Form, filters_of, parse_filters, text_of, values_of
 from bot.campaigns.service import (
     LIST_FIELDS,
     CampaignService,
@@ -24,22 +23,16 @@ from bot.campaigns.service import (
     PreviewError,
     RowError,
 )
-from bot.core.catalogue import Catalogue
-from bot.core.clock import Clock
+from bot.core.console import ConsoleService
+from bot.core.deps import Deps
 from bot.core.messenger import Outgoing
-from bot.core.render import LOCALES, Renderer
-from bot.core.settings import Settings
+from bot.core.render import DEFAULT_LOCALE, LOCALES
 from bot.staff.service import Principal
-from handlers.web.service import ConsoleService
-from storage.models import PURPOSE_OF_KIND, Campaign, Offer, OfferKind, SavedSegment, Situation
-from storage.repositories import Storage
-from storage.segments import CampaignListRepository, SavedSegmentRepository
+from storage.models import Campaign, Offer, OfferKind, SavedSegment
 
 logger = logging.getLogger(__name__)
 
 KINDS = tuple(kind.value for kind in OfferKind)
-SITUATIONS = tuple(s.value for s in Situation)
-ACTIVE_DAYS = (0, 30, 90, 180, 365)  # "last activity" choices; 0 means any time
 TEXT_FIELDS = (
     "kind",
     "title",
@@ -51,7 +44,6 @@ TEXT_FIELDS = (
     "cost",
     "contact_team",
 )
-FILTER_LISTS = ("crebos", "levels", "locations", "regions", "situations", "sectors", "interests")
 CONTROL_ACTIONS = ("pause", "resume", "cancel")
 # Which (shown) campaign states each control fits; the service checks again.
 CONTROLS_IN = {
@@ -59,8 +51,30 @@ CONTROLS_IN = {
     "resume": {"paused"},
     "cancel": {"draft", "scheduled", "launching", "sending", "paused"},
 }
-MAX_FIELD = 2000  # longer than any valid value: the validator then says what is wrong
 MAX_SCHEDULE = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class Composer:
+    """The campaign composer's page: the offers the member may send, the chosen one, reach."""
+
+    offers: list[Offer]
+    offer: Offer | None
+    purpose: str | None
+    reach: int
+    already: int
+    segments: list[SavedSegment]
+
+
+@dataclass(frozen=True)
+class CampaignPage:
+    """One campaign's page: the campaign, its offer, numbers, and whether the member may act."""
+
+    campaign: Campaign
+    offer: Offer
+    purpose: str
+    progress: dict[str, Any]
+    may_act: bool
 
 
 class OfferRefusedError(Exception):
@@ -69,23 +83,6 @@ class OfferRefusedError(Exception):
 
 class NotFoundError(Exception):
     """No such offer, campaign or saved segment."""
-
-
-FormData = MultiMapping[Any]  # a POSTed form or a query string
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value[:MAX_FIELD] if isinstance(value, str) else ""
-
-
-def _values(form: FormData, name: str) -> list[str]:
-    """Every value of a multi-select, or a typed list ("NH, 35"), as strings."""
-    found: list[str] = []
-    for value in form.getall(name, []):
-        if isinstance(value, str):
-            found.extend(part.strip() for part in value.replace(";", ",").split(","))
-    return [value[:64] for value in found if value][:100]
 
 
 # ---------------------------------------------------------------------------- the push, shown
@@ -190,70 +187,18 @@ def push_view(message: Outgoing) -> PushView:
     )
 
 
-# ---------------------------------------------------------------------------- campaign filters
-
-
-@dataclass
-class Filters:
-    """A composer's filters: what the form shows, and what ``CampaignService`` gets."""
-
-    crebos: list[str] = field(default_factory=list)
-    levels: list[int] = field(default_factory=list)
-    locations: list[str] = field(default_factory=list)
-    regions: list[str] = field(default_factory=list)
-    situations: list[str] = field(default_factory=list)
-    sectors: list[str] = field(default_factory=list)
-    interests: list[str] = field(default_factory=list)
-    cohort_from: int | None = None
-    cohort_to: int | None = None
-    active_days: int = 0
-
-    def stored(self) -> dict[str, Any]:
-        """Return the filters as JSON (a saved segment)."""
-        return {
-            **{name: list(getattr(self, name)) for name in FILTER_LISTS},
-            "cohort_from": self.cohort_from,
-            "cohort_to": self.cohort_to,
-            "active_days": self.active_days,
-        }
-
-    def for_service(self, now: datetime) -> dict[str, Any]:
-        """Return the keyword filters of ``CampaignService.segment_for`` and ``create``."""
-        return {
-            **{name: list(getattr(self, name)) for name in FILTER_LISTS},
-            "cohort_from": self.cohort_from,
-            "cohort_to": self.cohort_to,
-            "active_since": now - timedelta(days=self.active_days) if self.active_days else None,
-        }
-
-
-def _year(value: object) -> int | None:
-    if isinstance(value, int) and 1950 <= value <= 2100:
-        return value
-    if isinstance(value, str) and value.strip().isdigit() and 1950 <= int(value) <= 2100:
-        return int(value)
-    return None
-
-
 class Studio(ConsoleService):
     """What the offers and campaigns pages read and do, for one staff member at a time."""
 
     def __init__(
-        self,
-        settings: Settings,
-        storage: Storage,
-        renderer: Renderer,
-        catalogue: Catalogue,
-        clock: Clock,
-        campaigns: CampaignService,
-        wake: Callable[[], None] | None,
+        self, deps: Deps, campaigns: CampaignService, wake: Callable[[], None] | None
     ) -> None:
-        self.storage = storage
-        self.renderer = renderer
-        self.catalogue = catalogue
-        self.clock = clock
+        self.storage = deps.storage
+        self.renderer = deps.renderer
+        self.catalogue = deps.catalogue
+        self.clock = deps.clock
         self.campaigns = campaigns
-        super().__init__(settings, wake)
+        super().__init__(deps.settings, wake)
         self._launches: set[asyncio.Task[None]] = set()  # held: unreferenced tasks may vanish
 
     # ------------------------------------------------------------------ helpers
@@ -269,19 +214,21 @@ class Studio(ConsoleService):
             return True
         return offer.contact_team is not None and offer.contact_team in self.team_codes(principal)
 
-    async def all_team_codes(self) -> list[tuple[str, str]]:
-        """Return (code, name) of every team."""
+    async def team_choices(self, principal: Principal) -> list[tuple[str, str]]:
+        """Teams a member may name as an offer's contact: admins any, coordinators their own."""
+        if not principal.is_admin:
+            return [(team.code, team.name) for team in principal.teams]
         async with self.storage.transaction() as tx:
             return [(t.code, t.name) for t in await tx.teams.all()]
 
     # ------------------------------------------------------------------ offers
 
     @staticmethod
-    def offer_row(form: FormData) -> dict[str, Any]:
+    def offer_row(form: Form) -> dict[str, Any]:
         """Return the form as the row an import file would hold (the same validator reads it)."""
-        row: dict[str, Any] = {name: _text(form, name) for name in TEXT_FIELDS}
+        row: dict[str, Any] = {name: text_of(form, name) for name in TEXT_FIELDS}
         for name in LIST_FIELDS:
-            row[name] = ",".join(_values(form, name))
+            row[name] = ",".join(values_of(form, name))
         return row
 
     def check(
@@ -322,7 +269,7 @@ class Studio(ConsoleService):
         async with self.storage.transaction() as tx:
             teams = await tx.offers.team_codes()
         offer, reasons = self.check(principal, row, teams)
-        locale = locale if locale in LOCALES else "nl"
+        locale = locale if locale in LOCALES else DEFAULT_LOCALE
         if offer is None:
             empty = self.renderer.label("web.preview_empty", locale)
             offer = _draft(row, reasons, empty, self.clock.now())
@@ -332,6 +279,10 @@ class Studio(ConsoleService):
         """Return every offer, newest first."""
         async with self.storage.transaction() as tx:
             return await tx.offers.offers()
+
+    async def offer_list(self, principal: Principal) -> list[tuple[Offer, bool]]:
+        """Return every offer, newest first, and whether the member may use it."""
+        return [(offer, self.may_use(principal, offer)) for offer in await self.offers()]
 
     async def offer(self, principal: Principal, offer_id: int) -> Offer:
         """Return an offer the member may use."""
@@ -345,60 +296,30 @@ class Studio(ConsoleService):
 
     # ------------------------------------------------------------------ audience
 
-    def filters(self, form: FormData) -> tuple[Filters, dict[str, str]]:
+    def filters(self, form: Form) -> tuple[Filters, dict[str, str]]:
         """Read the composer's filters; return them and a reason block per wrong field."""
-        errors: dict[str, str] = {}
-        chosen = Filters()
-        catalogue = self.catalogue
-        checks: dict[str, Callable[[str], bool]] = {
-            "crebos": lambda v: catalogue.programme(v) is not None,
-            "locations": lambda v: catalogue.item("location", v) is not None,
-            "regions": lambda v: (
-                catalogue.item("region", v) is not None or catalogue.is_postcode_area(v)
-            ),
-            "situations": lambda v: v in SITUATIONS,
-            "sectors": lambda v: catalogue.item("sector", v) is not None,
-            "interests": lambda v: catalogue.item("interest", v) is not None,
-        }
-        for name, valid in checks.items():
-            values = _values(form, name)
-            if name == "regions":
-                values = [v if v.isdigit() else v.upper() for v in values]
-            if any(not valid(v) for v in values):
-                errors[name] = f"web.filter_error_{name}"
-            setattr(chosen, name, [v for v in dict.fromkeys(values) if valid(v)])
-        levels = _values(form, "levels")
-        if any(not (v.isdigit() and 1 <= int(v) <= 4) for v in levels):
-            errors["levels"] = "web.filter_error_levels"
-        chosen.levels = sorted({int(v) for v in levels if v.isdigit() and 1 <= int(v) <= 4})
-        for name in ("cohort_from", "cohort_to"):
-            raw = _text(form, name).strip()
-            year = _year(raw)
-            if raw and year is None:
-                errors[name] = "web.filter_error_cohort"
-            setattr(chosen, name, year)
-        if chosen.cohort_from and chosen.cohort_to and chosen.cohort_from > chosen.cohort_to:
-            errors["cohort_to"] = "web.filter_error_cohort_order"
-        days = _text(form, "active_days").strip() or "0"
-        if not days.isdigit() or int(days) not in ACTIVE_DAYS:
-            errors["active_days"] = "web.filter_error_active"
-        else:
-            chosen.active_days = int(days)
-        return chosen, errors
+        return parse_filters(form, self.catalogue)
 
     @staticmethod
     def filters_of(saved: SavedSegment) -> Filters:
         """Rebuild the filters of a saved segment (values from an older catalogue kept)."""
-        data = saved.filters
-        chosen = Filters()
-        for name in FILTER_LISTS:
-            values = data.get(name) or []
-            setattr(chosen, name, [int(v) for v in values] if name == "levels" else values)
-        chosen.cohort_from = _year(data.get("cohort_from"))
-        chosen.cohort_to = _year(data.get("cohort_to"))
-        days = data.get("active_days")
-        chosen.active_days = days if isinstance(days, int) and days in ACTIVE_DAYS else 0
-        return chosen
+        return filters_of(saved.filters)
+
+    async def composer(
+        self, principal: Principal, offer_id: int | None, chosen: Filters
+    ) -> Composer:
+        """Return the composer for an offer the member may use (the newest one by default)."""
+        usable = [o for o in await self.offers() if self.may_use(principal, o)]
+        offer = next((o for o in usable if o.id == offer_id), usable[0] if usable else None)
+        reach, already = await self.count(offer, chosen) if offer is not None else (0, 0)
+        return Composer(
+            offers=usable,
+            offer=offer,
+            purpose=self.purpose_of(offer) if offer else None,
+            reach=reach,
+            already=already,
+            segments=await self.saved_segments(),
+        )
 
     async def count(self, offer: Offer, chosen: Filters) -> tuple[int, int]:
         """Return (reached, already) for the offer with these filters, now.
@@ -410,22 +331,21 @@ class Studio(ConsoleService):
         segment = self.campaigns.segment_for(offer, **chosen.for_service(self.clock.now()))
         return await self.campaigns.reach(segment, offer.id)
 
-    @staticmethod
-    def purpose_of(offer: Offer) -> str:
+    def purpose_of(self, offer: Offer) -> str:
         """Return the consent purpose an offer's kind requires (never optional)."""
-        return PURPOSE_OF_KIND[offer.kind]
+        return self.campaigns.purpose_of(offer)
 
     # ------------------------------------------------------------------ saved segments
 
     async def saved_segments(self) -> list[SavedSegment]:
         """Return every saved segment."""
         async with self.storage.transaction() as tx:
-            return await SavedSegmentRepository(tx.session).all()
+            return await tx.segments.all()
 
     async def saved_segment(self, segment_id: int) -> SavedSegment:
         """Return one saved segment."""
         async with self.storage.transaction() as tx:
-            found = await SavedSegmentRepository(tx.session).get(segment_id)
+            found = await tx.segments.get(segment_id)
         if found is None:
             raise NotFoundError()
         return found
@@ -433,17 +353,17 @@ class Studio(ConsoleService):
     async def save_segment(self, principal: Principal, name: str, chosen: Filters) -> SavedSegment:
         """Save the filters under a name (replacing an earlier set of that name)."""
         async with self.storage.transaction() as tx:
-            return await SavedSegmentRepository(tx.session).save(
+            return await tx.segments.save(
                 name, chosen.stored(), principal.staff_id, self.clock.now()
             )
 
     # ------------------------------------------------------------------ campaigns
 
-    def send_at(self, form: FormData) -> tuple[datetime | None, str | None]:
+    def send_at(self, form: Form) -> tuple[datetime | None, str | None]:
         """Read "now" or a school-time moment; return it in UTC, or a reason block."""
-        if _text(form, "when") != "later":
+        if text_of(form, "when") != "later":
             return None, None
-        raw = _text(form, "send_at").strip()
+        raw = text_of(form, "send_at").strip()
         try:
             local = datetime.fromisoformat(raw)
         except ValueError:
@@ -493,10 +413,21 @@ class Studio(ConsoleService):
             raise NotFoundError()
         return campaign, offer
 
+    async def campaign_page(self, principal: Principal, campaign_id: int) -> CampaignPage:
+        """Return a campaign's page (any member may look; acting is for who may use its offer)."""
+        campaign, offer = await self.campaign(principal, campaign_id)
+        return CampaignPage(
+            campaign=campaign,
+            offer=offer,
+            purpose=self.purpose_of(offer),
+            progress=await self.progress(campaign_id),
+            may_act=self.may_use(principal, offer),
+        )
+
     async def recent_campaigns(self) -> list[tuple[Campaign, Offer | None]]:
         """Return the newest campaigns with their offers."""
         async with self.storage.transaction() as tx:
-            found = await CampaignListRepository(tx.session).recent()
+            found = await tx.offers.recent_campaigns()
             offers = {o.id: o for o in await tx.offers.offers()}
         return [(c, offers.get(c.offer_id)) for c in found]
 
@@ -521,8 +452,16 @@ class Studio(ConsoleService):
             "controls": [a for a in CONTROL_ACTIONS if status in CONTROLS_IN[a]],
         }
 
-    async def control(self, campaign_id: int, action: str) -> bool:
-        """Pause, resume or cancel; False when the campaign's state does not allow it."""
+    async def control(self, principal: Principal, campaign_id: int, action: str) -> bool:
+        """Pause, resume or cancel; False when the campaign's state does not allow it.
+
+        Raises:
+            NotFoundError: no such campaign.
+            OfferRefusedError: the member may not use the campaign's offer.
+        """
+        _, offer = await self.campaign(principal, campaign_id)
+        if not self.may_use(principal, offer):
+            raise OfferRefusedError()
         method = {
             "pause": self.campaigns.pause,
             "resume": self.campaigns.resume,
@@ -547,7 +486,7 @@ class Studio(ConsoleService):
             await self.campaigns.preview(
                 member.telegram_user_id,
                 offer_id=offer.id,
-                locale=locale if locale in LOCALES else "nl",
+                locale=locale if locale in LOCALES else DEFAULT_LOCALE,
             )
         except PreviewError:
             return False
