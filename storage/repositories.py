@@ -29,7 +29,7 @@ from storage.models import (
     Suppression,
 )
 from storage.outbox import OutboxRepository
-from storage.staff import StaffRepository, TeamRepository
+from storage.staff import AuditRepository, StaffRepository, TeamRepository
 
 # Every update runs these, so they are built once: SQLAlchemy memoises a statement's cache
 # key on the object, and a statement rebuilt per call is re-hashed per call. The writes are
@@ -302,6 +302,7 @@ class Tx:
         self.staff = StaffRepository(session)
         self.teams = TeamRepository(session)
         self.inbox = InboxRepository(session)
+        self.audit = AuditRepository(session)
 
 
 class Storage:

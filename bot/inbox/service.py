@@ -50,7 +50,6 @@ from storage.models import (
     Team,
 )
 from storage.repositories import Tx
-from storage.staff import AuditRepository
 
 logger = logging.getLogger(__name__)
 
@@ -804,7 +803,7 @@ class InboxService:
                 return  # followed already (another row or process got here first)
             await tx.teams.set_chat(team.id, new)
             await tx.inbox.forget_threads(team.id)  # topic ids do not move with the group
-            AuditRepository(tx.session).record(
+            tx.audit.record(
                 None, "team.group_moved", f"{team.code}: {old} -> {new}", now
             )
             conversation = await tx.inbox.get(conversation_id)
