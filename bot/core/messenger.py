@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -152,9 +152,23 @@ class Messenger(Protocol):
         """Copy a message (any media) into a chat; return the new id or raise ``DeliveryError``."""
         ...
 
+
+@runtime_checkable
+class Forums(Protocol):
+    """Forum topics in a group: a capability some messengers have (Telegram's supergroups).
+
+    The inbox gives each conversation its own topic when the messenger has this; otherwise
+    it relays into the team's group as it is, and coordinators answer in the web inbox.
+    """
+
     async def create_topic(self, chat_id: int, name: str) -> int:
         """Create a forum topic in a group; return its thread id or raise ``DeliveryError``."""
         ...
+
+
+def forums_of(messenger: Messenger) -> Forums | None:
+    """Return the messenger's forum topics, if it has them."""
+    return messenger if isinstance(messenger, Forums) else None
 
 
 class QueueOnlyMessenger:
@@ -183,8 +197,4 @@ class QueueOnlyMessenger:
         self, chat_id: int, from_chat_id: int, message_id: int, thread_id: int | None = None
     ) -> int:
         """Refuse: copies are made by the running bot."""
-        raise RuntimeError(self._refusal)
-
-    async def create_topic(self, chat_id: int, name: str) -> int:
-        """Refuse: topics are created by the running bot."""
         raise RuntimeError(self._refusal)

@@ -37,6 +37,7 @@ from bot.core.messenger import (
     TopicGoneError,
     TransientError,
     UnreachableError,
+    forums_of,
 )
 from bot.core.render import DEFAULT_LOCALE
 from bot.delivery.dispatcher import Dispatcher, enqueue, row
@@ -183,6 +184,7 @@ class InboxService:
         # What staff read (their group's topics, the console's system lines) is in their
         # language; what the alumnus reads, in the alumnus' own.
         self.staff_locale = deps.settings.staff_locale
+        self.forums = forums_of(deps.messenger)
         data = load_config(deps.settings.content_dir / "inbox.yaml")
         self.topics = topics_of(data)
         self.fallback_team = fallback_team_of(data)
@@ -775,6 +777,8 @@ class InboxService:
             raise RetryLaterError(RIGHTS_RETRY_SECONDS - now % RIGHTS_RETRY_SECONDS) from error
 
     async def _relay_into(self, row: OutboxMessage, conversation_id: int, chat_id: int) -> int:
+        if self.forums is None:  # a messenger without topics: the group itself
+            return await self._send_into(row, chat_id, None)
         thread_id = await self._topic(conversation_id, chat_id)
         try:
             return await self._send_into(row, chat_id, thread_id)
@@ -803,9 +807,7 @@ class InboxService:
                 return  # followed already (another row or process got here first)
             await tx.teams.set_chat(team.id, new)
             await tx.inbox.forget_threads(team.id)  # topic ids do not move with the group
-            tx.audit.record(
-                None, "team.group_moved", f"{team.code}: {old} -> {new}", now
-            )
+            tx.audit.record(None, "team.group_moved", f"{team.code}: {old} -> {new}", now)
             conversation = await tx.inbox.get(conversation_id)
             if conversation is not None:
                 text = self.deps.renderer.text(
@@ -814,7 +816,7 @@ class InboxService:
                 await self._system(tx, conversation, text)
         logger.warning("staff group of team %s moved from %s to %s; followed", team.code, old, new)
 
-    async def _send_into(self, row: OutboxMessage, chat_id: int, thread_id: int) -> int:
+    async def _send_into(self, row: OutboxMessage, chat_id: int, thread_id: int | None) -> int:
         messenger = self.deps.messenger
         if "copy" in row.payload:
             source = row.payload["copy"]
@@ -839,7 +841,8 @@ class InboxService:
             )
             summary = await self._summary(tx, conversation) if recreated else None
         try:
-            thread_id = await self.deps.messenger.create_topic(chat_id, name)
+            assert self.forums is not None
+            thread_id = await self.forums.create_topic(chat_id, name)
         except Exception:
             async with self.deps.storage.transaction() as tx:
                 await tx.inbox.set(conversation_id, thread_state="none")
