@@ -25,6 +25,7 @@ from handlers.web.security import (
     add_security_headers,
     check_access,
     check_csrf,
+    check_input,
     load_session,
 )
 from handlers.web.studio import Studio
@@ -74,10 +75,13 @@ def console_app(
         links=StaffLinks(deps.storage, deps.clock, settings.secret_key.get_secret_value()),
         bot_username=bot_username,
     )
-    # Order matters: the session is loaded before the role check, and the role check runs
-    # before the CSRF check, so a signed-out POST is sent to the login form.
+    # Order matters: the session is loaded first (the 400 page shows who is signed in);
+    # then every query and form is read and checked once, so bad input gets 400 on every
+    # route, signed in or not; the role check runs before the CSRF check, so a signed-out
+    # POST is sent to the login form.
     app = web.Application(
-        middlewares=[load_session, check_access, check_csrf], client_max_size=_MAX_BODY
+        middlewares=[load_session, check_input, check_access, check_csrf],
+        client_max_size=_MAX_BODY,
     )
     app[CONSOLE] = console
     app.on_response_prepare.append(add_security_headers)
