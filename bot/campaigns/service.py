@@ -22,6 +22,7 @@ import yaml
 from bot.campaigns.digest import next_digest
 from bot.core.deps import Deps
 from bot.core.messenger import Button, Outgoing
+from bot.core.text import is_clean, strip_controls
 from bot.delivery.dispatcher import enqueue, row
 from bot.inbox.service import InboxService
 from bot.privacy.service import ConsentService
@@ -87,8 +88,11 @@ def _as_list(value: Any) -> list[str]:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Read offers from a CSV (header row) or YAML (a list of mappings) file."""
-    content = path.read_text(encoding="utf-8-sig")
+    """Read offers from a CSV (header row) or YAML (a list of mappings) file (UTF-8)."""
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise OfferImportError([RowError(0, "file", "offers.error_encoding")]) from None
     if path.suffix.lower() in (".yaml", ".yml"):
         data = yaml.safe_load(content) or []
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -134,6 +138,11 @@ class CampaignService:
             found.append(RowError(number, field, reason, str(value)[:80]))
 
         get = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}.get
+        # The text boundary (bot.core.text): no NUL or other control character is stored.
+        for name, value in raw.items():
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and not is_clean(v) for v in [name, *values]):
+                bad(strip_controls(str(name)).strip().lower(), "offers.error_characters")
         kind = str(get("kind") or "").strip().lower()
         if kind not in {k.value for k in OfferKind}:
             bad("kind", "offers.error_kind", kind)

@@ -27,6 +27,7 @@ from bot.core.logs import configure_logging
 from bot.core.messenger import QueueOnlyMessenger
 from bot.core.render import Renderer
 from bot.core.settings import Settings
+from bot.core.text import TextError, checked_text
 from bot.delivery.dispatcher import Dispatcher
 from bot.inbox.service import InboxService
 from bot.privacy.service import ConsentService
@@ -368,11 +369,25 @@ def _local(settings: Settings, moment: datetime) -> str:
     return moment.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def _check_arguments(args: argparse.Namespace, settings: Settings) -> None:
+    """Refuse arguments with NUL or other control characters (the text boundary)."""
+    for value in vars(args).values():
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str):
+                continue
+            try:
+                checked_text(item, max_length=1000)
+            except TextError as error:
+                words = Renderer(settings.content_dir).label(f"web.bad_request_{error}", "en")
+                raise SystemExit(f"error: {words}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level)
+    _check_arguments(args, settings)
     if args.command == "db":
         asyncio.run(_db_upgrade(settings))
     elif args.command in ("staff", "teams"):

@@ -17,6 +17,7 @@ from telegram.ext import (
 
 from bot.chat.commands import names
 from bot.core.inbound import Inbound
+from bot.core.text import strip_controls
 from handlers.telegram.context import AlumniContext
 
 logger = logging.getLogger(__name__)
@@ -62,15 +63,18 @@ def to_inbound(update: Update) -> Inbound:
         message_id = query.message.message_id if query.message else None
     else:
         message_id = message.message_id if message is not None else None
+    text = (message.text or message.caption) if message is not None else None
+    # The text boundary: Telegram delivers valid UTF-8, but NUL and other control characters
+    # get through, and PostgreSQL refuses NUL. Dropped, so the message itself still arrives.
     return Inbound(
         chat_id=chat.id,
         update_id=update.update_id,
-        text=(message.text or message.caption) if message is not None else None,
-        data=query.data if query is not None else None,
+        text=strip_controls(text) if text is not None else None,
+        data=strip_controls(query.data) if query is not None and query.data is not None else None,
         message_id=message_id,
         media=media,
         file_id=file_id,
-        first_name=user.first_name if user else None,
+        first_name=strip_controls(user.first_name) if user else None,
         language_code=user.language_code if user else None,
     )
 
