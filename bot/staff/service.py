@@ -438,17 +438,21 @@ class ConsoleAuth:
         email = normalise_email(email)
         ip_key = f"ip:{ip}"
         now = self._clock.now()
+        since = now - self._window
         async with self._storage.transaction() as tx:
             repos = _Repos(tx)
-            await repos.attempts.purge(now - self._window)
-            since = now - self._window
-            locked = (
-                await repos.attempts.failures_since(email, since)
-                >= self._settings.login_max_failures
-                or await repos.attempts.failures_since(ip_key, since) >= IP_MAX_FAILURES
+            # The purge is a write, so on SQLite this transaction holds the one writer lock
+            # from here on; counting and recording below are then one step (see reserve).
+            await repos.attempts.purge(since)
+            # The attempt counts as a failure from now on, before the password is checked, so
+            # concurrent guesses cannot all pass the count before any of them is recorded.
+            reserved = await repos.attempts.reserve(
+                [(email, self._settings.login_max_failures), (ip_key, IP_MAX_FAILURES)],
+                since,
+                now,
             )
-            member = None if locked else await repos.staff.by_email(email)
-        if locked:
+            member = None if reserved is None else await repos.staff.by_email(email)
+        if reserved is None:
             # Same work as a real check, so the answer's timing does not reveal the lock.
             await asyncio.to_thread(self._verify, None, password)
             logger.warning("console login refused: locked out (address or account)")
@@ -459,12 +463,9 @@ class ConsoleAuth:
         valid = await asyncio.to_thread(self._verify, stored, password)
         now = self._clock.now()
         if not valid or member is None or member.id is None:
-            async with self._storage.transaction() as tx:
-                repos = _Repos(tx)
-                repos.attempts.record(email, success=False, now=now)
-                repos.attempts.record(ip_key, success=False, now=now)
-                if member is not None:
-                    repos.audit.record(member.id, "login_failed", None, now)
+            if member is not None:  # the failure itself was recorded by reserve
+                async with self._storage.transaction() as tx:
+                    _Repos(tx).audit.record(member.id, "login_failed", None, now)
             logger.info("console login failed")
             return None
 
@@ -476,7 +477,9 @@ class ConsoleAuth:
         csrf = secrets.token_urlsafe(32)
         async with self._storage.transaction() as tx:
             repos = _Repos(tx)
-            repos.attempts.record(email, success=True, now=now)
+            email_attempt, ip_attempt = reserved
+            await repos.attempts.succeeded(email_attempt)  # clears the address's count
+            await repos.attempts.withdraw(ip_attempt)  # a success is no guess from this address
             await repos.sessions.purge_expired(now)
             repos.sessions.add(
                 WebSession(
