@@ -62,6 +62,16 @@ class StaffRepository:
             update(StaffMember).where(col(StaffMember.id) == staff_id).values(active=active)
         )
 
+    async def set_password(
+        self, staff_id: int, password_hash: str, temporary_until: datetime | None = None
+    ) -> None:
+        """Store a new password hash; ``temporary_until`` marks an admin's temporary one."""
+        await self._session.execute(
+            update(StaffMember)
+            .where(col(StaffMember.id) == staff_id)
+            .values(password_hash=password_hash, password_temporary_until=temporary_until)
+        )
+
     async def record_login(
         self, staff_id: int, now: datetime, password_hash: str | None = None
     ) -> None:
@@ -193,11 +203,12 @@ class WebSessionRepository:
             delete(WebSession).where(col(WebSession.token_hash) == token_hash)
         )
 
-    async def delete_for_staff(self, staff_id: int) -> int:
-        """End every session of a staff member; return how many there were."""
-        result = await self._session.execute(
-            delete(WebSession).where(col(WebSession.staff_id) == staff_id)
-        )
+    async def delete_for_staff(self, staff_id: int, keep: str | None = None) -> int:
+        """End every session of a staff member but ``keep`` (a token hash); return how many."""
+        statement = delete(WebSession).where(col(WebSession.staff_id) == staff_id)
+        if keep is not None:
+            statement = statement.where(col(WebSession.token_hash) != keep)
+        result = await self._session.execute(statement)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def purge_expired(self, now: datetime) -> int:

@@ -31,7 +31,13 @@ from bot.core.text import TextError, checked_text
 from bot.delivery.dispatcher import Dispatcher
 from bot.inbox.service import InboxService
 from bot.privacy.service import ConsentService
-from bot.staff.service import MIN_PASSWORD_LENGTH, ROLES, StaffError, StaffService
+from bot.staff.service import (
+    MIN_PASSWORD_LENGTH,
+    ROLES,
+    StaffError,
+    StaffService,
+    WeakPasswordError,
+)
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.repositories import Storage
@@ -60,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--team", action="append", default=[], metavar="CODE", help="team code (repeatable)"
     )
+    password = staff_actions.add_parser(
+        "password",
+        help="give a staff member a new password and end their console sessions",
+        description=f"The password is asked for, or read from {PASSWORD_ENV} (scripts).",
+    )
+    password.add_argument("email")
     staff_actions.add_parser("list", help="list staff members")
     disable = staff_actions.add_parser("disable", help="disable a staff member, end sessions")
     disable.add_argument("email")
@@ -175,7 +187,8 @@ def _out(line: str = "") -> None:
 
 async def _staff(settings: Settings, args: argparse.Namespace) -> None:
     """Run a ``staff`` or ``teams`` action against the (migrated) database."""
-    password = _new_password() if args.command == "staff" and args.action == "add" else ""
+    asks = args.command == "staff" and args.action in ("add", "password")
+    password = _new_password() if asks else ""
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
@@ -184,6 +197,9 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> None:
             member = await service.add_staff(args.email, args.name, args.role, password, args.team)
             teams = ", ".join(member.teams) or "no team"
             _out(f"added {member.email} ({member.role}; {teams})")
+        elif args.command == "staff" and args.action == "password":
+            await service.set_password(args.email, password)
+            _out(f"new password set for {args.email.strip().lower()}; their sessions are ended")
         elif args.command == "staff" and args.action == "list":
             members = await service.list_staff()
             for m in members:
@@ -213,6 +229,9 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> None:
                 _out(f"{t.code}\t{t.name}" + ("\tdefault" if t.is_default else ""))
             if not teams_:
                 _out("no teams yet: add one with `alumnibot teams add`")
+    except WeakPasswordError as error:
+        words = Renderer(settings.content_dir).label(f"web.password_{error.reason}", "en")
+        raise SystemExit(f"error: {words}") from None
     except StaffError as error:
         raise SystemExit(f"error: {error}") from None
     finally:

@@ -64,7 +64,10 @@ async def log_in(request: web.Request) -> web.StreamResponse:
     previous = principal_of(request)
     if previous is not None:  # signing in again ends the old session
         await console.auth.logout(previous)
-    response = web.HTTPSeeOther("/inbox")
+    # A temporary password (an admin's reset) is good for one thing: choosing a new one.
+    response = web.HTTPSeeOther(
+        "/account/password" if new.principal.must_change_password else "/inbox"
+    )
     set_cookie(
         response,
         console.settings,

@@ -32,6 +32,8 @@ PUBLIC, STAFF, ADMIN = "public", "staff", "admin"
 _ACCESS_ATTR = "console_access"
 CSRF_FIELD = "csrf_token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# With an admin's temporary password a member may only choose a new one (or leave).
+WHILE_TEMPORARY = frozenset({"/account/password", "/inbox/logout", "/inbox/language"})
 _MAX_FIELDS = 500  # the composer has the most fields: ~100 checkboxes
 _MAX_NAME_LENGTH = 64
 FORM: web.RequestKey[MultiDictProxy[str]] = web.RequestKey("form", MultiDictProxy)
@@ -152,6 +154,13 @@ async def check_access(request: web.Request, handler: Handler) -> web.StreamResp
     if level == ADMIN and principal is not None and not principal.is_admin:
         logger.warning("staff member %s refused an admin page", principal.staff_id)
         return forbidden(request)
+    if (
+        level != PUBLIC
+        and principal is not None
+        and principal.must_change_password
+        and request.path not in WHILE_TEMPORARY
+    ):
+        raise web.HTTPSeeOther("/account/password")
     return await handler(request)
 
 
