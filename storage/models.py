@@ -210,6 +210,9 @@ class StaffMember(SQLModel, table=True):
     active: bool = True
     created_at: datetime = _ts()
     last_login_at: datetime | None = _ts(nullable=True)
+    # Set when an admin gave a temporary password: it works until then, and only to choose
+    # a new one (the console allows nothing else). None: an ordinary password.
+    password_temporary_until: datetime | None = _ts(nullable=True)
 
 
 class TeamMembership(SQLModel, table=True):

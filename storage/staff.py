@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.db import is_postgres
 from storage.models import AuditEvent, LoginAttempt, StaffMember, Team, TeamMembership, WebSession
 
 
@@ -59,6 +60,16 @@ class StaffRepository:
         """Enable or disable a staff member."""
         await self._session.execute(
             update(StaffMember).where(col(StaffMember.id) == staff_id).values(active=active)
+        )
+
+    async def set_password(
+        self, staff_id: int, password_hash: str, temporary_until: datetime | None = None
+    ) -> None:
+        """Store a new password hash; ``temporary_until`` marks an admin's temporary one."""
+        await self._session.execute(
+            update(StaffMember)
+            .where(col(StaffMember.id) == staff_id)
+            .values(password_hash=password_hash, password_temporary_until=temporary_until)
         )
 
     async def record_login(
@@ -192,11 +203,12 @@ class WebSessionRepository:
             delete(WebSession).where(col(WebSession.token_hash) == token_hash)
         )
 
-    async def delete_for_staff(self, staff_id: int) -> int:
-        """End every session of a staff member; return how many there were."""
-        result = await self._session.execute(
-            delete(WebSession).where(col(WebSession.staff_id) == staff_id)
-        )
+    async def delete_for_staff(self, staff_id: int, keep: str | None = None) -> int:
+        """End every session of a staff member but ``keep`` (a token hash); return how many."""
+        statement = delete(WebSession).where(col(WebSession.staff_id) == staff_id)
+        if keep is not None:
+            statement = statement.where(col(WebSession.token_hash) != keep)
+        result = await self._session.execute(statement)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def purge_expired(self, now: datetime) -> int:
@@ -213,14 +225,14 @@ class LoginAttemptRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def record(self, key: str, *, success: bool, now: datetime) -> None:
-        """Append one attempt."""
-        self._session.add(LoginAttempt(key=key, success=success, at=now))
-
     async def failures_since(self, key: str, since: datetime) -> int:
-        """Count failures for ``key`` after ``since`` and after the key's last success."""
+        """Count failures for ``key`` after ``since`` and after the key's last success.
+
+        "After" the last success is by id, the order in which attempts were reserved, so
+        attempts in the same instant are ordered too.
+        """
         last_success = (
-            select(func.max(col(LoginAttempt.at)))
+            select(func.max(col(LoginAttempt.id)))
             .where(col(LoginAttempt.key) == key, col(LoginAttempt.success).is_(True))
             .scalar_subquery()
         )
@@ -231,10 +243,45 @@ class LoginAttemptRepository:
                 col(LoginAttempt.key) == key,
                 col(LoginAttempt.success).is_(False),
                 col(LoginAttempt.at) > since,
-                (last_success.is_(None)) | (col(LoginAttempt.at) > last_success),
+                col(LoginAttempt.id) > func.coalesce(last_success, 0),
             )
         )
         return int(result.scalar_one())
+
+    async def reserve(
+        self, limits: Sequence[tuple[str, int]], since: datetime, now: datetime
+    ) -> list[int] | None:
+        """Count and record a failure for every key in one step, before the password is checked.
+
+        Returns the ids of the attempts recorded (one per key, in order), or None when a key
+        has ``limit`` failures since ``since`` already; then nothing is recorded. Concurrent
+        callers for the same key are serialised: on PostgreSQL by a transaction-scoped
+        advisory lock per key (taken in the given order: every caller names its e-mail key
+        before its address key, so no two wait on each other); SQLite has one writer, and the
+        caller's transaction has written before this (see ``ConsoleAuth.login``).
+        """
+        if is_postgres(self._session):
+            for key, _ in limits:
+                await self._session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+                )
+        for key, limit in limits:
+            if await self.failures_since(key, since) >= limit:
+                return None
+        attempts = [LoginAttempt(key=key, success=False, at=now) for key, _ in limits]
+        self._session.add_all(attempts)
+        await self._session.flush()
+        return [attempt.id for attempt in attempts if attempt.id is not None]
+
+    async def succeeded(self, attempt_id: int) -> None:
+        """Turn a reserved attempt into a success (which clears its key's count)."""
+        await self._session.execute(
+            update(LoginAttempt).where(col(LoginAttempt.id) == attempt_id).values(success=True)
+        )
+
+    async def withdraw(self, attempt_id: int) -> None:
+        """Forget a reserved attempt that did not fail (a sign-in that worked)."""
+        await self._session.execute(delete(LoginAttempt).where(col(LoginAttempt.id) == attempt_id))
 
     async def purge(self, before: datetime) -> int:
         """Forget attempts older than ``before``."""

@@ -201,7 +201,9 @@ async def test_a_preview_reaches_only_the_staff_members_chat_and_counts_nowhere(
     [alumnus_chat] = await audience(app, sim, 1)
     staff_user = sim.create_user(first_name="Coördinator")
     service = StaffService(deps.storage, deps.clock)
-    await service.add_staff("c@school.example", "Coördinator", "coordinator", "x" * 16, [])
+    await service.add_staff(
+        "c@school.example", "Coördinator", "coordinator", "plenty of words here", []
+    )
     await service.link_telegram("c@school.example", staff_user.id)
     campaign = await campaigns.create(await new_offer(app, cost="€ 95"))
 

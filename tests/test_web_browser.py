@@ -67,3 +67,32 @@ async def test_wrong_password_shows_the_generic_error(page: Page, console_url: s
     await page.fill("#password", PASSWORD)  # the form still works after a failure
     await page.click("#login")
     await expect(page.locator("#staff-name")).to_have_text("Ann Admin")
+
+
+async def test_change_the_password_in_the_browser(page: Page, console_url: str):
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text))
+    await sign_in(page, console_url, "ann@school.example", PASSWORD)
+    await expect(page.locator("#staff-name")).to_have_text("Ann Admin")
+    await page.click("a[href='/account/password']")
+    await expect(page).to_have_url(console_url + "/account/password")
+
+    await page.fill("#current", PASSWORD)
+    await page.fill("#new", "qwertyuiopas")
+    await page.fill("#again", "qwertyuiopas")
+    await page.click("#password-change")
+    await expect(page.locator("#password-error")).to_have_text(
+        words.label("web.password_sequence", "nl")
+    )
+
+    await page.fill("#current", PASSWORD)
+    await page.fill("#new", "seven purple lanterns drift")
+    await page.fill("#again", "seven purple lanterns drift")
+    await page.click("#password-change")
+    await expect(page.locator("#password-done")).to_have_text(
+        words.label("web.password_changed", "nl")
+    )
+    await page.click("#logout")
+    await sign_in(page, console_url, "ann@school.example", "seven purple lanterns drift")
+    await expect(page.locator("#staff-name")).to_have_text("Ann Admin")
+    assert [e for e in errors if "status of 422" not in e] == []  # the refusal is a 422

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from datetime import timedelta
@@ -12,7 +13,7 @@ from sqlmodel import col
 
 from bot.core.render import Renderer
 from bot.core.settings import CONTENT_DIR
-from bot.staff.service import StaffService
+from bot.staff.service import ConsoleAuth, StaffService
 from storage.models import AuditEvent, LoginAttempt, WebSession
 from tests.console_fixtures import (
     PASSWORD,
@@ -101,6 +102,91 @@ async def test_old_login_attempts_are_purged(client, deps, clock):
     assert "ann@school.example" not in keys and "cor@school.example" in keys
 
 
+async def _concurrent_logins(deps, attempts: list[tuple[str, str]]) -> list[int]:
+    """Send every (e-mail, password) sign-in at once from one browser; return the statuses."""
+    async with console_client(deps) as client:
+        async with client.get("/inbox/login") as form:
+            token = csrf_in(await form.text())
+
+        async def attempt(email: str, password: str) -> int:
+            async with client.post(
+                "/inbox/login",
+                data={"csrf_token": token, "email": email, "password": password},
+                allow_redirects=False,
+            ) as response:
+                await response.read()
+                return response.status
+
+        return list(await asyncio.gather(*(attempt(e, p) for e, p in attempts)))
+
+
+@pytest.fixture
+def checked_passwords(monkeypatch) -> list[str]:
+    """The passwords really checked against an account's hash (not the dummy's)."""
+    checked: list[str] = []
+    real = ConsoleAuth._verify
+
+    def counting(self, stored, password):
+        if stored is not None:
+            checked.append(password)
+        return real(self, stored, password)
+
+    monkeypatch.setattr(ConsoleAuth, "_verify", counting)
+    return checked
+
+
+async def test_forty_concurrent_guesses_check_only_the_allowed_number(
+    database_url, clock, checked_passwords
+):
+    settings = console_settings(database_url, login_max_failures=5)
+    async with console_deps(settings, clock) as deps:
+        await add_people(deps)
+        statuses = await _concurrent_logins(
+            deps, [("ann@school.example", f"wrong guess number {n}") for n in range(40)]
+        )
+        assert statuses == [200] * 40
+        assert len(checked_passwords) == 5  # not 40: counted before checked, atomically
+        async with console_client(deps) as fresh:  # the right password now is refused too
+            locked = await log_in(fresh, "ann@school.example", PASSWORD)
+            assert locked.status == 200 and session_cookie(fresh) is None
+        async with deps.storage.transaction() as tx:
+            keys = (await tx.session.execute(select(col(LoginAttempt.key)))).scalars().all()
+        assert keys.count("ann@school.example") == 5
+
+
+async def test_a_right_password_among_concurrent_guesses_is_checked_only_within_the_limit(
+    database_url, clock, checked_passwords
+):
+    settings = console_settings(database_url, login_max_failures=5)
+    async with console_deps(settings, clock) as deps:
+        await add_people(deps)
+        attempts = [("ann@school.example", f"wrong guess number {n}") for n in range(39)]
+        attempts.insert(30, ("ann@school.example", PASSWORD))
+        statuses = await _concurrent_logins(deps, attempts)
+        signed_in_at_once = statuses.count(303)
+        assert signed_in_at_once <= 1
+        if signed_in_at_once:  # only when it was one of the few checked
+            assert PASSWORD in checked_passwords
+        # Each check happened under the count: never more than the limit without a success.
+        assert len([p for p in checked_passwords if p != PASSWORD]) <= 2 * 5
+
+
+async def test_forty_concurrent_guesses_from_one_address_count_for_that_address(
+    deps, checked_passwords
+):
+    statuses = await _concurrent_logins(
+        deps, [(f"guess{n}@school.example", "not the password!") for n in range(40)]
+    )
+    assert statuses == [200] * 40
+    async with deps.storage.transaction() as tx:
+        keys = (await tx.session.execute(select(col(LoginAttempt.key)))).scalars().all()
+    assert keys.count("ip:127.0.0.1") == 20  # the address limit, not 40
+    async with console_client(deps) as fresh:  # a real account, from the same address
+        refused = await log_in(fresh, "cor@school.example", PASSWORD)
+        assert refused.status == 200 and session_cookie(fresh) is None
+    assert checked_passwords == []
+
+
 # ---------------------------------------------------------------------------- CSRF
 
 
@@ -114,8 +200,8 @@ async def test_post_without_or_with_a_wrong_csrf_token_is_forbidden(deps):
             assert wrong.status == 403
         async with client.post(
             "/inbox/logout", json={"csrf_token": "x"}, allow_redirects=False
-        ) as as_json:
-            assert as_json.status == 403
+        ) as as_json:  # a JSON body is not a form: refused before the token is looked for
+            assert as_json.status == 400
         async with client.get("/inbox") as still:  # nothing happened: still signed in
             assert still.status == 200
             token = csrf_in(await still.text())

@@ -25,6 +25,7 @@ from bot.core.callbacks import number as id_in
 from bot.core.deps import Deps
 from bot.core.messenger import Button, Outgoing
 from bot.core.render import DEFAULT_LOCALE
+from bot.core.text import is_clean, strip_controls
 from bot.delivery.dispatcher import enqueue, row
 from bot.inbox.service import InboxService
 from bot.privacy.service import ConsentService
@@ -130,8 +131,11 @@ def kind_rules(path: Path, topics: tuple[str, ...]) -> dict[str, KindRule]:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Read offers from a CSV (header row) or YAML (a list of mappings) file."""
-    content = path.read_text(encoding="utf-8-sig")
+    """Read offers from a CSV (header row) or YAML (a list of mappings) file (UTF-8)."""
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise OfferImportError([RowError(0, "file", "offers.error_encoding")]) from None
     if path.suffix.lower() in (".yaml", ".yml"):
         data = yaml.safe_load(content) or []
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
@@ -178,6 +182,11 @@ class CampaignService:
             found.append(RowError(number, field, reason, str(value)[:80]))
 
         get = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}.get
+        # The text boundary (bot.core.text): no NUL or other control character is stored.
+        for name, value in raw.items():
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and not is_clean(v) for v in [name, *values]):
+                bad(strip_controls(str(name)).strip().lower(), "offers.error_characters")
         kind = str(get("kind") or "").strip().lower()
         if kind not in {k.value for k in OfferKind}:
             bad("kind", "offers.error_kind", kind)

@@ -17,6 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from bot.core.clock import Clock
 from bot.core.settings import Settings
+from bot.staff.passwords import MIN_PASSWORD_LENGTH as MIN_PASSWORD_LENGTH
+from bot.staff.passwords import password_problem
 from storage.models import StaffMember, Team, WebSession
 from storage.repositories import ConflictError, Storage, Tx
 from storage.staff import (
@@ -31,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 ROLES = ("admin", "coordinator")
 ADMIN = "admin"
-MIN_PASSWORD_LENGTH = 12
+TEMPORARY_PASSWORD_HOURS = 24
+_TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
 IP_MAX_FAILURES = 20  # per address per lock-out window: many accounts, one attacker
 LOGIN_FORM_TTL = timedelta(hours=1)
 
@@ -50,6 +53,27 @@ class NotFoundError(StaffError):
 
 class InvalidInputError(StaffError):
     """A role, e-mail address, code or password that is not acceptable."""
+
+
+class WeakPasswordError(InvalidInputError):
+    """A new password the policy refuses; ``reason`` names the rule (``web.password_*``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the password is refused: {reason}")
+        self.reason = reason
+
+
+def check_new_password(password: str, email: str, name: str) -> None:
+    """Raise :class:`WeakPasswordError` unless the policy accepts ``password``."""
+    reason = password_problem(password, email=email, name=name)
+    if reason is not None:
+        raise WeakPasswordError(reason)
+
+
+def temporary_password() -> str:
+    """Return a random one-time password an admin can read out: 4 groups of 4."""
+    chars = [secrets.choice(_TEMPORARY_ALPHABET) for _ in range(16)]
+    return "-".join("".join(chars[i : i + 4]) for i in range(0, 16, 4))
 
 
 @dataclass(frozen=True)
@@ -85,6 +109,7 @@ class Principal:
     teams: tuple[TeamView, ...]
     csrf_token: str
     token_hash: str
+    must_change_password: bool = False  # signed in with an admin's temporary password
 
     @property
     def is_admin(self) -> bool:
@@ -158,10 +183,7 @@ class StaffService:
             raise InvalidInputError("the name must be 1 to 128 characters")
         if role not in ROLES:
             raise InvalidInputError(f"role must be one of {', '.join(ROLES)}")
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise InvalidInputError(
-                f"the password must be at least {MIN_PASSWORD_LENGTH} characters"
-            )
+        check_new_password(password, email, display_name)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         try:
             async with self._storage.transaction() as tx:
@@ -239,6 +261,52 @@ class StaffService:
             await repos.staff.set_active(member.id, active=False)
             ended = await repos.sessions.delete_for_staff(member.id)
         logger.info("staff member %s disabled; %d sessions ended", member.id, ended)
+
+    async def set_password(self, email: str, password: str) -> None:
+        """Give a member a new password (the CLI) and end all their console sessions.
+
+        Raises:
+            NotFoundError: no staff member has this e-mail address.
+            WeakPasswordError: the policy refuses the password.
+        """
+        email = normalise_email(email)
+        async with self._storage.transaction() as tx:
+            member = await tx.staff.by_email(email)
+        if member is None or member.id is None:
+            raise NotFoundError(f"no staff member with e-mail {email}")
+        check_new_password(password, member.email, member.display_name)
+        password_hash = await asyncio.to_thread(self._hasher.hash, password)
+        async with self._storage.transaction() as tx:
+            repos = _Repos(tx)
+            await repos.staff.set_password(member.id, password_hash)
+            ended = await repos.sessions.delete_for_staff(member.id)
+            repos.audit.record(None, "reset:password", str(member.id), self._clock.now())
+        logger.info("staff member %s got a new password; %d sessions ended", member.id, ended)
+
+    async def reset_password(self, admin_id: int, staff_id: int) -> tuple[str, datetime]:
+        """Give a member a temporary password (an admin, in the console); end their sessions.
+
+        The password works for ``TEMPORARY_PASSWORD_HOURS`` and only to choose a new one.
+        Returns it (to show once; only its hash is stored) and when it stops working.
+
+        Raises:
+            NotFoundError: no staff member with this id.
+        """
+        password = temporary_password()
+        password_hash = await asyncio.to_thread(self._hasher.hash, password)
+        now = self._clock.now()
+        until = now + timedelta(hours=TEMPORARY_PASSWORD_HOURS)
+        async with self._storage.transaction() as tx:
+            repos = _Repos(tx)
+            member = await repos.staff.by_id(staff_id)
+            if member is None:
+                raise NotFoundError(f"no staff member {staff_id}")
+            await repos.staff.set_password(staff_id, password_hash, until)
+            ended = await repos.sessions.delete_for_staff(staff_id)
+            repos.audit.record(admin_id, "reset:password", str(staff_id), now)
+        logger.info("staff member %s reset the password of %s", admin_id, staff_id)
+        logger.info("%d sessions of staff member %s ended", ended, staff_id)
+        return password, until
 
     async def add_team(self, code: str, name: str, *, default: bool = False) -> TeamView:
         """Create a team; ``default`` makes it the one that gets unrouted conversations.
@@ -437,33 +505,39 @@ class ConsoleAuth:
         email = normalise_email(email)
         ip_key = f"ip:{ip}"
         now = self._clock.now()
+        since = now - self._window
         async with self._storage.transaction() as tx:
             repos = _Repos(tx)
-            await repos.attempts.purge(now - self._window)
-            since = now - self._window
-            locked = (
-                await repos.attempts.failures_since(email, since)
-                >= self._settings.login_max_failures
-                or await repos.attempts.failures_since(ip_key, since) >= IP_MAX_FAILURES
+            # The purge is a write, so on SQLite this transaction holds the one writer lock
+            # from here on; counting and recording below are then one step (see reserve).
+            await repos.attempts.purge(since)
+            # The attempt counts as a failure from now on, before the password is checked, so
+            # concurrent guesses cannot all pass the count before any of them is recorded.
+            reserved = await repos.attempts.reserve(
+                [(email, self._settings.login_max_failures), (ip_key, IP_MAX_FAILURES)],
+                since,
+                now,
             )
-            member = None if locked else await repos.staff.by_email(email)
-        if locked:
+            member = None if reserved is None else await repos.staff.by_email(email)
+        if reserved is None:
             # Same work as a real check, so the answer's timing does not reveal the lock.
             await asyncio.to_thread(self._verify, None, password)
             logger.warning("console login refused: locked out (address or account)")
             return None
 
-        usable = member is not None and member.active and member.password_hash is not None
+        usable = (
+            member is not None
+            and member.active
+            and member.password_hash is not None
+            and (member.password_temporary_until is None or member.password_temporary_until > now)
+        )
         stored = member.password_hash if usable and member is not None else None
         valid = await asyncio.to_thread(self._verify, stored, password)
         now = self._clock.now()
         if not valid or member is None or member.id is None:
-            async with self._storage.transaction() as tx:
-                repos = _Repos(tx)
-                repos.attempts.record(email, success=False, now=now)
-                repos.attempts.record(ip_key, success=False, now=now)
-                if member is not None:
-                    repos.audit.record(member.id, "login_failed", None, now)
+            if member is not None:  # the failure itself was recorded by reserve
+                async with self._storage.transaction() as tx:
+                    _Repos(tx).audit.record(member.id, "login_failed", None, now)
             logger.info("console login failed")
             return None
 
@@ -475,7 +549,9 @@ class ConsoleAuth:
         csrf = secrets.token_urlsafe(32)
         async with self._storage.transaction() as tx:
             repos = _Repos(tx)
-            repos.attempts.record(email, success=True, now=now)
+            email_attempt, ip_attempt = reserved
+            await repos.attempts.succeeded(email_attempt)  # clears the address's count
+            await repos.attempts.withdraw(ip_attempt)  # a success is no guess from this address
             await repos.sessions.purge_expired(now)
             repos.sessions.add(
                 WebSession(
@@ -501,6 +577,7 @@ class ConsoleAuth:
                 teams=teams,
                 csrf_token=csrf,
                 token_hash=hash_token(token),
+                must_change_password=member.password_temporary_until is not None,
             ),
         )
 
@@ -540,7 +617,52 @@ class ConsoleAuth:
             teams=teams,
             csrf_token=web_session.csrf_token,
             token_hash=token_hash,
+            must_change_password=member.password_temporary_until is not None,
         )
+
+    async def change_password(self, principal: Principal, current: str, new: str) -> str | None:
+        """Change the signed-in member's own password; return why not, or None when done.
+
+        The current password is checked as a sign-in is, under the same lock-out (so this
+        form is no way around it). Done, every other session of the member ends; this one
+        stays. Reasons: ``current_wrong`` and those of :func:`password_problem`.
+        """
+        now = self._clock.now()
+        since = now - self._window
+        async with self._storage.transaction() as tx:
+            repos = _Repos(tx)
+            await repos.attempts.purge(since)
+            reserved = await repos.attempts.reserve(
+                [(principal.email, self._settings.login_max_failures)], since, now
+            )
+            member = await repos.staff.by_id(principal.staff_id)
+        stored = member.password_hash if member is not None and reserved is not None else None
+        if not await asyncio.to_thread(self._verify, stored, current) or member is None:
+            async with self._storage.transaction() as tx:
+                _Repos(tx).audit.record(principal.staff_id, "refused:password", None, now)
+            return "current_wrong"
+        assert reserved is not None
+        async with self._storage.transaction() as tx:
+            await _Repos(tx).attempts.withdraw(reserved[0])  # the right password: no guess
+        reason = password_problem(new, email=member.email, name=member.display_name)
+        if reason is None and hmac.compare_digest(current.encode(), new.encode()):
+            reason = "unchanged"
+        if reason is not None:
+            return reason
+        password_hash = await asyncio.to_thread(self._hasher.hash, new)
+        async with self._storage.transaction() as tx:
+            repos = _Repos(tx)
+            await repos.staff.set_password(principal.staff_id, password_hash)
+            ended = await repos.sessions.delete_for_staff(
+                principal.staff_id, keep=principal.token_hash
+            )
+            repos.audit.record(principal.staff_id, "change:password", None, self._clock.now())
+        logger.info(
+            "staff member %s changed their password; %d other sessions ended",
+            principal.staff_id,
+            ended,
+        )
+        return None
 
     async def logout(self, principal: Principal) -> None:
         """Delete the server-side session, so the cookie is worthless even if replayed."""

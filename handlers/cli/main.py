@@ -25,7 +25,14 @@ from bot.core.logs import configure_logging
 from bot.core.messenger import QueueOnlyMessenger
 from bot.core.render import Renderer
 from bot.core.settings import Settings
-from bot.staff.service import MIN_PASSWORD_LENGTH, ROLES, StaffError, StaffService
+from bot.core.text import TextError, checked_text
+from bot.staff.service import (
+    MIN_PASSWORD_LENGTH,
+    ROLES,
+    StaffError,
+    StaffService,
+    WeakPasswordError,
+)
 from handlers.graph import build_graph, make_deps
 from storage.db import make_engine
 from storage.migrate import upgrade
@@ -55,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--team", action="append", default=[], metavar="CODE", help="team code (repeatable)"
     )
+    password = staff_actions.add_parser(
+        "password",
+        help="give a staff member a new password and end their console sessions",
+        description=f"The password is asked for, or read from {PASSWORD_ENV} (scripts).",
+    )
+    password.add_argument("email")
     staff_actions.add_parser("list", help="list staff members")
     disable = staff_actions.add_parser("disable", help="disable a staff member, end sessions")
     disable.add_argument("email")
@@ -183,7 +196,8 @@ async def _check_group(settings: Settings, chat_id: int) -> None:
 
 async def _staff(settings: Settings, args: argparse.Namespace) -> None:
     """Run a ``staff`` or ``teams`` action against the (migrated) database."""
-    password = _new_password() if args.command == "staff" and args.action == "add" else ""
+    asks = args.command == "staff" and args.action in ("add", "password")
+    password = _new_password() if asks else ""
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
@@ -192,6 +206,9 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> None:
             member = await service.add_staff(args.email, args.name, args.role, password, args.team)
             teams = ", ".join(member.teams) or "no team"
             _out(f"added {member.email} ({member.role}; {teams})")
+        elif args.command == "staff" and args.action == "password":
+            await service.set_password(args.email, password)
+            _out(f"new password set for {args.email.strip().lower()}; their sessions are ended")
         elif args.command == "staff" and args.action == "list":
             members = await service.list_staff()
             for m in members:
@@ -222,6 +239,9 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> None:
                 _out(f"{t.code}\t{t.name}" + ("\tdefault" if t.is_default else ""))
             if not teams_:
                 _out("no teams yet: add one with `alumnibot teams add`")
+    except WeakPasswordError as error:
+        words = Renderer(settings.content_dir).label(f"web.password_{error.reason}", "en")
+        raise SystemExit(f"error: {words}") from None
     except StaffError as error:
         raise SystemExit(f"error: {error}") from None
     finally:
@@ -377,11 +397,25 @@ def _local(settings: Settings, moment: datetime) -> str:
     return moment.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def _check_arguments(args: argparse.Namespace, settings: Settings) -> None:
+    """Refuse arguments with NUL or other control characters (the text boundary)."""
+    for value in vars(args).values():
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str):
+                continue
+            try:
+                checked_text(item, max_length=1000)
+            except TextError as error:
+                words = Renderer(settings.content_dir).label(f"web.bad_request_{error}", "en")
+                raise SystemExit(f"error: {words}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level)
+    _check_arguments(args, settings)
     if args.command == "db":
         asyncio.run(_db_upgrade(settings))
     elif args.command in ("staff", "teams"):

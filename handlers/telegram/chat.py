@@ -26,6 +26,7 @@ from telegram.ext import (
 
 from bot.chat.commands import COMMANDS, names
 from bot.core.inbound import Inbound, StaffInbound
+from bot.core.text import strip_controls
 from bot.staff.service import STAFF_LINK_PREFIX
 from handlers.telegram.context import AlumniContext
 from handlers.telegram.rights import check_staff_groups
@@ -98,15 +99,18 @@ def to_inbound(update: Update) -> Inbound:
         message_id = query.message.message_id if query.message else None
     else:
         message_id = message.message_id if message is not None else None
+    text = (message.text or message.caption) if message is not None else None
+    # The text boundary: Telegram delivers valid UTF-8, but NUL and other control characters
+    # get through, and PostgreSQL refuses NUL. Dropped, so the message itself still arrives.
     return Inbound(
         chat_id=chat.id,
         update_id=update.update_id,
-        text=(message.text or message.caption) if message is not None else None,
-        data=query.data if query is not None else None,
+        text=strip_controls(text) if text is not None else None,
+        data=strip_controls(query.data) if query is not None and query.data is not None else None,
         message_id=message_id,
         media=media,
         file_id=file_id,
-        first_name=user.first_name if user else None,
+        first_name=strip_controls(user.first_name) if user else None,
         language_code=user.language_code if user else None,
     )
 
@@ -199,6 +203,7 @@ async def relay_staff_message(update: Update, context: AlumniContext) -> None:
     if message is None or update.effective_chat is None:
         return
     media, file_id = media_of(message)
+    text = message.text or message.caption
     context.update_claimed = True
     await context.graph.inbox.staff_message(
         StaffInbound(
@@ -208,7 +213,7 @@ async def relay_staff_message(update: Update, context: AlumniContext) -> None:
             thread_id=message.message_thread_id if message.is_topic_message else None,
             user_id=message.from_user.id if message.from_user else None,
             sender_chat_id=message.sender_chat.id if message.sender_chat else None,
-            text=message.text or message.caption,
+            text=strip_controls(text) if text is not None else None,
             media=media,
             file_id=file_id,
         )

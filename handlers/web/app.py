@@ -17,6 +17,7 @@ from handlers.web.security import (
     add_security_headers,
     check_access,
     check_csrf,
+    check_input,
     load_session,
 )
 
@@ -46,10 +47,13 @@ def console_app(graph: Graph, *, bot_username: str | None = None) -> web.Applica
         links=graph.staff_links,
         bot_username=bot_username,
     )
-    # Order matters: the session is loaded before the role check, and the role check runs
-    # before the CSRF check, so a signed-out POST is sent to the login form.
+    # Order matters: the session is loaded first (the 400 page shows who is signed in);
+    # then every query and form is read and checked once, so bad input gets 400 on every
+    # route, signed in or not; the role check runs before the CSRF check, so a signed-out
+    # POST is sent to the login form.
     app = web.Application(
-        middlewares=[load_session, check_access, check_csrf], client_max_size=_MAX_BODY
+        middlewares=[load_session, check_input, check_access, check_csrf],
+        client_max_size=_MAX_BODY,
     )
     app[CONSOLE] = console
     app.on_response_prepare.append(add_security_headers)
@@ -75,6 +79,9 @@ def console_app(graph: Graph, *, bot_username: str | None = None) -> web.Applica
     app.router.add_get("/account/telegram", account.show_telegram)
     app.router.add_post("/account/telegram", account.make_link)
     app.router.add_post("/account/telegram/unlink", account.unlink)
+    app.router.add_get("/account/password", account.show_password)
+    app.router.add_post("/account/password", account.change_password)
+    app.router.add_post(r"/inbox/staff/{id:\d{1,12}}/password", account.reset_password)
     app.router.add_get("/inbox/login", auth.show_login)
     app.router.add_post("/inbox/login", auth.log_in)
     app.router.add_post("/inbox/logout", auth.log_out)

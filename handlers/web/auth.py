@@ -12,6 +12,7 @@ from handlers.web.security import (
     access,
     clear_cookie,
     client_ip,
+    form_of,
     login_cookie_name,
     session_cookie_name,
     set_cookie,
@@ -51,7 +52,7 @@ async def show_login(request: web.Request) -> web.StreamResponse:
 async def log_in(request: web.Request) -> web.StreamResponse:
     """Check the credentials; on success start a new session, else the one generic error."""
     console = console_of(request)
-    form = await request.post()
+    form = form_of(request)
     email = form.get("email")
     password = form.get("password")
     if not isinstance(email, str) or not isinstance(password, str) or len(password) > 1024:
@@ -63,7 +64,10 @@ async def log_in(request: web.Request) -> web.StreamResponse:
     previous = principal_of(request)
     if previous is not None:  # signing in again ends the old session
         await console.auth.logout(previous)
-    response = web.HTTPSeeOther("/inbox")
+    # A temporary password (an admin's reset) is good for one thing: choosing a new one.
+    response = web.HTTPSeeOther(
+        "/account/password" if new.principal.must_change_password else "/inbox"
+    )
     set_cookie(
         response,
         console.settings,
@@ -89,7 +93,7 @@ async def log_out(request: web.Request) -> web.StreamResponse:
 async def choose_language(request: web.Request) -> web.StreamResponse:
     """Remember the staff member's page language in a cookie and go back."""
     console = console_of(request)
-    form = await request.post()
+    form = form_of(request)
     locale = form.get("locale")
     target = form.get("next")
     if not isinstance(target, str) or not _local_path(target):

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from bot.inbox.desk import STATUSES, MissingError, RefusedError, marker_of
 from handlers.web.pages import console_of, signed_in
-from handlers.web.security import ADMIN, PUBLIC, STAFF, access, forbidden
+from handlers.web.security import ADMIN, PUBLIC, STAFF, access, forbidden, form_of
 
 ACTIONS = frozenset({"reply", "note", "canned", "assign", "move", "close"})
 _MAX_SEARCH = 100
@@ -118,7 +118,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     if action not in ACTIONS:
         raise web.HTTPNotFound()
     conversation_id = _conversation_id(request)
-    form = await request.post()
+    form = form_of(request)
     try:
         await console.desk.act(signed_in(request), conversation_id, action, form)
     except MissingError:

@@ -18,7 +18,7 @@ from bot.campaigns.segments import ACTIVE_DAYS, SITUATIONS, Filters, Form
 from bot.campaigns.service import LIST_FIELDS
 from bot.campaigns.studio import CONTROL_ACTIONS, KINDS, NotFoundError, OfferRefusedError
 from handlers.web.pages import console_of, pick_page_locale, signed_in
-from handlers.web.security import STAFF, access, forbidden
+from handlers.web.security import STAFF, access, forbidden, form_of
 from storage.models import Offer
 
 _MAX_NAME = 64
@@ -86,7 +86,7 @@ async def create_offer(request: web.Request) -> web.StreamResponse:
     """Validate the form as the import validates a row; save it, or show every error."""
     console = console_of(request)
     principal = signed_in(request)
-    row = console.studio.offer_row(await request.post())
+    row = console.studio.offer_row(form_of(request))
     offer, reasons = await console.studio.create_offer(principal, row)
     if offer is None:
         return await _offers_page(request, row=row, errors=_words(request, reasons), status=422)
@@ -98,7 +98,7 @@ async def create_offer(request: web.Request) -> web.StreamResponse:
 async def preview_offer(request: web.Request) -> web.StreamResponse:
     """Return the push for the form as it stands, as JSON (the form's script asks while typing)."""
     console = console_of(request)
-    form = await request.post()
+    form = form_of(request)
     locale = form.get("preview_locale")
     view = await console.studio.preview(
         signed_in(request),
@@ -167,7 +167,7 @@ async def _posted_offer(request: web.Request, *, as_json: bool = False) -> tuple
     """
     console = console_of(request)
     principal = signed_in(request)
-    form = await request.post()
+    form = form_of(request)
     offer_id = _id(form.get("offer"))
     if offer_id is None:
         raise web.HTTPNotFound()

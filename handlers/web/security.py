@@ -13,11 +13,14 @@ import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from aiohttp.web_urldispatcher import MatchInfoError
+from multidict import MultiDict, MultiDictProxy
 
 from bot.core.settings import Settings
+from bot.core.text import ENCODING, TextError, checked_text
 from handlers.web.pages import PRINCIPAL, console_of, principal_of
 
 logger = logging.getLogger(__name__)
@@ -29,6 +32,11 @@ PUBLIC, STAFF, ADMIN = "public", "staff", "admin"
 _ACCESS_ATTR = "console_access"
 CSRF_FIELD = "csrf_token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# With an admin's temporary password a member may only choose a new one (or leave).
+WHILE_TEMPORARY = frozenset({"/account/password", "/inbox/logout", "/inbox/language"})
+_MAX_FIELDS = 500  # the composer has the most fields: ~100 checkboxes
+_MAX_NAME_LENGTH = 64
+FORM: web.RequestKey[MultiDictProxy[str]] = web.RequestKey("form", MultiDictProxy)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -146,6 +154,117 @@ async def check_access(request: web.Request, handler: Handler) -> web.StreamResp
     if level == ADMIN and principal is not None and not principal.is_admin:
         logger.warning("staff member %s refused an admin page", principal.staff_id)
         return forbidden(request)
+    if (
+        level != PUBLIC
+        and principal is not None
+        and principal.must_change_password
+        and request.path not in WHILE_TEMPORARY
+    ):
+        raise web.HTTPSeeOther("/account/password")
+    return await handler(request)
+
+
+class BadInputError(Exception):
+    """A request body or query this console will not read; ``reason`` picks the words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _checked_pairs(pairs: list[tuple[str, str]]) -> MultiDictProxy[str]:
+    """Return the fields as a read-only form once every name and value passes the text check."""
+    if len(pairs) > _MAX_FIELDS:
+        raise BadInputError("length")
+    form: MultiDict[str] = MultiDict()
+    for name, value in pairs:
+        form.add(checked_text(name, max_length=_MAX_NAME_LENGTH), checked_text(value))
+    return MultiDictProxy(form)
+
+
+def _parse_urlencoded(text: str) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(
+            text,
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=_MAX_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise BadInputError(ENCODING) from None
+    except ValueError:  # more fields than max_num_fields
+        raise BadInputError("length") from None
+
+
+def _utf8_charset(charset: str | None) -> bool:
+    return charset is None or charset.lower().replace("_", "-") in ("utf-8", "utf8")
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str]:
+    """Read a POSTed form strictly: UTF-8 only, every field through the text check.
+
+    A url-encoded or multipart form is read; an empty body is an empty form; any other body
+    (JSON, a file, a charset other than UTF-8, a truncated or boundless multipart) is
+    refused with :class:`BadInputError`, before anything looks at it.
+    """
+    if not request.body_exists:
+        return MultiDictProxy(MultiDict())
+    content_type = request.content_type
+    if content_type == "application/x-www-form-urlencoded":
+        if not _utf8_charset(request.charset):
+            raise BadInputError(ENCODING)
+        body = await request.read()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadInputError(ENCODING) from None
+        return _checked_pairs(_parse_urlencoded(text))
+    if content_type == "multipart/form-data":
+        if not _utf8_charset(request.charset):
+            raise BadInputError(ENCODING)
+        try:
+            posted = await request.post()
+        except (ValueError, LookupError, AssertionError):
+            # aiohttp's parser: truncated body, no boundary, unknown or wrong part charset.
+            raise BadInputError("malformed") from None
+        pairs = []
+        for name, value in posted.items():
+            if not isinstance(value, str):  # the console takes no files
+                raise BadInputError("malformed")
+            pairs.append((name, value))
+        return _checked_pairs(pairs)
+    if not await request.read():  # a content type but nothing in it
+        return MultiDictProxy(MultiDict())
+    raise BadInputError("malformed")
+
+
+def check_query(request: web.Request) -> None:
+    """Refuse a query string that is not UTF-8 or holds a refused character."""
+    _checked_pairs(_parse_urlencoded(request.rel_url.raw_query_string))
+
+
+def form_of(request: web.Request) -> MultiDictProxy[str]:
+    """Return the request's form, read and checked by :func:`check_input` (empty for GET)."""
+    return request.get(FORM) or MultiDictProxy(MultiDict())
+
+
+@web.middleware
+async def check_input(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Read and check the query and any form once, for every route; bad input gets 400.
+
+    Handlers read the form with :func:`form_of`, never ``request.post()``, so no route can
+    see text that did not pass the boundary check of :mod:`bot.core.text`.
+    """
+    try:
+        check_query(request)
+        if request.method not in _SAFE_METHODS:
+            request[FORM] = await read_form(request)
+    except (BadInputError, TextError) as error:
+        logger.warning(
+            "console %s %s refused: bad input (%s)", request.method, request.path, error
+        )
+        return bad_request(request, str(error))
     return await handler(request)
 
 
@@ -154,8 +273,7 @@ async def check_csrf(request: web.Request, handler: Handler) -> web.StreamRespon
     """Refuse any state-changing request without the right CSRF token (403)."""
     if request.method in _SAFE_METHODS:
         return await handler(request)
-    form = await request.post()
-    given = form.get(CSRF_FIELD)
+    given = form_of(request).get(CSRF_FIELD)
     given = given if isinstance(given, str) else ""
     console = console_of(request)
     principal = principal_of(request)
@@ -177,3 +295,8 @@ async def check_csrf(request: web.Request, handler: Handler) -> web.StreamRespon
 def forbidden(request: web.Request) -> web.Response:
     """Render the 403 page."""
     return console_of(request).pages.render(request, "forbidden.html", status=403)
+
+
+def bad_request(request: web.Request, reason: str) -> web.Response:
+    """Render the 400 page; ``reason`` (encoding, characters, length, malformed): its words."""
+    return console_of(request).pages.render(request, "bad_request.html", status=400, reason=reason)
