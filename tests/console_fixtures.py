@@ -24,6 +24,7 @@ from bot.core.settings import Settings
 from bot.staff.service import StaffService
 from handlers.graph import build_graph, make_deps
 from handlers.telegram.app import AlumniApplication
+from handlers.telegram.messenger import fits as telegram_fits
 from handlers.web import console_app
 from storage.db import make_engine
 from storage.repositories import Storage
@@ -54,7 +55,7 @@ async def console_deps(settings: Settings, clock: FrozenClock) -> AsyncIterator[
     try:
         yield make_deps(
             settings,
-            messenger=QueueOnlyMessenger("the test console"),
+            messenger=QueueOnlyMessenger("the test console", fits=telegram_fits),
             clock=clock,
             storage=storage,
         )

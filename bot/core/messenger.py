@@ -6,7 +6,7 @@ Services never import ``telegram``: they build :class:`Outgoing` messages and ha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -142,6 +142,10 @@ class Messenger(Protocol):
         """Return the seconds the messenger wants between two messages to ``chat_id``."""
         ...
 
+    def fits(self, text: str) -> bool:
+        """Return whether ``text`` (the message markup as sent) fits in one message."""
+        ...
+
     async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
         """Send one outbox message; return its message id or raise a ``DeliveryError``."""
         ...
@@ -178,8 +182,17 @@ class QueueOnlyMessenger:
     them. Anything that would talk to Telegram directly raises ``RuntimeError``.
     """
 
-    def __init__(self, process: str = "this process") -> None:
+    def __init__(
+        self, process: str = "this process", fits: Callable[[str], bool] | None = None
+    ) -> None:
+        """Queue only.
+
+        Args:
+            process: named in the refusal of a direct send.
+            fits: the sending messenger's rule for the size of one message.
+        """
         self._refusal = f"{process} queues messages; the running bot sends them"
+        self._fits = fits
 
     async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
         """Refuse: replies are sent by the running bot."""
@@ -188,6 +201,10 @@ class QueueOnlyMessenger:
     def interval(self, chat_id: int) -> float:
         """Nothing is sent from here: no pacing."""
         return 0.0
+
+    def fits(self, text: str) -> bool:
+        """The running bot's messenger decides: ``fits`` given at construction, if any."""
+        return self._fits(text) if self._fits is not None else True
 
     async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
         """Refuse: the outbox is sent by the running bot."""

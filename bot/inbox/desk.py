@@ -23,7 +23,6 @@ from storage.repositories import Tx
 
 STATUSES = (InboxStatus.OPEN.value, InboxStatus.WAITING.value, InboxStatus.CLOSED.value)
 MEDIA_KINDS = frozenset({"photo", "document", "voice", "video", "audio", "sticker"})
-MAX_TEXT = 4096  # Telegram's limit for one text message
 Words = Callable[[str], str]
 _TAG = re.compile(r"<[^>]*>")
 
@@ -112,11 +111,19 @@ class Desk(ConsoleService):
         self.renderer = deps.renderer
         self.catalogue = deps.catalogue
         self.service = service
+        self.fits = deps.messenger.fits
         # The card is for staff: its labels are in the staff's language, not the alumnus'.
         self.staff_locale = deps.settings.staff_locale
         super().__init__(deps.settings, wake)
 
     # ------------------------------------------------------------------ helpers
+
+    def _text(self, value: object) -> str | None:
+        """Return a form's text, trimmed, if it fits in one message once escaped."""
+        if not isinstance(value, str):
+            return None
+        text = value.strip()
+        return text if text and self.fits(html.escape(text, quote=False)) else None
 
     @staticmethod
     def overdue(conversation: InboxConversation) -> bool:
@@ -285,7 +292,7 @@ class Desk(ConsoleService):
             if staff is None or not await service.may_act(tx, staff, conversation.team_id):
                 raise RefusedError()
             closed = conversation.status == InboxStatus.CLOSED.value
-            text = _text(form.get("text"))
+            text = self._text(form.get("text"))
             if action == "reply" and text and not closed:
                 await service.reply(tx, conversation, staff, text=text, via="web")
             elif action == "note" and text:
@@ -322,14 +329,6 @@ class Desk(ConsoleService):
 def _plain(telegram_html: str) -> str:
     """Return the text of Telegram HTML written by the bot (the page escapes it again)."""
     return html.unescape(_TAG.sub("", telegram_html))
-
-
-def _text(value: object) -> str | None:
-    """Return a form's text, trimmed, if it is a usable message."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    return text if text and len(text) <= MAX_TEXT else None
 
 
 def _int(value: object) -> int:

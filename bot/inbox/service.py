@@ -74,7 +74,6 @@ RATING_BUTTON = CALLBACKS.declare("r", _parse_rating, longest="999999999999:5")
 SUMMARY_MESSAGES = 10  # how much history a recreated topic repeats
 DEFAULT_REMINDER_HOURS = 8.0
 DEFAULT_BURST_SECONDS = 10.0
-TEXT_LIMIT = 4096  # Telegram's limit for one message's text
 # A relay the bot lacks the rights for is tried again this often until an admin gives them
 # (or sooner: the bot's check of its staff groups releases them).
 RIGHTS_RETRY_SECONDS = 300.0
@@ -704,10 +703,10 @@ class InboxService:
 
         The group is at its limit when ``burst_backlog`` or more rows wait for it. Then the
         conversation's newest relay, if it is a text (or a copied alumnus text) that has not
-        been sent, becomes one message holding every text in order, within Telegram's 4096
-        characters; anything else (media, a relay already being sent, a full message) gets
-        its own row. The outbox row keeps the key of every part it carries; the messages
-        themselves are kept in the conversation whatever happens here.
+        been sent, becomes one message holding every text in order, as long as the messenger
+        says it fits in one message; anything else (media, a relay already being sent, a
+        full message) gets its own row. The outbox row keeps the key of every part it
+        carries; the messages themselves are kept in the conversation whatever happens here.
         """
         if await tx.inbox.queued_for_group(chat_id) < self.burst_backlog:
             return False
@@ -721,11 +720,7 @@ class InboxService:
             count=len(parts),
             history=[{"direction": p["direction"], "text": Markup(p["html"])} for p in parts],
         )
-        # Telegram's limit counts characters of the text after entity parsing (tdlib's
-        # utf8_length of the parsed text; the Bot API docs say "after entities parsing").
-        # This measures the HTML source in UTF-16 units, which is never less: a merge may
-        # stop a little early, never go over. Kept for that safety.
-        if len(text.encode("utf-16-le")) // 2 > TEXT_LIMIT:
+        if not self.deps.messenger.fits(text):
             return False
         payload = {
             "kind": "relay",

@@ -34,6 +34,7 @@ from bot.staff.service import (
     WeakPasswordError,
 )
 from handlers.graph import build_graph, make_deps
+from handlers.telegram.messenger import fits as telegram_fits
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.repositories import Storage
@@ -305,7 +306,7 @@ async def _campaigns(settings: Settings, args: argparse.Namespace) -> None:
         graph = build_graph(
             make_deps(
                 settings,
-                messenger=QueueOnlyMessenger("the command line"),
+                messenger=QueueOnlyMessenger("the command line", fits=telegram_fits),
                 storage=Storage(engine),
             )
         )

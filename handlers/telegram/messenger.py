@@ -88,6 +88,20 @@ def chat_interval(chat_id: int, group_per_minute: float = GROUP_MESSAGES_PER_MIN
     return 60.0 / group_per_minute if chat_id < 0 else PRIVATE_CHAT_INTERVAL
 
 
+TEXT_LIMIT = 4096  # Telegram: characters of one message's text
+
+
+def fits(text: str) -> bool:
+    """Whether an HTML text fits in one Telegram message.
+
+    Telegram counts characters of the text after entity parsing (tdlib's utf8_length of the
+    parsed text; the Bot API docs say "after entities parsing"). This measures the HTML
+    source in UTF-16 units, which is never less: a text may be judged too long a little
+    early, never too late. Kept for that safety.
+    """
+    return len(text.encode("utf-16-le")) // 2 <= TEXT_LIMIT
+
+
 # How long a direct reply may wait in all for Telegram's "retry after": a person just did
 # something and waits for the answer. A longer wait hands the rest to the outbox.
 PERFORM_WAIT = 5.0
@@ -122,6 +136,10 @@ class TelegramMessenger:
     def interval(self, chat_id: int) -> float:
         """Seconds between two messages to ``chat_id`` (see :func:`chat_interval`)."""
         return chat_interval(chat_id, self._group_per_minute)
+
+    def fits(self, text: str) -> bool:
+        """Whether ``text`` fits in one message (see :func:`fits`)."""
+        return fits(text)
 
     async def perform(self, chat_id: int, actions: Sequence[Action]) -> None:
         """Send, edit and clear in order, as Telegram allows.
