@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,7 +42,7 @@ class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def enqueue(self, rows: Sequence[dict[str, Any]]) -> int:
+    async def enqueue(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """Insert rows; a ``dedupe_key`` seen before is skipped. Return how many were new."""
         if not rows:
             return 0
@@ -138,10 +138,10 @@ class OutboxRepository:
         )
         return {alumnus_id for alumnus_id in rows.scalars() if alumnus_id is not None}
 
-    async def record(self, outcomes: Sequence[dict[str, Any]]) -> None:
+    async def record(self, outcomes: Sequence[Mapping[str, Any]]) -> None:
         """Write outcomes in one round trip: dicts with ``id`` and the columns to set."""
         if outcomes:
-            await self._session.execute(update(OutboxMessage), list(outcomes))
+            await self._session.execute(update(OutboxMessage), [dict(o) for o in outcomes])
 
     async def mark_unreachable(self, alumni: Iterable[int], now: datetime) -> None:
         """Remember that these alumni blocked the bot."""

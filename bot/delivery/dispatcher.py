@@ -19,7 +19,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from bot.core.deps import Deps
 from bot.core.messenger import (
@@ -41,6 +41,37 @@ MAX_BACKOFF = 300.0
 PACER_RETRY = 1.0  # seconds before a row whose rate reservation failed is tried again
 
 
+class NewRow(TypedDict):
+    """One outbox row to insert (built by :func:`row`)."""
+
+    dedupe_key: str
+    chat_id: int
+    message_thread_id: int | None
+    campaign_id: int | None
+    alumnus_id: int | None
+    purpose: str | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    not_before: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class Outcome(TypedDict, total=False):
+    """What became of a claimed row: written back by ``OutboxRepository.record``."""
+
+    id: int | None
+    status: str
+    telegram_message_id: int
+    sent_at: datetime
+    not_before: datetime
+    attempts: int
+    lease_until: datetime | None
+    last_error: str | None
+    updated_at: datetime
+
+
 def payload_of(message: Outgoing) -> dict[str, Any]:
     """Serialise a message for the outbox."""
     return {
@@ -57,7 +88,7 @@ def outgoing_of(payload: dict[str, Any]) -> Outgoing:
     )
 
 
-async def enqueue(tx: Tx, item: dict[str, Any]) -> bool:
+async def enqueue(tx: Tx, item: NewRow) -> bool:
     """Queue one row (see :func:`row`) in the caller's transaction; False if queued before."""
     return await tx.outbox.enqueue([item]) == 1
 
@@ -74,7 +105,7 @@ def row(
     not_before: datetime | None = None,
     thread_id: int | None = None,
     campaign_id: int | None = None,
-) -> dict[str, Any]:
+) -> NewRow:
     """Build one outbox row: a ``message`` (kind text), or a ``payload`` of another kind.
 
     ``campaign_id`` ties a row to a campaign (its policy holds and caps it), ``purpose`` to
@@ -353,7 +384,7 @@ class Dispatcher:
         per_chat = await asyncio.gather(
             *(self._send_in_order(rows) for rows in by_chat.values()), return_exceptions=True
         )
-        by_id: dict[int | None, dict[str, Any]] = {}
+        by_id: dict[int | None, Outcome] = {}
         for chat_rows, result in zip(by_chat.values(), per_chat, strict=True):
             if isinstance(result, BaseException):
                 # Never happens by design (_send_in_order catches); if it does, the other
@@ -388,7 +419,7 @@ class Dispatcher:
 
     async def _recheck(
         self, tx: Tx, rows: Sequence[OutboxMessage], now: datetime
-    ) -> tuple[list[OutboxMessage], list[dict[str, Any]]]:
+    ) -> tuple[list[OutboxMessage], list[Outcome]]:
         """Check every claimed row again at send time, in the claim's transaction.
 
         Dropped here: rows whose consent is gone or whose person blocked the bot. Then each
@@ -401,7 +432,7 @@ class Dispatcher:
         consenting = await tx.outbox.consenting(wanted)
         blocked = await tx.outbox.unreachable(r.alumnus_id for r in rows if r.alumnus_id)
         sendable: list[OutboxMessage] = []
-        skipped: list[dict[str, Any]] = []
+        skipped: list[Outcome] = []
         for r in rows:
             if r.purpose and (r.alumnus_id, r.purpose) not in consenting:
                 skipped.append(self._final(r, OutboxStatus.CANCELLED, "no consent at send time"))
@@ -421,9 +452,9 @@ class Dispatcher:
             sendable = [r for r in sendable if r.id not in verdicts]
         return sendable, skipped
 
-    async def _send_in_order(self, rows: Sequence[OutboxMessage]) -> list[dict[str, Any]]:
+    async def _send_in_order(self, rows: Sequence[OutboxMessage]) -> list[Outcome]:
         """Send one chat's rows one by one; after one that did not go out, hold the rest."""
-        outcomes: list[dict[str, Any]] = []
+        outcomes: list[Outcome] = []
         for index, r in enumerate(rows):
             try:
                 outcome = await self._send(r)
@@ -441,7 +472,7 @@ class Dispatcher:
                 break
         return outcomes
 
-    async def _send(self, r: OutboxMessage) -> dict[str, Any]:
+    async def _send(self, r: OutboxMessage) -> Outcome:
         wait = self.pacer.reserve_chat(r.chat_id)
         if wait > self.deps.settings.outbox_lease_seconds / 2:
             # This chat is booked for a while: give the row back instead of holding a lease.
@@ -486,7 +517,7 @@ class Dispatcher:
             "updated_at": now,
         }
 
-    def _final(self, r: OutboxMessage, status: OutboxStatus, error: str) -> dict[str, Any]:
+    def _final(self, r: OutboxMessage, status: OutboxStatus, error: str) -> Outcome:
         return {
             "id": r.id,
             "status": status.value,
@@ -495,9 +526,7 @@ class Dispatcher:
             "updated_at": self.deps.clock.now(),
         }
 
-    def _retry(
-        self, r: OutboxMessage, delay: float, error: str, *, counts: bool
-    ) -> dict[str, Any]:
+    def _retry(self, r: OutboxMessage, delay: float, error: str, *, counts: bool) -> Outcome:
         now = self.deps.clock.now()
         return {
             "id": r.id,
