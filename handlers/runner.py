@@ -6,11 +6,15 @@ In every mode the coordinator web console is served next to the bot, in the same
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
 import secrets
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from urllib.parse import urlparse
 
 from aiohttp import web
@@ -18,6 +22,7 @@ from pydantic import SecretStr
 from telegram import Update
 
 from bot.core.settings import Settings
+from bot.staff.service import DuplicateError, StaffService
 from handlers.telegram.app import AlumniApplication, build_application, running
 from handlers.telegram.webhook import replay_unprocessed, webhook_app
 from handlers.web import console_app
@@ -58,14 +63,24 @@ async def serving_console(application: AlumniApplication) -> AsyncIterator[str]:
         logger.info("coordinator console stopped")
 
 
-async def run_polling(application: AlumniApplication, stop: asyncio.Event) -> None:
-    """Long-poll until ``stop`` is set; finish the updates in hand, then close."""
-    async with running(application), serving_console(application):
+async def run_polling(
+    application: AlumniApplication,
+    stop: asyncio.Event,
+    ready: Callable[[AlumniApplication, str], Awaitable[None]] | None = None,
+) -> None:
+    """Long-poll until ``stop`` is set; finish the updates in hand, then close.
+
+    ``ready`` is awaited with the console's URL once the database is migrated, the console
+    serves and the bot polls (the sandbox prints its demo login then).
+    """
+    async with running(application), serving_console(application) as console_url:
         await application.start()
         assert application.updater is not None
         await application.bot.delete_webhook()
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         logger.info("polling for updates")
+        if ready is not None:
+            await ready(application, console_url)
         await stop.wait()
         logger.info("stopping")
         await application.updater.stop()
@@ -103,8 +118,70 @@ async def run_webhook(
         await application.stop()
 
 
-async def run_sandbox(settings: Settings, stop: asyncio.Event) -> None:
-    """Start the Bot API simulator with its web chat, and the bot polling it."""
+SANDBOX_TEAM = ("demo", "Demo-team")
+SANDBOX_COORDINATOR = ("demo@sandbox.example", "Demo Coördinator")
+
+
+def sandbox_password(settings: Settings) -> str:
+    """The demo coordinator's password: the same at every start, derived from the secret key.
+
+    Only a hash is stored, so the password is derived rather than kept: anyone with the
+    secret key can sign in to the sandbox's demo account, nobody else.
+    """
+    key = settings.secret_key.get_secret_value().encode()
+    digest = hmac.new(key, b"alumnibot sandbox demo coordinator", hashlib.sha256).digest()
+    return "demo-" + base64.urlsafe_b64encode(digest[:12]).decode()
+
+
+async def ensure_sandbox_demo(staff: StaffService, settings: Settings) -> None:
+    """Create the demo team and coordinator if they are missing; put them in every team.
+
+    A new sandbox has no teams and no accounts: questions typed in the web chat would go to
+    a team nobody can see. The demo coordinator sees every team's conversations.
+    """
+    code, name = SANDBOX_TEAM
+    email, display_name = SANDBOX_COORDINATOR
+    with suppress(DuplicateError):
+        await staff.add_team(code, name)
+    if email not in {m.email for m in await staff.list_staff()}:
+        with suppress(DuplicateError):  # a second sandbox on the same database was quicker
+            await staff.add_staff(
+                email, display_name, "coordinator", sandbox_password(settings), [code]
+            )
+    for team in await staff.list_teams():
+        await staff.join_team(email, team.code)
+
+
+def _sandbox_ready(
+    settings: Settings, chat_url: str, locale: str
+) -> Callable[[AlumniApplication, str], Awaitable[None]]:
+    async def ready(application: AlumniApplication, console_url: str) -> None:
+        graph = application.bot_data.graph
+        await ensure_sandbox_demo(graph.staff, settings)
+        logger.info(
+            "sandbox: demo coordinator %s can sign in to the console", SANDBOX_COORDINATOR[0]
+        )
+        # The password goes to the terminal, never into the log.
+        banner = graph.deps.renderer.label(
+            "cli/run.sandbox_login",
+            locale,
+            chat_url=chat_url,
+            console_url=console_url,
+            email=SANDBOX_COORDINATOR[0],
+            password=sandbox_password(settings),
+            team=SANDBOX_TEAM[0],
+        )
+        sys.stdout.write(f"\n{banner}\n\n")
+        sys.stdout.flush()
+
+    return ready
+
+
+async def run_sandbox(settings: Settings, stop: asyncio.Event, locale: str = "nl") -> None:
+    """Start the Bot API simulator with its web chat, and the bot polling it.
+
+    The sandbox has a demo team and coordinator; their login is printed once it runs.
+    """
     from sandbox.simulator import BotApiSimulator
 
     simulator = BotApiSimulator(token="123456:SANDBOX-alumnibot-offline-token-0000")
@@ -119,21 +196,24 @@ async def run_sandbox(settings: Settings, stop: asyncio.Event) -> None:
         }
     )
     logger.info("sandbox: chat with the bot at %s", simulator.url)
-    logger.info(
-        "sandbox: no console accounts are created; add one with `alumnibot staff add` "
-        "(see docs/console.md)"
-    )
     try:
-        await run_polling(build_application(sandbox_settings), stop)
+        await run_polling(
+            build_application(sandbox_settings),
+            stop,
+            ready=_sandbox_ready(sandbox_settings, simulator.url, locale),
+        )
     finally:
         await simulator.stop()
 
 
-async def run(settings: Settings, *, webhook: bool) -> None:
-    """Pick the mode from the settings and run until SIGINT or SIGTERM."""
+async def run(settings: Settings, *, webhook: bool, locale: str = "nl") -> None:
+    """Pick the mode from the settings and run until SIGINT or SIGTERM.
+
+    ``locale`` is the language of what is printed for a person (the sandbox's login).
+    """
     stop = _stop_event()
     if settings.sandbox:
-        await run_sandbox(settings, stop)
+        await run_sandbox(settings, stop, locale)
     elif webhook:
         await run_webhook(settings, build_application(settings, webhook=True), stop)
     else:
