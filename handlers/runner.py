@@ -88,9 +88,15 @@ async def run_polling(
 
 
 async def run_webhook(
-    settings: Settings, application: AlumniApplication, stop: asyncio.Event
+    settings: Settings,
+    application: AlumniApplication,
+    stop: asyncio.Event,
+    ready: Callable[[AlumniApplication, str], Awaitable[None]] | None = None,
 ) -> None:
-    """Serve the webhook until ``stop`` is set; setWebhook on start with a secret token."""
+    """Serve the webhook until ``stop`` is set; setWebhook on start with a secret token.
+
+    ``ready`` is awaited with the console's URL once the webhook is set.
+    """
     if not settings.webhook_url:
         raise SystemExit("webhook mode needs ALUMNIBOT_WEBHOOK_URL")
     secret = (
@@ -100,7 +106,7 @@ async def run_webhook(
     )
     path = urlparse(settings.webhook_url).path or "/telegram"
     runner = web.AppRunner(webhook_app(application, secret, path), handle_signals=False)
-    async with running(application), serving_console(application):
+    async with running(application), serving_console(application) as console_url:
         await application.start()
         await runner.setup()
         site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
@@ -112,6 +118,8 @@ async def run_webhook(
         logger.info(
             "webhook listening on %s:%s%s", settings.listen_host, settings.listen_port, path
         )
+        if ready is not None:
+            await ready(application, console_url)
         await stop.wait()
         logger.info("stopping: no new updates accepted, finishing the queued ones")
         await runner.cleanup()
@@ -206,6 +214,19 @@ async def run_sandbox(settings: Settings, stop: asyncio.Event, locale: str = "nl
         await simulator.stop()
 
 
+async def retire_sandbox_demo(application: AlumniApplication, console_url: str) -> None:
+    """Disable the sandbox's demo coordinator in a real deployment.
+
+    A database first used by the sandbox may go on in production; the demo password is
+    derived from the secret key, which in the sandbox is often the public development value.
+    """
+    staff = application.bot_data.graph.staff
+    email = SANDBOX_COORDINATOR[0]
+    if any(m.email == email and m.active for m in await staff.list_staff()):
+        await staff.disable(email)
+        logger.warning("the sandbox's demo coordinator %s is disabled: this is no sandbox", email)
+
+
 async def run(settings: Settings, *, webhook: bool, locale: str = "nl") -> None:
     """Pick the mode from the settings and run until SIGINT or SIGTERM.
 
@@ -215,6 +236,7 @@ async def run(settings: Settings, *, webhook: bool, locale: str = "nl") -> None:
     if settings.sandbox:
         await run_sandbox(settings, stop, locale)
     elif webhook:
-        await run_webhook(settings, build_application(settings, webhook=True), stop)
+        application = build_application(settings, webhook=True)
+        await run_webhook(settings, application, stop, ready=retire_sandbox_demo)
     else:
-        await run_polling(build_application(settings), stop)
+        await run_polling(build_application(settings), stop, ready=retire_sandbox_demo)

@@ -12,6 +12,11 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.core.clock import SystemClock
+from bot.staff.service import StaffService
+from handlers.runner import SANDBOX_COORDINATOR
+from storage.db import make_engine
+from storage.repositories import Storage
 from tests.conftest import TOKEN
 from tests.console_fixtures import csrf_in
 
@@ -171,6 +176,10 @@ async def test_webhook_mode_sets_the_webhook_serves_and_stops_gracefully(
         ALUMNIBOT_LISTEN_PORT=str(port),
         ALUMNIBOT_WEB_PORT=str(free_port()),
     )
+    # This database was used by the sandbox first: its demo coordinator must not live on.
+    engine = make_engine(database_url)
+    staff = StaffService(Storage(engine), SystemClock())
+    await staff.add_staff(SANDBOX_COORDINATOR[0], "Demo", "coordinator", "x" * 16)
     process = await start(["run", "--webhook"], env, tmp_path)
     try:
         await sim.wait_for(lambda s: s.webhook is not None and s.webhook.get("url") == url, 20)
@@ -188,6 +197,9 @@ async def test_webhook_mode_sets_the_webhook_serves_and_stops_gracefully(
         log = await stop(process)
     assert "stopping: no new updates accepted" in log
     assert TOKEN not in log and TOKEN.split(":")[1] not in log
+    [demo] = await staff.list_staff()
+    await engine.dispose()
+    assert not demo.active and "demo coordinator demo@sandbox.example is disabled" in log
 
 
 async def test_db_upgrade_creates_the_schema(tmp_path):
