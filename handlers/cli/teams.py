@@ -58,7 +58,8 @@ def group(cli: Cli) -> typer.Typer:
             fmt,
             [w("teams.column_code"), w("teams.column_name"), w("teams.column_default")],
             [(t.code, t.name, w("teams.default_mark") if t.is_default else "") for t in teams],
-            [(t.code, t.name, "default" if t.is_default else "") for t in teams],
+            # As before the Typer CLI: a third column only on the default team.
+            [(t.code, t.name, "default") if t.is_default else (t.code, t.name) for t in teams],
         )
 
     # A group's chat id is negative: let "-1001234567890" be the argument, not an option.
