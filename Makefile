@@ -1,12 +1,13 @@
 # The two commands a school's IT person needs: `make run` and `make test`.
 # Both create the virtual environment and install everything on first use.
+# Every other command is `./alumnibot ...` (a wrapper that does the same), in a second terminal.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run run-webhook migrate test test-sqlite test-postgres lint bench clean
+.PHONY: install run run-webhook migrate setup test test-sqlite test-postgres lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -26,6 +27,10 @@ run-webhook: install
 
 migrate: install
 	$(BIN)/alumnibot db upgrade
+
+## First-run setup: the teams content/inbox.yaml routes to, and the first admin (asked for).
+setup: install
+	$(BIN)/alumnibot setup
 
 lint: install
 	$(BIN)/ruff check .

@@ -9,8 +9,9 @@ import asyncio
 import logging
 import secrets
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from urllib.parse import urlparse
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 from telegram import Update
 
 from bot.core.settings import Settings
+from bot.staff.service import DuplicateError, StaffService
 from handlers.telegram.app import AlumniApplication, build_application, running
 from handlers.telegram.webhook import replay_unprocessed, webhook_app
 from handlers.web import console_app
@@ -58,14 +60,24 @@ async def serving_console(application: AlumniApplication) -> AsyncIterator[str]:
         logger.info("coordinator console stopped")
 
 
-async def run_polling(application: AlumniApplication, stop: asyncio.Event) -> None:
-    """Long-poll until ``stop`` is set; finish the updates in hand, then close."""
-    async with running(application), serving_console(application):
+async def run_polling(
+    application: AlumniApplication,
+    stop: asyncio.Event,
+    ready: Callable[[AlumniApplication, str], Awaitable[None]] | None = None,
+) -> None:
+    """Long-poll until ``stop`` is set; finish the updates in hand, then close.
+
+    ``ready`` is awaited with the console's URL once the database is migrated, the console
+    serves and the bot polls (the sandbox prints its demo login then).
+    """
+    async with running(application), serving_console(application) as console_url:
         await application.start()
         assert application.updater is not None
         await application.bot.delete_webhook()
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         logger.info("polling for updates")
+        if ready is not None:
+            await ready(application, console_url)
         await stop.wait()
         logger.info("stopping")
         await application.updater.stop()
@@ -73,9 +85,15 @@ async def run_polling(application: AlumniApplication, stop: asyncio.Event) -> No
 
 
 async def run_webhook(
-    settings: Settings, application: AlumniApplication, stop: asyncio.Event
+    settings: Settings,
+    application: AlumniApplication,
+    stop: asyncio.Event,
+    ready: Callable[[AlumniApplication, str], Awaitable[None]] | None = None,
 ) -> None:
-    """Serve the webhook until ``stop`` is set; setWebhook on start with a secret token."""
+    """Serve the webhook until ``stop`` is set; setWebhook on start with a secret token.
+
+    ``ready`` is awaited with the console's URL once the webhook is set.
+    """
     if not settings.webhook_url:
         raise SystemExit("webhook mode needs ALUMNIBOT_WEBHOOK_URL")
     secret = (
@@ -85,7 +103,7 @@ async def run_webhook(
     )
     path = urlparse(settings.webhook_url).path or "/telegram"
     runner = web.AppRunner(webhook_app(application, secret, path), handle_signals=False)
-    async with running(application), serving_console(application):
+    async with running(application), serving_console(application) as console_url:
         await application.start()
         await runner.setup()
         site = web.TCPSite(runner, settings.listen_host, settings.listen_port)
@@ -97,14 +115,69 @@ async def run_webhook(
         logger.info(
             "webhook listening on %s:%s%s", settings.listen_host, settings.listen_port, path
         )
+        if ready is not None:
+            await ready(application, console_url)
         await stop.wait()
         logger.info("stopping: no new updates accepted, finishing the queued ones")
         await runner.cleanup()
         await application.stop()
 
 
-async def run_sandbox(settings: Settings, stop: asyncio.Event) -> None:
-    """Start the Bot API simulator with its web chat, and the bot polling it."""
+SANDBOX_TEAM = ("demo", "Demo-team")
+SANDBOX_COORDINATOR = ("demo@sandbox.example", "Demo Coördinator")
+
+
+async def ensure_sandbox_demo(staff: StaffService, settings: Settings) -> str:
+    """Create the demo team and coordinator if missing, in every team; return its password.
+
+    A new sandbox has no teams and no accounts: questions typed in the web chat would go to
+    a team nobody can see. The demo coordinator sees every team's conversations. Its
+    password is new at every start (only its hash is kept), so nobody can work it out.
+    """
+    code, name = SANDBOX_TEAM
+    email, display_name = SANDBOX_COORDINATOR
+    password = secrets.token_urlsafe(12)
+    with suppress(DuplicateError):
+        await staff.add_team(code, name)
+    if email not in {m.email for m in await staff.list_staff()}:
+        with suppress(DuplicateError):  # a second sandbox on the same database was quicker
+            await staff.add_staff(email, display_name, "coordinator", password, [code])
+    await staff.set_password(email, password)
+    for team in await staff.list_teams():
+        await staff.join_team(email, team.code)
+    return password
+
+
+def _sandbox_ready(
+    settings: Settings, chat_url: str, locale: str
+) -> Callable[[AlumniApplication, str], Awaitable[None]]:
+    async def ready(application: AlumniApplication, console_url: str) -> None:
+        graph = application.bot_data.graph
+        password = await ensure_sandbox_demo(graph.staff, settings)
+        logger.info(
+            "sandbox: demo coordinator %s can sign in to the console", SANDBOX_COORDINATOR[0]
+        )
+        # The password goes to the terminal, never into the log.
+        banner = graph.deps.renderer.label(
+            "cli/run.sandbox_login",
+            locale,
+            chat_url=chat_url,
+            console_url=console_url,
+            email=SANDBOX_COORDINATOR[0],
+            password=password,
+            team=SANDBOX_TEAM[0],
+        )
+        sys.stdout.write(f"\n{banner}\n\n")
+        sys.stdout.flush()
+
+    return ready
+
+
+async def run_sandbox(settings: Settings, stop: asyncio.Event, locale: str = "nl") -> None:
+    """Start the Bot API simulator with its web chat, and the bot polling it.
+
+    The sandbox has a demo team and coordinator; their login is printed once it runs.
+    """
     from sandbox.simulator import BotApiSimulator
 
     simulator = BotApiSimulator(
@@ -121,22 +194,39 @@ async def run_sandbox(settings: Settings, stop: asyncio.Event) -> None:
         }
     )
     logger.info("sandbox: chat with the bot at %s", simulator.url)
-    logger.info(
-        "sandbox: no console accounts are created; add one with `alumnibot staff add` "
-        "(see docs/console.md)"
-    )
     try:
-        await run_polling(build_application(sandbox_settings), stop)
+        await run_polling(
+            build_application(sandbox_settings),
+            stop,
+            ready=_sandbox_ready(sandbox_settings, simulator.url, locale),
+        )
     finally:
         await simulator.stop()
 
 
-async def run(settings: Settings, *, webhook: bool) -> None:
-    """Pick the mode from the settings and run until SIGINT or SIGTERM."""
+async def retire_sandbox_demo(application: AlumniApplication, console_url: str) -> None:
+    """Disable the sandbox's demo coordinator in a real deployment.
+
+    A database first used by the sandbox may go on in production; the demo password is
+    derived from the secret key, which in the sandbox is often the public development value.
+    """
+    staff = application.bot_data.graph.staff
+    email = SANDBOX_COORDINATOR[0]
+    if any(m.email == email and m.active for m in await staff.list_staff()):
+        await staff.disable(email)
+        logger.warning("the sandbox's demo coordinator %s is disabled: this is no sandbox", email)
+
+
+async def run(settings: Settings, *, webhook: bool, locale: str = "nl") -> None:
+    """Pick the mode from the settings and run until SIGINT or SIGTERM.
+
+    ``locale`` is the language of what is printed for a person (the sandbox's login).
+    """
     stop = _stop_event()
     if settings.sandbox:
-        await run_sandbox(settings, stop)
+        await run_sandbox(settings, stop, locale)
     elif webhook:
-        await run_webhook(settings, build_application(settings, webhook=True), stop)
+        application = build_application(settings, webhook=True)
+        await run_webhook(settings, application, stop, ready=retire_sandbox_demo)
     else:
-        await run_polling(build_application(settings), stop)
+        await run_polling(build_application(settings), stop, ready=retire_sandbox_demo)

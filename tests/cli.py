@@ -11,8 +11,13 @@ ALUMNIBOT = str(Path(sys.executable).with_name("alumnibot"))
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALUMNIBOT_")}
-    env.update(PTB_TIMEDELTA="1", **overrides)
+    """The environment without our settings; the system language says nothing (Dutch)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("ALUMNIBOT_") and k not in ("LC_ALL", "LC_MESSAGES")
+    }
+    env.update(PTB_TIMEDELTA="1", LANG="C.UTF-8", **overrides)
     return env
 
 

@@ -25,26 +25,29 @@ async def test_campaign_commands_schedule_pause_cancel_preview_and_report(tmp_pa
     assert code == 0 and "1 aanbod geïmporteerd." in out
 
     code, _, err = await alumnibot(env, tmp_path, "campaigns", "create", "1", "--at", "morgen")
-    assert code == 1 and "cannot read 'morgen' as a time: use YYYY-MM-DD HH:MM" in err
+    assert code == 1 and 'Ik kan "morgen" niet lezen als tijd' in err
     code, _, err = await alumnibot(env, tmp_path, "campaigns", "create", "1", "--at", "2001-01-01")
-    assert code == 1 and "that moment has passed" in err
+    assert code == 1 and "Dat moment is al voorbij." in err
 
     code, out, _ = await alumnibot(env, tmp_path, "campaigns", "create", "1")
-    assert code == 0 and "campaign 1: reaches 0 alumni now" in out
+    assert code == 0 and "Campagne 1: bereikt nu 0 oud-studenten." in out
     code, _, err = await alumnibot(env, tmp_path, "campaigns", "pause", "1")
-    assert code == 1 and "campaign 1 is draft: nothing to pause" in err
+    assert code == 1 and "Campagne 1 is concept: er is niets om te pauzeren." in err
     code, out, _ = await alumnibot(
         env, tmp_path, "campaigns", "send", "1", "--at", "2099-12-01 10:00"
     )
-    assert code == 0 and "campaign 1: scheduled for 2099-12-01 10:00 CET" in out
+    assert code == 0 and "Campagne 1: gepland op 2099-12-01 10:00 CET." in out
     code, out, _ = await alumnibot(env, tmp_path, "campaigns", "pause", "1")
-    assert code == 0 and "campaign 1: paused" in out
+    assert code == 0 and "Campagne 1: gepauzeerd." in out
     code, out, _ = await alumnibot(env, tmp_path, "campaigns", "resume", "1")
-    assert code == 0 and "campaign 1: resumed (scheduled)" in out
+    assert code == 0 and "Campagne 1: hervat (gepland)." in out
     code, out, _ = await alumnibot(env, tmp_path, "campaigns", "cancel", "1")
-    assert code == 0 and "campaign 1: cancelled; 0 queued pushes will not be sent" in out
+    assert (
+        code == 0
+        and "Campagne 1: geannuleerd. 0 klaargezette berichten worden niet verstuurd." in out
+    )
     code, _, err = await alumnibot(env, tmp_path, "campaigns", "cancel", "1")
-    assert code == 1 and "campaign 1 is cancelled: nothing to cancel" in err
+    assert code == 1 and "Campagne 1 is geannuleerd: er is niets om te annuleren." in err
     code, out, _ = await alumnibot(env, tmp_path, "campaigns", "watch", "1")
     assert code == 0 and out.strip().endswith("(finished)")
     code, out, _ = await alumnibot(env, tmp_path, "campaigns", "stats", "1")
@@ -64,12 +67,12 @@ async def test_campaign_commands_schedule_pause_cancel_preview_and_report(tmp_pa
     ]
 
     code, _, err = await alumnibot(env, tmp_path, "campaigns", "preview", "1", "--to", "4242")
-    assert code == 1 and "chat 4242 is not a linked staff member's" in err
+    assert code == 1 and "Chat 4242 hoort niet bij een gekoppelde medewerker." in err
     await alumnibot(
         env, tmp_path, "staff", "add", "c@school.example", "--name", "C", "--role", "coordinator"
     )
     await alumnibot(env, tmp_path, "staff", "link", "c@school.example", "4242")
     code, out, _ = await alumnibot(env, tmp_path, "campaigns", "preview", "1", "--to", "4242")
-    assert code == 0 and "campaign 1: preview queued for chat 4242" in out
+    assert code == 0 and "Campagne 1: voorbeeld klaargezet voor chat 4242." in out
     code, _, err = await alumnibot(env, tmp_path, "campaigns", "stats", "99")
-    assert code == 1 and "no campaign 99" in err
+    assert code == 1 and "Er is geen campagne 99." in err

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 
 import aiohttp
 
+from bot.core.clock import SystemClock
+from bot.staff.service import StaffService
+from handlers.runner import SANDBOX_COORDINATOR
+from storage.db import make_engine
+from storage.repositories import Storage
 from tests.cli import clean_env, start
+from tests.console_fixtures import csrf_in
 from tests.harness import TOKEN
 
 
@@ -35,16 +42,47 @@ async def eventually(check, timeout: float = 20.0):
     return result
 
 
+async def demo_login(process: asyncio.subprocess.Process) -> tuple[str, str, str]:
+    """Read the sandbox's start-up output until its login; return (console, email, password)."""
+    assert process.stdout is not None
+    seen = []
+    async with asyncio.timeout(30):
+        while line := (await process.stdout.readline()).decode():
+            seen.append(line)
+            if match := re.search(r"Log in met e-mail (\S+) en wachtwoord (\S+)", line):
+                console = re.search(r"(http://\S+/inbox)", "".join(seen))
+                assert console, seen
+                return console.group(1), match.group(1), match.group(2)
+    raise AssertionError(f"no login printed: {seen}")
+
+
 async def test_run_without_token_serves_the_sandbox_web_chat(tmp_path, database_url):
-    port = free_port()
+    port, web_port = free_port(), free_port()
     env = clean_env(
         ALUMNIBOT_SANDBOX_PORT=str(port),
-        ALUMNIBOT_WEB_PORT=str(free_port()),
+        ALUMNIBOT_WEB_PORT=str(web_port),
         ALUMNIBOT_DATABASE_URL=database_url,
     )
     process = await start(["run"], env, tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
+        console, email, password = await demo_login(process)
+        assert console == f"http://127.0.0.1:{web_port}/inbox"
+        # The printed login works: the console's own form, as a browser submits it. (The
+        # cookie jar must take cookies from an IP address: the sandbox serves 127.0.0.1.)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as web:
+            async with web.get(console + "/login") as form:
+                token = csrf_in(await form.text())
+            async with web.post(
+                console + "/login",
+                data={"csrf_token": token, "email": email, "password": password},
+                allow_redirects=False,
+            ) as signed_in:
+                assert signed_in.status == 303, await signed_in.text()
+                assert signed_in.headers["Location"] == "/inbox"
+            async with web.get(console) as inbox:
+                assert inbox.status == 200 and email in await inbox.text()
+
         async with aiohttp.ClientSession() as http:
 
             async def page_up() -> bool:
@@ -74,6 +112,31 @@ async def test_run_without_token_serves_the_sandbox_web_chat(tmp_path, database_
         log = await stop(process)
     assert "sandbox: chat with the bot at" in log
     assert "SANDBOX-alumnibot" not in log  # the sandbox token is redacted too
+    assert password not in log  # the login is printed for the person, not logged
+
+
+async def test_every_sandbox_start_prints_a_fresh_login(tmp_path, database_url):
+    """The demo password is new at every start: nobody can work it out from the code."""
+    env = clean_env(
+        ALUMNIBOT_SANDBOX_PORT=str(free_port()),
+        ALUMNIBOT_WEB_PORT=str(free_port()),
+        ALUMNIBOT_DATABASE_URL=database_url,
+        ALUMNIBOT_CLI_LOCALE="en",
+    )
+    logins = []
+    for _ in range(2):
+        process = await start(["run"], env, tmp_path)
+        try:
+            assert process.stdout is not None
+            async with asyncio.timeout(30):
+                while line := (await process.stdout.readline()).decode():
+                    if "Sign in with e-mail" in line:
+                        logins.append(line.strip())
+                        break
+        finally:
+            await stop(process)
+    assert len(logins) == 2 and logins[0] != logins[1]
+    assert logins[0].split("password")[0] == logins[1].split("password")[0]  # same account
 
 
 async def test_webhook_mode_sets_the_webhook_serves_and_stops_gracefully(
@@ -89,6 +152,10 @@ async def test_webhook_mode_sets_the_webhook_serves_and_stops_gracefully(
         ALUMNIBOT_LISTEN_PORT=str(port),
         ALUMNIBOT_WEB_PORT=str(free_port()),
     )
+    # This database was used by the sandbox first: its demo coordinator must not live on.
+    engine = make_engine(database_url)
+    staff = StaffService(Storage(engine), SystemClock())
+    await staff.add_staff(SANDBOX_COORDINATOR[0], "Demo", "coordinator", "paars kanon fiets regen")
     process = await start(["run", "--webhook"], env, tmp_path)
     try:
         await sim.wait_for(lambda s: s.webhook is not None and s.webhook.get("url") == url, 20)
@@ -106,6 +173,9 @@ async def test_webhook_mode_sets_the_webhook_serves_and_stops_gracefully(
         log = await stop(process)
     assert "stopping: no new updates accepted" in log
     assert TOKEN not in log and TOKEN.split(":")[1] not in log
+    [demo] = await staff.list_staff()
+    await engine.dispose()
+    assert not demo.active and "demo coordinator demo@sandbox.example is disabled" in log
 
 
 async def test_db_upgrade_creates_the_schema(tmp_path):
@@ -143,10 +213,10 @@ async def test_offers_import_reports_every_bad_row_and_imports_nothing(tmp_path)
 
     process = await start(["campaigns", "create", "1", "--region", "UT"], env, tmp_path)
     stdout, _ = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 0 and "campaign 1: reaches 0 alumni now" in stdout.decode()
+    assert process.returncode == 0 and "Campagne 1: bereikt nu 0 oud-studenten." in stdout.decode()
     process = await start(["campaigns", "send", "1"], env, tmp_path)
     stdout, _ = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert "campaign 1: 0 pushes queued" in stdout.decode()
+    assert "Campagne 1: 0 berichten klaargezet." in stdout.decode()
     process = await start(["campaigns", "stats", "1"], env, tmp_path)
     stdout, _ = await asyncio.wait_for(process.communicate(), timeout=30)
     assert "targeted\t0" in stdout.decode()

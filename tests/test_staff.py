@@ -154,42 +154,42 @@ async def test_cli_teams_and_staff_round_trip(tmp_path, database_url):
 
     code, out, err = await run("teams", "add", "llo", "--name", "Leven lang ontwikkelen")
     assert code == 0, err
-    assert "added team llo (default)" in out
+    assert "Team llo toegevoegd (standaardteam)." in out
     code, out, _ = await run("teams", "add", "nazorg", "--name", "Nazorg", "--default")
-    assert code == 0 and "(default)" in out
+    assert code == 0 and "(standaardteam)" in out
     code, out, _ = await run("teams", "list")
     assert out.splitlines() == ["llo\tLeven lang ontwikkelen", "nazorg\tNazorg\tdefault"]
     code, _, err = await run("teams", "add", "llo", "--name", "Again")
-    assert code != 0 and "exists already" in err
+    assert code != 0 and "Er is al een team met code llo." in err
 
     code, out, err = await run(
         "staff", "add", "Ann@School.example", "--name", "Ann", "--role", "admin",
         "--team", "llo", "--team", "nazorg", password=PASSWORD,
     )  # fmt: skip
     assert code == 0, err
-    assert "added ann@school.example (admin; llo, nazorg)" in out
+    assert "ann@school.example toegevoegd (beheerder; llo, nazorg)." in out
     assert PASSWORD not in out + err  # never echoed or logged
 
     code, _, err = await run(
         "staff", "add", "ann@school.example", "--name", "Ann", "--role", "admin",
         password=PASSWORD,
     )  # fmt: skip
-    assert code != 0 and "exists already" in err
+    assert code != 0 and "Er is al een medewerker met e-mail ann@school.example." in err
     code, _, err = await run(
         "staff", "add", "bea@school.example", "--name", "Bea", "--role", "coordinator",
         password="too short",
     )  # fmt: skip
-    assert code != 0 and "at least 12 characters" in err
+    assert code != 0 and "minstens 12 tekens" in err
     code, _, err = await run(
         "staff", "add", "bea@school.example", "--name", "Bea", "--role", "boss",
         password=PASSWORD,
     )  # fmt: skip
-    assert code != 0 and "invalid choice" in err
+    assert code != 0 and "Invalid value for '--role'" in err  # Click's own words
     code, _, err = await run(
         "staff", "add", "bea@school.example", "--name", "Bea", "--role", "coordinator",
         "--team", "nope", password=PASSWORD,
     )  # fmt: skip
-    assert code != 0 and "no team" in err
+    assert code != 0 and "Er is geen team met code nope." in err
 
     code, out, _ = await run("staff", "list")
     assert code == 0
@@ -197,9 +197,9 @@ async def test_cli_teams_and_staff_round_trip(tmp_path, database_url):
     assert line.split("\t")[:5] == ["ann@school.example", "Ann", "admin", "active", "llo,nazorg"]
 
     code, _, err = await run("staff", "disable", "nobody@school.example")
-    assert code != 0 and "no staff member" in err
+    assert code != 0 and "Er is geen medewerker met e-mail nobody@school.example." in err
     code, out, _ = await run("staff", "disable", "ANN@school.example")
-    assert code == 0 and "disabled ann@school.example" in out
+    assert code == 0 and "ann@school.example staat nu uit" in out
     code, out, _ = await run("staff", "list")
     assert "\tdisabled\t" in out
 
@@ -222,13 +222,13 @@ async def test_cli_links_telegram_accounts_and_staff_groups(tmp_path, database_u
     )  # fmt: skip
     assert code == 0, err
     code, out, err = await run("staff", "link", "ann@school.example", "424242")
-    assert code == 0 and "linked ann@school.example to Telegram user 424242" in out, err
+    assert code == 0 and "ann@school.example is gekoppeld aan Telegram-account 424242." in out, err
     code, out, _ = await run("teams", "group", "nazorg", "-1001234567890")
-    assert code == 0 and "team nazorg now uses group -1001234567890" in out
+    assert code == 0 and "Team nazorg gebruikt nu groep -1001234567890." in out
     code, _, err = await run("teams", "group", "nazorg", "1234")
-    assert code != 0 and "a group chat id is negative" in err
+    assert code != 0 and "het nummer van een groep is negatief" in err
     code, _, err = await run("staff", "link", "nobody@school.example", "1")
-    assert code != 0 and "no staff member" in err
+    assert code != 0 and "Er is geen medewerker met e-mail nobody@school.example." in err
 
 
 async def test_a_telegram_account_links_to_one_staff_member_only(service):

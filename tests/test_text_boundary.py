@@ -57,11 +57,13 @@ async def test_a_csv_with_nul_or_not_in_utf8_imports_nothing(app, tmp_path):
 
 
 async def test_cli_refuses_arguments_with_control_characters(tmp_path):
-    env = clean_env(ALUMNIBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}")
+    env = clean_env(
+        ALUMNIBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}", ALUMNIBOT_CLI_LOCALE="en"
+    )
     for argument in ("ann\x1b@school.example", b"ann\xff@school.example"):
         process = await start(["staff", "disable", argument], env, tmp_path)  # type: ignore[list-item]
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
         assert process.returncode == 1
-        assert "error: Your text contains invisible characters" in stderr.decode()
+        assert "Your text contains invisible characters" in stderr.decode()
         assert "Traceback" not in stderr.decode()
     assert not (tmp_path / "cli.db").exists()  # refused before the database was opened
