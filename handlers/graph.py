@@ -27,6 +27,7 @@ from bot.inbox.service import InboxService
 from bot.privacy import chat as privacy_chat
 from bot.privacy.service import ConsentService, PrivacyService
 from bot.profile import chat as profile_chat
+from bot.registry.service import RegistryService
 from bot.staff.chat import StaffLinkChat
 from bot.staff.service import ConsoleAuth, StaffLinks, StaffService
 from storage.db import make_engine
@@ -48,6 +49,7 @@ class Graph:
     staff_links: StaffLinks
     staff_link_chat: StaffLinkChat
     router: ChatRouter
+    registry: RegistryService
 
 
 def make_deps(
@@ -87,6 +89,7 @@ def build_graph(deps: Deps) -> Graph:
     inbox = InboxService(deps, dispatcher)
     campaigns = CampaignService(deps, consent, inbox)
     staff_links = StaffLinks(deps.storage, deps.clock, secret)
+    registry = RegistryService(deps)
 
     router = ChatRouter(deps)
     basics.register(router, deps)
@@ -107,4 +110,5 @@ def build_graph(deps: Deps) -> Graph:
         staff_links=staff_links,
         staff_link_chat=StaffLinkChat(deps, staff_links),
         router=router,
+        registry=registry,
     )
