@@ -27,6 +27,7 @@ from bot.inbox.service import InboxService
 from bot.privacy import chat as privacy_chat
 from bot.privacy.service import ConsentService, PrivacyService
 from bot.profile import chat as profile_chat
+from bot.registry import chat as registry_chat
 from bot.registry.service import RegistryService
 from bot.staff.chat import StaffLinkChat
 from bot.staff.service import ConsoleAuth, StaffLinks, StaffService
@@ -90,6 +91,8 @@ def build_graph(deps: Deps) -> Graph:
     campaigns = CampaignService(deps, consent, inbox)
     staff_links = StaffLinks(deps.storage, deps.clock, secret)
     registry = RegistryService(deps)
+    privacy.contribute("registry", registry.export_of)
+    privacy.on_erase(registry.forget)
 
     router = ChatRouter(deps)
     basics.register(router, deps)
@@ -97,6 +100,7 @@ def build_graph(deps: Deps) -> Graph:
     privacy_chat.register(router, privacy_chat.PrivacyChat(privacy))
     inbox_chat.register(router, inbox_chat.QuestionFlow(inbox))
     campaigns_chat.register(router, campaigns_chat.OfferButtons(campaigns))
+    registry_chat.register(router, registry_chat.ClaimFlow(deps, registry))
 
     return Graph(
         deps=deps,
