@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-import pypdfium2 as pdfium
+import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pytest
 import zxingcpp
 from sqlalchemy import select
