@@ -179,7 +179,7 @@ def read_table(name: str, data: bytes) -> Table:
         return _read_xlsx(data)
     if lowered.endswith((".csv", ".txt", ".tsv")) or not lowered:
         return _read_csv(data)
-    raise ImportFileError("file_kind", name=name)
+    raise ImportFileError("file_kind", file_name=name)
 
 
 def _read_xlsx(data: bytes) -> Table:
@@ -318,12 +318,14 @@ def check_rows(
             for name, index in columns.items()
         }
         row, errors = checker.check(number, raw)
-        if row is not None:
-            earlier = first_row_of.get(row.student_number.casefold())
+        # A repeated student number is an error even when the first row has errors too.
+        key = str(raw.get("student_number") or "").strip().casefold()
+        if key:
+            earlier = first_row_of.get(key)
             if earlier is not None:
                 errors.append(RowError(number, "student_number", "duplicate", str(earlier)))
             else:
-                first_row_of[row.student_number.casefold()] = number
+                first_row_of[key] = number
         if errors:
             checked.errors.extend(errors)
         elif row is not None:
