@@ -262,3 +262,41 @@ def test_cli_refuses_a_broken_file_with_exit_code_1(tmp_path: Path):
     missing.write_bytes(b"Naam;Klas\nA;B\n")
     refused = cli(tmp_path, "import", str(missing), "--map", "Naam=voornaam")
     assert refused.exit_code == 1 and "Onbekend veld in --map: voornaam." in refused.output
+
+
+async def test_an_xlsx_with_number_and_date_cells_as_spreadsheets_hold_them(graph):
+    from datetime import datetime as moment
+
+    rows = [
+        [
+            100001,
+            "Sanne",
+            "",
+            "Jansen",
+            None,
+            "Software developer",
+            25998,
+            4,
+            "BOL",
+            "Noord",
+            moment(2025, 7, 4),  # noqa: DTZ001 (a spreadsheet cell has no time zone)
+        ],
+        [
+            100002,
+            "Daan",
+            "de",
+            "Vries",
+            "",
+            None,
+            "25998",
+            4.0,
+            "bbl",
+            "centrum",
+            date(2026, 1, 31),
+        ],
+    ]
+    report = await graph.registry.import_file("export.xlsx", xlsx_bytes(rows), dry_run=False)
+    assert report.ok, report.errors
+    stored = await records(graph)
+    assert stored["100001"].graduation_date == date(2025, 7, 4)
+    assert stored["100002"].last_name == "de Vries" and stored["100002"].level == 4
