@@ -20,6 +20,8 @@ from bench.delivery import (
     render_delivery,
     run_delivery,
 )
+from bench.registry import HEADING as REGISTRY_HEADING
+from bench.registry import render_registry, run_registry
 from bench.report import Options, Row, code_version, console_table, machine, render
 from bench.scenarios import CLOSED, OPEN, Measurement, log, measure
 
@@ -49,9 +51,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="write cProfile stats of each bot here")
     parser.add_argument(
         "--suite",
-        choices=("all", "onboarding", "delivery"),
+        choices=("all", "onboarding", "delivery", "registry"),
         default="all",
-        help="onboarding (webhook updates), delivery (outbox dispatcher), or both",
+        help="onboarding (webhook updates), delivery (outbox dispatcher), registry (imports "
+        "and invitation PDFs), or all",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -95,6 +98,10 @@ async def main(args: argparse.Namespace) -> int:
             delivery = delivery_section(earlier)
             if delivery:
                 document = merge_section(document, delivery)
+        # Keep the registry figures of an earlier run unless this run measures them.
+        registry = delivery_section(earlier, REGISTRY_HEADING)
+        if registry and args.suite != "all":
+            document = merge_section(document, registry, REGISTRY_HEADING)
     if args.suite in ("all", "delivery"):
         started, begun = time.perf_counter(), datetime.now(UTC)
         results = await run_delivery(delivery_options(args, backends))
@@ -110,6 +117,21 @@ async def main(args: argparse.Namespace) -> int:
         )
         print(section)
         document = merge_section(document or "# Benchmarks\n", section)
+    if args.suite in ("all", "registry"):
+        started, begun = time.perf_counter(), datetime.now(UTC)
+        repeats = 1 if args.quick else 3
+        figures = await run_registry(backends, repeats=repeats)
+        sqlite_version, pg_version = await server_versions()
+        section = render_registry(
+            figures,
+            command,
+            code_version(str(ROOT)),
+            begun,
+            time.perf_counter() - started,
+            None if args.suite == "all" else machine(sqlite_version, pg_version),
+        )
+        print(section)
+        document = merge_section(document or "# Benchmarks\n", section, REGISTRY_HEADING)
     if str(args.output) != "-":
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(document, encoding="utf-8")

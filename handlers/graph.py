@@ -29,6 +29,8 @@ from bot.inbox.service import InboxService
 from bot.privacy import chat as privacy_chat
 from bot.privacy.service import ConsentService, PrivacyService
 from bot.profile import chat as profile_chat
+from bot.registry import chat as registry_chat
+from bot.registry.service import RegistryService
 from bot.staff.chat import StaffLinkChat
 from bot.staff.service import ConsoleAuth, StaffLinks, StaffService
 from storage.db import make_engine
@@ -52,6 +54,7 @@ class Graph:
     staff_links: StaffLinks
     staff_link_chat: StaffLinkChat
     router: ChatRouter
+    registry: RegistryService
 
 
 def make_deps(
@@ -91,6 +94,9 @@ def build_graph(deps: Deps) -> Graph:
     inbox = InboxService(deps, dispatcher)
     campaigns = CampaignService(deps, consent, inbox)
     staff_links = StaffLinks(deps.storage, deps.clock, secret)
+    registry = RegistryService(deps)
+    privacy.contribute("registry", registry.export_of)
+    privacy.on_erase(registry.forget)
 
     router = ChatRouter(deps)
     basics.register(router, deps)
@@ -98,6 +104,7 @@ def build_graph(deps: Deps) -> Graph:
     privacy_chat.register(router, privacy_chat.PrivacyChat(privacy))
     inbox_chat.register(router, inbox_chat.QuestionFlow(inbox))
     campaigns_chat.register(router, campaigns_chat.OfferButtons(campaigns))
+    registry_chat.register(router, registry_chat.ClaimFlow(deps, registry))
 
     return Graph(
         deps=deps,
@@ -113,4 +120,5 @@ def build_graph(deps: Deps) -> Graph:
         staff_links=staff_links,
         staff_link_chat=StaffLinkChat(deps, staff_links),
         router=router,
+        registry=registry,
     )

@@ -496,3 +496,71 @@ class SavedSegment(SQLModel, table=True):
     )
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class Graduate(SQLModel, table=True):
+    """A student or graduate from the school's records (issue 13). Gives no consent.
+
+    Imported from the student information system, upserted by student number. ``seen_at``
+    is the last import that held the record: an unlinked record is purged a retention
+    period after it (docs/privacy.md).
+    """
+
+    __tablename__ = "graduate"
+    __table_args__ = (Index("ix_graduate_class", "crebo", "graduation_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    student_number: str = Field(max_length=32, unique=True)
+    first_name: str = Field(max_length=64)
+    last_name: str = Field(max_length=128)
+    email: str | None = Field(default=None, max_length=254)
+    crebo: str = Field(max_length=8)
+    level: int
+    track: str = Field(max_length=3, description="BOL or BBL.")
+    location: str = Field(max_length=32)
+    graduation_date: date = Field(description="Expected or actual graduation date.")
+    alumnus_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("alumnus.id", ondelete="SET NULL"), nullable=True, unique=True
+        ),
+    )
+    linked_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    seen_at: datetime = _ts(index=True)
+
+
+class Invitation(SQLModel, table=True):
+    """A personal invitation link: only the token's hash, one-time, expiring."""
+
+    __tablename__ = "invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    graduate_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("graduate.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(nullable=True)
+    used_by: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("alumnus.id", ondelete="SET NULL"), nullable=True),
+    )
+
+
+class MatchDismissal(SQLModel, table=True):
+    """A coordinator said an alumnus is not this graduate: never offered as a match again."""
+
+    __tablename__ = "match_dismissal"
+
+    graduate_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("graduate.id", ondelete="CASCADE"), primary_key=True)
+    )
+    alumnus_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("alumnus.id", ondelete="CASCADE"), primary_key=True)
+    )
+    at: datetime = _ts()

@@ -29,6 +29,7 @@ from storage.models import (
     Suppression,
 )
 from storage.outbox import OutboxRepository
+from storage.registry import RegistryRepository
 from storage.staff import AuditRepository, StaffRepository, TeamRepository
 
 # Every update runs these, so they are built once: SQLAlchemy memoises a statement's cache
@@ -303,6 +304,7 @@ class Tx:
         self.teams = TeamRepository(session)
         self.inbox = InboxRepository(session)
         self.audit = AuditRepository(session)
+        self.registry = RegistryRepository(session)
 
 
 class Storage:

@@ -87,6 +87,20 @@ class Settings(BaseSettings):
     )
     digest_hour: int = Field(default=10, ge=0, le=23, description="Hour digests go out.")
 
+    # Graduate registry and invitations (docs/privacy.md, "Graduate registry").
+    bot_username: str | None = Field(
+        default=None,
+        description="The bot's @username without @, for t.me invitation links from the CLI.",
+    )
+    registry_retention_days: int = Field(
+        default=730,
+        ge=1,
+        description="Keep an imported record nobody linked this long after its last import.",
+    )
+    invitation_days: int = Field(
+        default=90, ge=1, description="A personal invitation link expires after this many days."
+    )
+
     # Coordinator web console.
     web_host: str = "127.0.0.1"
     web_port: int = 8081

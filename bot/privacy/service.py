@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +17,9 @@ from storage.models import Alumnus, ConsentEvent, Purpose
 from storage.repositories import Tx
 
 ERASE_CONFIRM_TTL = timedelta(minutes=10)
+# What other features add to an export, and how they forget a person (wired in the graph).
+Section = Callable[[Tx, Alumnus], Awaitable[Any]]
+Eraser = Callable[[Tx, Alumnus], Awaitable[None]]
 PURPOSES = frozenset(p.value for p in Purpose)
 ERASE_NO = "no"
 
@@ -125,6 +128,16 @@ class PrivacyService:
     def __init__(self, deps: Deps, consent: ConsentService) -> None:
         self.deps = deps
         self.consent = consent
+        self._sections: dict[str, Section] = {}
+        self._erasers: list[Eraser] = []
+
+    def contribute(self, name: str, section: Section) -> None:
+        """Add what another feature holds about a person to the export, under ``name``."""
+        self._sections[name] = section
+
+    def on_erase(self, eraser: Eraser) -> None:
+        """Let another feature delete what it holds, in the erasure's transaction, first."""
+        self._erasers.append(eraser)
 
     async def overview(self, tx: Tx, alumnus: Alumnus) -> list[Action]:
         """Show each purpose with a toggle."""
@@ -199,6 +212,7 @@ class PrivacyService:
                 item.model_dump(mode="json", exclude={"alumnus_id"})
                 for item in await tx.offers.digest_items_of(alumnus.id)
             ],
+            **{name: await section(tx, alumnus) for name, section in self._sections.items()},
         }
 
     def erase_token(self, chat_id: int, issued: int) -> str:
@@ -238,5 +252,7 @@ class PrivacyService:
     async def erase(self, tx: Tx, alumnus: Alumnus) -> None:
         """Delete the person and everything linked; keep only the suppression hash."""
         assert alumnus.id is not None
+        for eraser in self._erasers:
+            await eraser(tx, alumnus)
         await tx.alumni.delete(alumnus.id)
         await tx.suppressions.add(self.subject_hash(alumnus.chat_id), self.deps.clock.now())

@@ -138,7 +138,12 @@ class ProfileFlow:
         sequence = self._sequence(turn)
         if turn.state.step not in sequence:
             return None
+        # Questions answered before onboarding began (an invitation from the school's
+        # records, a class link) are not asked again; /profiel corrects them later.
+        prefilled = set(turn.state.data.get("prefilled", ()))
         for name in sequence[sequence.index(turn.state.step) + 1 :]:
+            if name in prefilled:
+                continue
             step = STEPS.get(name)
             if step is None or step.applies(draft, self.deps.catalogue):
                 return name

@@ -16,7 +16,7 @@ import typer
 
 from bot.core.logs import configure_logging
 from bot.core.text import TextError, checked_text
-from handlers.cli import campaigns, db, offers, run, setup, staff, teams
+from handlers.cli import campaigns, db, graduates, offers, run, setup, staff, teams
 from handlers.cli.campaigns import progress_line, watch
 from handlers.cli.common import EXIT_REFUSED, Cli, Locale, pick_locale
 
@@ -60,6 +60,7 @@ def build_app(cli: Cli) -> typer.Typer:
     app.add_typer(teams.group(cli), name="teams")
     app.add_typer(offers.group(cli), name="offers")
     app.add_typer(campaigns.group(cli), name="campaigns")
+    graduates.mount(app)
     return app
 
 

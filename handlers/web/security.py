@@ -37,6 +37,10 @@ WHILE_TEMPORARY = frozenset({"/account/password", "/inbox/logout", "/inbox/langu
 _MAX_FIELDS = 500  # the composer has the most fields: ~100 checkboxes
 _MAX_NAME_LENGTH = 64
 FORM: web.RequestKey[MultiDictProxy[str]] = web.RequestKey("form", MultiDictProxy)
+# A route that takes a file (the registry's upload) says so before the form is read; its
+# files are kept apart from the checked text fields (see files_of).
+FILES_ALLOWED: web.RequestKey[bool] = web.RequestKey("files_allowed", bool)
+FILES: web.RequestKey[dict[str, web.FileField]] = web.RequestKey("files", dict)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -229,10 +233,15 @@ async def read_form(request: web.Request) -> MultiDictProxy[str]:
             # aiohttp's parser: truncated body, no boundary, unknown or wrong part charset.
             raise BadInputError("malformed") from None
         pairs = []
+        files: dict[str, web.FileField] = {}
         for name, value in posted.items():
-            if not isinstance(value, str):  # the console takes no files
+            if isinstance(value, str):
+                pairs.append((name, value))
+            elif isinstance(value, web.FileField) and request.get(FILES_ALLOWED):
+                files[checked_text(name, max_length=_MAX_NAME_LENGTH)] = value
+            else:  # only a route that says so takes files
                 raise BadInputError("malformed")
-            pairs.append((name, value))
+        request[FILES] = files
         return _checked_pairs(pairs)
     if not await request.read():  # a content type but nothing in it
         return MultiDictProxy(MultiDict())
@@ -242,6 +251,11 @@ async def read_form(request: web.Request) -> MultiDictProxy[str]:
 def check_query(request: web.Request) -> None:
     """Refuse a query string that is not UTF-8 or holds a refused character."""
     _checked_pairs(_parse_urlencoded(request.rel_url.raw_query_string))
+
+
+def files_of(request: web.Request) -> dict[str, web.FileField]:
+    """Return the files of a route that takes them (marked with ``FILES_ALLOWED``)."""
+    return request.get(FILES) or {}
 
 
 def form_of(request: web.Request) -> MultiDictProxy[str]:
