@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.aftercare import chat as aftercare_chat
+from bot.aftercare.policy import AftercarePolicy
+from bot.aftercare.service import AftercareService
 from bot.campaigns import chat as campaigns_chat
 from bot.campaigns.policy import CampaignPolicy
 from bot.campaigns.service import CampaignService
@@ -43,6 +46,7 @@ class Graph:
     privacy: PrivacyService
     inbox: InboxService
     campaigns: CampaignService
+    aftercare: AftercareService
     staff: StaffService
     auth: ConsoleAuth
     staff_links: StaffLinks
@@ -86,6 +90,9 @@ def build_graph(deps: Deps) -> Graph:
     privacy = PrivacyService(deps, consent)
     inbox = InboxService(deps, dispatcher)
     campaigns = CampaignService(deps, consent, inbox)
+    aftercare = AftercareService(deps, dispatcher, inbox, campaigns)
+    dispatcher.screen(AftercarePolicy(aftercare.schedule))
+    privacy.exports(aftercare.export_of)
     staff_links = StaffLinks(deps.storage, deps.clock, secret)
 
     router = ChatRouter(deps)
@@ -94,6 +101,7 @@ def build_graph(deps: Deps) -> Graph:
     privacy_chat.register(router, privacy_chat.PrivacyChat(privacy))
     inbox_chat.register(router, inbox_chat.QuestionFlow(inbox))
     campaigns_chat.register(router, campaigns_chat.OfferButtons(campaigns))
+    aftercare_chat.register(router, aftercare_chat.CheckinChat(aftercare))
 
     return Graph(
         deps=deps,
@@ -102,6 +110,7 @@ def build_graph(deps: Deps) -> Graph:
         privacy=privacy,
         inbox=inbox,
         campaigns=campaigns,
+        aftercare=aftercare,
         staff=StaffService(deps.storage, deps.clock),
         auth=ConsoleAuth(deps.storage, deps.clock, settings),
         staff_links=staff_links,

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
+from storage.aftercare import AftercareRepository
 from storage.campaigns import OfferRepository
 from storage.db import insert_for, is_postgres, make_session_factory
 from storage.inbox import InboxRepository
@@ -297,6 +298,7 @@ class Tx:
         self.staff = StaffRepository(session)
         self.teams = TeamRepository(session)
         self.inbox = InboxRepository(session)
+        self.aftercare = AftercareRepository(session)
 
 
 class Storage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +18,8 @@ from storage.repositories import Tx
 ERASE_CONFIRM_TTL = timedelta(minutes=10)
 PURPOSES = frozenset(p.value for p in Purpose)
 ERASE_NO = "no"
+# A feature's part of the export: what it holds of one person, as plain data.
+Exporter = Callable[[Tx, int], Awaitable[dict[str, Any]]]
 
 
 def _erase_answer(payload: str) -> str | None:
@@ -124,6 +126,11 @@ class PrivacyService:
     def __init__(self, deps: Deps, consent: ConsentService) -> None:
         self.deps = deps
         self.consent = consent
+        self.exporters: list[Exporter] = []
+
+    def exports(self, exporter: Exporter) -> None:
+        """Add a feature's part to /mijngegevens (the composition root wires them)."""
+        self.exporters.append(exporter)
 
     async def overview(self, tx: Tx, alumnus: Alumnus) -> list[Action]:
         """Show each purpose with a toggle."""
@@ -181,6 +188,9 @@ class PrivacyService:
         assert alumnus.id is not None
         state = await tx.states.get(alumnus.id)
         history = await tx.consents.history(alumnus.id)
+        features: dict[str, Any] = {}
+        for exporter in self.exporters:
+            features.update(await exporter(tx, alumnus.id))
         return {
             "exported_at": self.deps.clock.now().isoformat(),
             "controller": {
@@ -198,6 +208,7 @@ class PrivacyService:
                 item.model_dump(mode="json", exclude={"alumnus_id"})
                 for item in await tx.offers.digest_items_of(alumnus.id)
             ],
+            **features,
         }
 
     def erase_token(self, chat_id: int, issued: int) -> str:
