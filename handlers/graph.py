@@ -32,6 +32,8 @@ from bot.privacy.service import ConsentService, PrivacyService
 from bot.profile import chat as profile_chat
 from bot.staff.chat import StaffLinkChat
 from bot.staff.service import ConsoleAuth, StaffLinks, StaffService
+from bot.surveys import chat as surveys_chat
+from bot.surveys.service import SurveyService
 from storage.db import make_engine
 from storage.repositories import Storage
 
@@ -47,6 +49,7 @@ class Graph:
     inbox: InboxService
     campaigns: CampaignService
     aftercare: AftercareService
+    surveys: SurveyService
     staff: StaffService
     auth: ConsoleAuth
     staff_links: StaffLinks
@@ -93,6 +96,8 @@ def build_graph(deps: Deps) -> Graph:
     aftercare = AftercareService(deps, dispatcher, inbox, campaigns)
     dispatcher.screen(AftercarePolicy(aftercare.schedule))
     privacy.exports(aftercare.export_of)
+    surveys = SurveyService(deps, dispatcher)
+    privacy.exports(surveys.export_of)
     staff_links = StaffLinks(deps.storage, deps.clock, secret)
 
     router = ChatRouter(deps)
@@ -102,6 +107,7 @@ def build_graph(deps: Deps) -> Graph:
     inbox_chat.register(router, inbox_chat.QuestionFlow(inbox))
     campaigns_chat.register(router, campaigns_chat.OfferButtons(campaigns))
     aftercare_chat.register(router, aftercare_chat.CheckinChat(aftercare))
+    surveys_chat.register(router, surveys_chat.SurveyChat(surveys))
 
     return Graph(
         deps=deps,
@@ -111,6 +117,7 @@ def build_graph(deps: Deps) -> Graph:
         inbox=inbox,
         campaigns=campaigns,
         aftercare=aftercare,
+        surveys=surveys,
         staff=StaffService(deps.storage, deps.clock),
         auth=ConsoleAuth(deps.storage, deps.clock, settings),
         staff_links=staff_links,

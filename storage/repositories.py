@@ -31,6 +31,7 @@ from storage.models import (
 )
 from storage.outbox import OutboxRepository
 from storage.staff import StaffRepository, TeamRepository
+from storage.surveys import SurveyRepository
 
 # Every update runs these, so they are built once: SQLAlchemy memoises a statement's cache
 # key on the object, and a statement rebuilt per call is re-hashed per call. The writes are
@@ -299,6 +300,7 @@ class Tx:
         self.teams = TeamRepository(session)
         self.inbox = InboxRepository(session)
         self.aftercare = AftercareRepository(session)
+        self.surveys = SurveyRepository(session)
 
 
 class Storage:
