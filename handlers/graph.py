@@ -27,6 +27,7 @@ from bot.core.settings import Settings
 from bot.delivery.dispatcher import Dispatcher
 from bot.inbox import chat as inbox_chat
 from bot.inbox.service import InboxService
+from bot.monitor.service import MonitorService
 from bot.privacy import chat as privacy_chat
 from bot.privacy.service import ConsentService, PrivacyService
 from bot.profile import chat as profile_chat
@@ -50,6 +51,7 @@ class Graph:
     campaigns: CampaignService
     aftercare: AftercareService
     surveys: SurveyService
+    monitor: MonitorService
     staff: StaffService
     auth: ConsoleAuth
     staff_links: StaffLinks
@@ -118,6 +120,7 @@ def build_graph(deps: Deps) -> Graph:
         campaigns=campaigns,
         aftercare=aftercare,
         surveys=surveys,
+        monitor=MonitorService(deps, aftercare.schedule),
         staff=StaffService(deps.storage, deps.clock),
         auth=ConsoleAuth(deps.storage, deps.clock, settings),
         staff_links=staff_links,

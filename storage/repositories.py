@@ -29,6 +29,7 @@ from storage.models import (
     OutboxMessage,
     Suppression,
 )
+from storage.monitor import MonitorRepository
 from storage.outbox import OutboxRepository
 from storage.staff import StaffRepository, TeamRepository
 from storage.surveys import SurveyRepository
@@ -301,6 +302,7 @@ class Tx:
         self.inbox = InboxRepository(session)
         self.aftercare = AftercareRepository(session)
         self.surveys = SurveyRepository(session)
+        self.monitor = MonitorRepository(session)
 
 
 class Storage:
