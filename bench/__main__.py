@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import bench  # noqa: F401  (sets PTB_TIMEDELTA before telegram is imported)
+from bench.aftercare import HEADING as AFTERCARE_HEADING
+from bench.aftercare import render_aftercare, run_aftercare
 from bench.bots import ALUMNIBOT, ECHO
 from bench.databases import POSTGRES, SQLITE, server_versions
 from bench.delivery import (
@@ -49,9 +51,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="write cProfile stats of each bot here")
     parser.add_argument(
         "--suite",
-        choices=("all", "onboarding", "delivery"),
+        choices=("all", "onboarding", "delivery", "aftercare"),
         default="all",
-        help="onboarding (webhook updates), delivery (outbox dispatcher), or both",
+        help="onboarding (webhook updates), delivery (outbox dispatcher), aftercare (the "
+        "check-in tick and the monitor over 100,000 alumni), or all",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -95,6 +98,9 @@ async def main(args: argparse.Namespace) -> int:
             delivery = delivery_section(earlier)
             if delivery:
                 document = merge_section(document, delivery)
+            aftercare = delivery_section(earlier, AFTERCARE_HEADING)
+            if aftercare:
+                document = merge_section(document, aftercare, AFTERCARE_HEADING)
     if args.suite in ("all", "delivery"):
         started, begun = time.perf_counter(), datetime.now(UTC)
         results = await run_delivery(delivery_options(args, backends))
@@ -110,6 +116,14 @@ async def main(args: argparse.Namespace) -> int:
         )
         print(section)
         document = merge_section(document or "# Benchmarks\n", section)
+    if args.suite in ("all", "aftercare"):
+        alumni = 10_000 if args.quick else 100_000
+        results = await run_aftercare(
+            backends, alumni=alumni, due=alumni // 10, answered=alumni // 2
+        )
+        section = render_aftercare(results, command, code_version(str(ROOT)))
+        print(section)
+        document = merge_section(document or "# Benchmarks\n", section, AFTERCARE_HEADING)
     if str(args.output) != "-":
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(document, encoding="utf-8")

@@ -140,25 +140,26 @@ class AftercareRepository:
                 )
             )
 
-    def _changed_since(self, since: datetime | None) -> Any:
-        if since is None:
-            return literal(True)
-        recent_consent = (
-            select(col(ConsentEvent.id))
-            .where(
-                col(ConsentEvent.alumnus_id) == col(Alumnus.id),
-                col(ConsentEvent.purpose) == AFTERCARE,
-                col(ConsentEvent.occurred_at) >= since,
-            )
-            .correlate(Alumnus)
-            .exists()
+    async def changed_since(self, since: datetime) -> list[int]:
+        """Return the alumni whose profile or aftercare consent changed since then."""
+        profiles = select(col(Alumnus.id)).where(col(Alumnus.updated_at) >= since)
+        consents = select(col(ConsentEvent.alumnus_id)).where(
+            col(ConsentEvent.purpose) == AFTERCARE, col(ConsentEvent.occurred_at) >= since
         )
-        return or_(col(Alumnus.updated_at) >= since, recent_consent)
+        result = await self._session.execute(profiles.union(consents))
+        return sorted({int(i) for i in result.scalars() if i is not None})
+
+    def _among(self, column: Any, alumni: Sequence[int] | None) -> Any:
+        return literal(True) if alumni is None else _ids(self._session, column, alumni)
 
     async def plan(
-        self, now: datetime, grace_before: datetime, default_month: int, since: datetime | None
+        self,
+        now: datetime,
+        grace_before: datetime,
+        default_month: int,
+        alumni: Sequence[int] | None,
     ) -> int:
-        """Insert the check-ins of consenting alumni (changed since ``since``, or everyone).
+        """Insert the check-ins of consenting alumni (these, or everyone with ``None``).
 
         A moment already past ``grace_before`` is recorded as skipped (never asked); the
         unique (alumnus, moment) key means planning again adds nothing twice. Scheduled rows
@@ -170,7 +171,7 @@ class AftercareRepository:
             col(Alumnus.onboarded_at).is_not(None),
             col(Alumnus.graduation_year).is_not(None),
             consenting(AFTERCARE),
-            self._changed_since(since),
+            self._among(col(Alumnus.id), alumni),
         )
         past = due < bindparam("grace_before", grace_before, type_=UTCDateTime)
         status = case((past, CheckinStatus.SKIPPED.value), else_=CheckinStatus.SCHEDULED.value)
@@ -214,19 +215,18 @@ class AftercareRepository:
         )
         result = await self._session.execute(statement)
         added = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        await self._follow(now, grace_before, default_month, since)
+        await self._follow(now, grace_before, default_month, alumni)
         return added
 
     async def _follow(
-        self, now: datetime, grace_before: datetime, default_month: int, since: datetime | None
+        self,
+        now: datetime,
+        grace_before: datetime,
+        default_month: int,
+        alumni: Sequence[int] | None,
     ) -> None:
         """Move scheduled rows to the current due time; drop moments no longer scheduled."""
         month = func.coalesce(col(Alumnus.graduation_month), default_month)
-        changed = (
-            select(col(Alumnus.id)).where(self._changed_since(since))
-            if since is not None
-            else None
-        )
         current_due = (
             select(col(AftercareMoment.due_at))
             .select_from(Alumnus)
@@ -244,9 +244,10 @@ class AftercareRepository:
             .correlate(Checkin)
             .scalar_subquery()
         )
-        scheduled = [col(Checkin.status) == CheckinStatus.SCHEDULED.value]
-        if changed is not None:
-            scheduled.append(col(Checkin.alumnus_id).in_(changed))
+        scheduled = [
+            col(Checkin.status) == CheckinStatus.SCHEDULED.value,
+            self._among(col(Checkin.alumnus_id), alumni),
+        ]
         # A moment gone from the schedule (or a person without a date now): not asked.
         await self._session.execute(
             update(Checkin)

@@ -23,6 +23,8 @@ from storage.models import (
     Team,
 )
 
+ASKED = ("asked", "answering", "reminded", "answered", "no_response")
+
 
 class MonitorRepository:
     """Counts per programme, cohort and moment; ratings per team; demand per interest."""
@@ -67,6 +69,8 @@ class MonitorRepository:
             )
             .select_from(Checkin)
             .join(Alumnus, col(Alumnus.id) == col(Checkin.alumnus_id))
+            # Planned, skipped and cancelled moments were never asked: left out, by index.
+            .where(col(Checkin.status).in_(ASKED))
             .group_by(
                 col(Alumnus.crebo),
                 col(Alumnus.graduation_year),

@@ -141,10 +141,14 @@ class AftercareService:
                 ],
                 [m.code for m in schedule.moments],
             )
-            since = None if full or marker is None else marker.planned_until - PLAN_OVERLAP
-            added = await tx.aftercare.plan(
-                now, now - schedule.grace, schedule.default_month, since
-            )
+            alumni: list[int] | None = None  # everyone
+            if not full and marker is not None:
+                alumni = await tx.aftercare.changed_since(marker.planned_until - PLAN_OVERLAP)
+            added = 0
+            if alumni is None or alumni:
+                added = await tx.aftercare.plan(
+                    now, now - schedule.grace, schedule.default_month, alumni
+                )
             await tx.aftercare.set_marker(schedule.version, now)
         return added
 
