@@ -47,6 +47,7 @@ class AftercareResult:
     raw: float
     monitor_report: float
     monitor_render: float
+    monitor_cached: float
     seed: float
 
 
@@ -98,21 +99,22 @@ async def _seed(url: str, backend: str, alumni: int, due: int, answered: int) ->
             [then],
         ),
         (
-            "INSERT INTO checkin_answer (checkin_id, alumnus_id, question, value, escalated, "
-            f"answered_at) SELECT c.id, c.alumnus_id, 'situation', {situation}, false, :then "
+            "INSERT INTO checkin_answer (checkin_id, alumnus_id, moment, question, value, "
+            f"escalated, answered_at) SELECT c.id, c.alumnus_id, 'm3', 'situation', {situation}, "
+            "false, :then "
             "FROM checkin c WHERE c.moment = 'm3'",
             [then],
         ),
         (
-            "INSERT INTO checkin_answer (checkin_id, alumnus_id, question, value, escalated, "
-            "answered_at) SELECT c.id, c.alumnus_id, 'again', "
+            "INSERT INTO checkin_answer (checkin_id, alumnus_id, moment, question, value, "
+            "escalated, answered_at) SELECT c.id, c.alumnus_id, 'm3', 'again', "
             "CASE WHEN c.id % 4 = 0 THEN 'school' ELSE 'yes' END, false, :then "
             "FROM checkin c WHERE c.moment = 'm3'",
             [then],
         ),
         (
-            "INSERT INTO checkin_answer (checkin_id, alumnus_id, question, value, escalated, "
-            "answered_at) SELECT a.checkin_id, a.alumnus_id, 'field', "
+            "INSERT INTO checkin_answer (checkin_id, alumnus_id, moment, question, value, "
+            "escalated, answered_at) SELECT a.checkin_id, a.alumnus_id, 'm3', 'field', "
             "CASE WHEN a.id % 3 = 0 THEN 'related' ELSE 'own' END, false, :then "
             "FROM checkin_answer a WHERE a.question = 'situation' AND a.value IN "
             "('working', 'both')",
@@ -176,18 +178,23 @@ async def measure_one(backend: str, alumni: int, due: int, answered: int) -> Aft
             tick = time.perf_counter() - started
             raw = await _raw_baseline(url)
             # A console serves many requests: the first one compiles the page template and
-            # warms the statement cache; the figure is the next request's.
-            report = await graph.monitor.report("nl")
+            # warms the statement cache. Measured: a report built afresh (the first view in a
+            # minute), and the page as the next views get it (the report cached).
+            report = await graph.monitor.report("nl", fresh=True)
             _render(settings, deps, report)
             report_started = time.perf_counter()
-            report = await graph.monitor.report("nl")
+            report = await graph.monitor.report("nl", fresh=True)
             report_time = time.perf_counter() - report_started
             render_time = _render(settings, deps, report)
+            cached_started = time.perf_counter()
+            report = await graph.monitor.report("nl")
+            _render(settings, deps, report)
+            cached = time.perf_counter() - cached_started
         finally:
             await deps.storage.dispose()
     log(f"{backend}: tick {tick:.2f} s ({result.asked} queued), raw {raw:.2f} s")
     return AftercareResult(
-        backend, alumni, due, result.asked, tick, raw, report_time, render_time, seeded
+        backend, alumni, due, result.asked, tick, raw, report_time, render_time, cached, seeded
     )
 
 
@@ -229,11 +236,12 @@ def render_aftercare(results: list[AftercareResult], command: str, code: str) ->
         "`AftercareService.tick()` end to end (plan, claim with SKIP LOCKED on PostgreSQL, "
         "queue with one INSERT .. SELECT, reminders); the baseline is a bare INSERT .. SELECT "
         "of the same rows into the outbox in the same run. The monitor is the report's queries "
-        "plus the page's rendering.",
+        "plus the page's rendering; the monitor's target is 0.5 s. The check-in rows of the "
+        "tick are those the raw statement inserts again under other keys.",
         "",
         "| database | due | queued | tick | target | raw INSERT..SELECT | monitor queries "
-        "| monitor page render | monitor total (target 0.5 s) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| page render | monitor, first view in a minute | next views (cached) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         total = r.monitor_report + r.monitor_render
@@ -242,7 +250,19 @@ def render_aftercare(results: list[AftercareResult], command: str, code: str) ->
         lines.append(
             f"| {r.backend} | {r.due:,} | {r.queued:,} | {r.tick:.2f} s {ok} | "
             f"{TARGETS[r.backend]:.0f} s | {r.raw:.2f} s | {r.monitor_report * 1000:.0f} ms | "
-            f"{r.monitor_render * 1000:.0f} ms | {total * 1000:.0f} ms {ok_monitor} |"
+            f"{r.monitor_render * 1000:.0f} ms | {total * 1000:.0f} ms {ok_monitor} | "
+            f"{r.monitor_cached * 1000:.1f} ms |"
         )
-    lines.append("")
+    lines += [
+        "",
+        "The tick is several statements (the planner finding who changed, the claim, catching "
+        "up, the consent check, the queueing, reminders) where the baseline is one, so it takes "
+        "a few times the bare statement, and stays set-based: its time does not grow with the "
+        "number of rows sent one by one. The monitor's first view in a minute runs its seven "
+        "GROUP BY queries; on SQLite the answers join (120,000 rows) and the interests pass "
+        "over every alumnus take about 0.45 s each, which misses 0.5 s at 100,000 alumni (a "
+        "size for PostgreSQL); the page, its two charts and the CSV of that minute share one "
+        "report.",
+        "",
+    ]
     return "\n".join(lines)

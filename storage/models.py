@@ -565,6 +565,7 @@ class CheckinAnswer(SQLModel, table=True):
             Integer, ForeignKey("alumnus.id", ondelete="CASCADE"), nullable=False, index=True
         )
     )
+    moment: str = Field(max_length=16, description="The check-in's moment (for the monitor).")
     question: str = Field(max_length=16)
     value: str | None = Field(default=None, max_length=16)
     text: str | None = Field(default=None, sa_type=Text, description="A typed answer.")

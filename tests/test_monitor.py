@@ -77,6 +77,7 @@ async def seed(deps, people: int, crebo: str, year: int, situation: str, start: 
                     CheckinAnswer(
                         checkin_id=checkin.id,
                         alumnus_id=alumnus.id,
+                        moment="diploma",
                         question=question,
                         value=value,
                         answered_at=now,

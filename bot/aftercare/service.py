@@ -297,6 +297,7 @@ class AftercareService:
             CheckinAnswer(
                 checkin_id=checkin.id,
                 alumnus_id=alumnus.id,
+                moment=checkin.moment,
                 question=code,
                 value=value,
                 text=typed,

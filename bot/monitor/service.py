@@ -15,6 +15,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.aftercare.schedule import Schedule
@@ -23,6 +24,9 @@ from bot.monitor.suppression import hidden_total, suppress
 from bot.surveys.definition import Survey, load_surveys
 
 SITUATIONS = ("working", "studying", "both", "looking", "other")
+# One page view asks for the page, two charts and maybe the CSV: they share one report, and
+# the monitor is not a live view (check-ins and surveys change by the day).
+CACHE = timedelta(seconds=60)
 ASKED = ("asked", "answering", "reminded", "answered", "no_response")
 Cell = int | float | str | None  # None: hidden (fewer than k, or derivable)
 
@@ -64,6 +68,7 @@ class MonitorService:
         self.moments = [m.code for m in schedule.moments]
         self.months = {m.code: m.months for m in schedule.moments}
         self.surveys: dict[str, Survey] = load_surveys(deps.settings.content_dir / "surveys")
+        self._cache: dict[str, tuple[datetime, Report]] = {}
 
     @property
     def k(self) -> int:
@@ -82,14 +87,24 @@ class MonitorService:
     def _order(self, moment: str) -> int:
         return self.moments.index(moment) if moment in self.moments else len(self.moments)
 
-    async def report(self, locale: str = "nl") -> Report:
+    async def report(self, locale: str = "nl", *, fresh: bool = False) -> Report:
+        """Every table; built at most once a minute per language (``fresh``: now)."""
+        now = self.deps.clock.now()
+        cached = self._cache.get(locale)
+        if cached is not None and cached[0] > now and not fresh:
+            return cached[1]
+        report = await self._build(locale)
+        self._cache[locale] = (now + CACHE, report)
+        return report
+
+    async def _build(self, locale: str) -> Report:
         """Build every table (one transaction, one query per table)."""
         async with self.deps.storage.transaction() as tx:
             answers = await tx.monitor.answers(["situation", "field", "level", "again"])
             checkins = await tx.monitor.checkins()
             helped = await tx.monitor.helped()
             teams = await tx.monitor.team_ratings()
-            interests = await tx.monitor.interests()
+            interests = await tx.monitor.interests([i.code for i in self.deps.catalogue.interests])
             offers = await tx.monitor.offers_reach()
             responses = await tx.monitor.survey_responses()
         tables = [

@@ -57,6 +57,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('checkin_id', sa.Integer(), nullable=False),
     sa.Column('alumnus_id', sa.Integer(), nullable=False),
+    sa.Column('moment', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('question', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('value', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
     sa.Column('text', sa.Text(), nullable=True),
