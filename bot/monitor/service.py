@@ -9,11 +9,12 @@ up by the page (``web.monitor_*``), so a table here carries keys and numbers onl
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from bot.aftercare.schedule import Schedule
 from bot.core.deps import Deps
 from bot.monitor.suppression import hidden_total, suppress
 from bot.surveys.definition import Survey, load_surveys
+from storage.repositories import Tx
 
 SITUATIONS = ("working", "studying", "both", "looking", "other")
 # One page view asks for the page, two charts and maybe the CSV: they share one report, and
@@ -98,15 +100,30 @@ class MonitorService:
         return report
 
     async def _build(self, locale: str) -> Report:
-        """Build every table (one transaction, one query per table)."""
-        async with self.deps.storage.transaction() as tx:
-            answers = await tx.monitor.answers(["situation", "field", "level", "again"])
-            checkins = await tx.monitor.checkins()
-            helped = await tx.monitor.helped()
-            teams = await tx.monitor.team_ratings()
-            interests = await tx.monitor.interests([i.code for i in self.deps.catalogue.interests])
-            offers = await tx.monitor.offers_reach()
-            responses = await tx.monitor.survey_responses()
+        """Build every table: one query per table, at once where the database can."""
+        codes = [i.code for i in self.deps.catalogue.interests]
+        queries: list[Callable[[Tx], Awaitable[Any]]] = [
+            lambda tx: tx.monitor.answers(["situation", "field", "level", "again"]),
+            lambda tx: tx.monitor.checkins(),
+            lambda tx: tx.monitor.helped(),
+            lambda tx: tx.monitor.team_ratings(),
+            lambda tx: tx.monitor.interests(codes),
+            lambda tx: tx.monitor.offers_reach(),
+            lambda tx: tx.monitor.survey_responses(),
+        ]
+        storage = self.deps.storage
+
+        async def run(query: Callable[[Tx], Awaitable[Any]]) -> Any:
+            async with storage.transaction() as tx:
+                return await query(tx)
+
+        if storage.engine.dialect.name == "postgresql":
+            # Independent counts: on their own connections they run side by side.
+            found = await asyncio.gather(*(run(q) for q in queries))
+        else:  # SQLite: one connection
+            async with storage.transaction() as tx:
+                found = [await q(tx) for q in queries]
+        answers, checkins, helped, teams, interests, offers, responses = found
         tables = [
             *self._situations(answers, locale),
             self._outcomes(answers, locale),
