@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import bench  # noqa: F401  (sets PTB_TIMEDELTA before telegram is imported)
+from bench.aftercare import HEADING as AFTERCARE_HEADING
+from bench.aftercare import render_aftercare, run_aftercare
 from bench.bots import ALUMNIBOT, ECHO
 from bench.databases import POSTGRES, SQLITE, server_versions
 from bench.delivery import (
@@ -51,10 +53,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="write cProfile stats of each bot here")
     parser.add_argument(
         "--suite",
-        choices=("all", "onboarding", "delivery", "registry"),
+        choices=("all", "onboarding", "delivery", "registry", "aftercare"),
         default="all",
         help="onboarding (webhook updates), delivery (outbox dispatcher), registry (imports "
-        "and invitation PDFs), or all",
+        "and invitation PDFs), aftercare (the check-in tick and the monitor over 100,000 "
+        "alumni), or all",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -98,10 +101,11 @@ async def main(args: argparse.Namespace) -> int:
             delivery = delivery_section(earlier)
             if delivery:
                 document = merge_section(document, delivery)
-        # Keep the registry figures of an earlier run unless this run measures them.
-        registry = delivery_section(earlier, REGISTRY_HEADING)
-        if registry and args.suite != "all":
-            document = merge_section(document, registry, REGISTRY_HEADING)
+        # Keep the other suites' figures of an earlier run unless this run measures them.
+        for heading in (REGISTRY_HEADING, AFTERCARE_HEADING):
+            kept = delivery_section(earlier, heading)
+            if kept and args.suite != "all":
+                document = merge_section(document, kept, heading)
     if args.suite in ("all", "delivery"):
         started, begun = time.perf_counter(), datetime.now(UTC)
         results = await run_delivery(delivery_options(args, backends))
@@ -132,6 +136,14 @@ async def main(args: argparse.Namespace) -> int:
         )
         print(section)
         document = merge_section(document or "# Benchmarks\n", section, REGISTRY_HEADING)
+    if args.suite in ("all", "aftercare"):
+        alumni = 10_000 if args.quick else 100_000
+        results = await run_aftercare(
+            backends, alumni=alumni, due=alumni // 10, answered=alumni // 2
+        )
+        section = render_aftercare(results, command, code_version(str(ROOT)))
+        print(section)
+        document = merge_section(document or "# Benchmarks\n", section, AFTERCARE_HEADING)
     if str(args.output) != "-":
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(document, encoding="utf-8")

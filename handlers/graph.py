@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.aftercare import chat as aftercare_chat
+from bot.aftercare.policy import AftercarePolicy
+from bot.aftercare.service import AftercareService
 from bot.campaigns import chat as campaigns_chat
 from bot.campaigns.policy import CampaignPolicy
 from bot.campaigns.service import CampaignService
@@ -26,6 +29,7 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.inbox import chat as inbox_chat
 from bot.inbox.desk import Desk
 from bot.inbox.service import InboxService
+from bot.monitor.service import MonitorService
 from bot.privacy import chat as privacy_chat
 from bot.privacy.service import ConsentService, PrivacyService
 from bot.profile import chat as profile_chat
@@ -33,6 +37,8 @@ from bot.registry import chat as registry_chat
 from bot.registry.service import RegistryService
 from bot.staff.chat import StaffLinkChat
 from bot.staff.service import ConsoleAuth, StaffLinks, StaffService
+from bot.surveys import chat as surveys_chat
+from bot.surveys.service import SurveyService
 from storage.db import make_engine
 from storage.repositories import Storage
 
@@ -49,6 +55,9 @@ class Graph:
     campaigns: CampaignService
     desk: Desk  # the console's inbox
     studio: Studio  # the console's offers and campaigns
+    aftercare: AftercareService
+    surveys: SurveyService
+    monitor: MonitorService
     staff: StaffService
     auth: ConsoleAuth
     staff_links: StaffLinks
@@ -93,9 +102,14 @@ def build_graph(deps: Deps) -> Graph:
     privacy = PrivacyService(deps, consent)
     inbox = InboxService(deps, dispatcher)
     campaigns = CampaignService(deps, consent, inbox)
+    aftercare = AftercareService(deps, dispatcher, inbox, campaigns)
+    dispatcher.screen(AftercarePolicy(aftercare.schedule))
+    privacy.contribute(aftercare.export_of)
+    surveys = SurveyService(deps, dispatcher)
+    privacy.contribute(surveys.export_of)
     staff_links = StaffLinks(deps.storage, deps.clock, secret)
     registry = RegistryService(deps)
-    privacy.contribute("registry", registry.export_of)
+    privacy.contribute(registry.export_of)
     privacy.on_erase(registry.forget)
 
     router = ChatRouter(deps)
@@ -105,6 +119,8 @@ def build_graph(deps: Deps) -> Graph:
     inbox_chat.register(router, inbox_chat.QuestionFlow(inbox))
     campaigns_chat.register(router, campaigns_chat.OfferButtons(campaigns))
     registry_chat.register(router, registry_chat.ClaimFlow(deps, registry))
+    aftercare_chat.register(router, aftercare_chat.CheckinChat(aftercare))
+    surveys_chat.register(router, surveys_chat.SurveyChat(surveys))
 
     return Graph(
         deps=deps,
@@ -115,6 +131,9 @@ def build_graph(deps: Deps) -> Graph:
         campaigns=campaigns,
         desk=Desk(deps, inbox, dispatcher.wake),
         studio=Studio(deps, campaigns, dispatcher.wake),
+        aftercare=aftercare,
+        surveys=surveys,
+        monitor=MonitorService(deps, aftercare.schedule),
         staff=StaffService(deps.storage, deps.clock),
         auth=ConsoleAuth(deps.storage, deps.clock, settings),
         staff_links=staff_links,

@@ -14,6 +14,7 @@ REAP_INTERVAL = timedelta(seconds=30)
 CAMPAIGN_INTERVAL = timedelta(seconds=30)
 DIGEST_INTERVAL = timedelta(minutes=10)
 REMINDER_INTERVAL = timedelta(minutes=5)
+AFTERCARE_INTERVAL = timedelta(minutes=1)
 
 
 async def purge_retention(context: AlumniContext) -> None:
@@ -42,6 +43,12 @@ async def send_digests(context: AlumniContext) -> None:
     await context.graph.campaigns.send_digests()
 
 
+async def tick_aftercare(context: AlumniContext) -> None:
+    """Plan check-ins, queue the due ones and the reminders (rows in the database)."""
+    if (await context.graph.aftercare.tick()).queued:
+        context.graph.dispatcher.wake()
+
+
 def reap_interval(lease_seconds: float) -> timedelta:
     """Reap every 30 s, or every half lease when leases are shorter (rows wait less)."""
     return min(REAP_INTERVAL, timedelta(seconds=max(0.5, lease_seconds / 2)))
@@ -60,6 +67,9 @@ def schedule(job_queue: JobQueue[AlumniContext]) -> None:
     )
     job_queue.run_repeating(
         send_digests, interval=DIGEST_INTERVAL, first=timedelta(minutes=1), name="digests"
+    )
+    job_queue.run_repeating(
+        tick_aftercare, interval=AFTERCARE_INTERVAL, first=AFTERCARE_INTERVAL, name="aftercare"
     )
     job_queue.run_repeating(
         remind_unanswered,

@@ -312,6 +312,29 @@ class OfferRepository:
         )
         return {kind: int(n) for kind, n in result.all()}
 
+    async def open_offers(self, kinds: Sequence[str], today: Any, limit: int) -> list[Offer]:
+        """Return the newest offers of these kinds whose deadline has not passed."""
+        result = await self._session.execute(
+            select(Offer)
+            .where(
+                col(Offer.kind).in_(list(kinds)),
+                or_(col(Offer.deadline).is_(None), col(Offer.deadline) >= today),
+            )
+            .order_by(col(Offer.id).desc())
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    async def campaign_of_kind(self, offer_id: int, kind: str) -> Campaign | None:
+        """Return the offer's campaign of one kind (the one that carries its leads)."""
+        result = await self._session.execute(
+            select(Campaign)
+            .where(col(Campaign.offer_id) == offer_id, col(Campaign.kind) == kind)
+            .order_by(col(Campaign.id))
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
     async def team_codes(self) -> set[str]:
         """Return the codes of every team (for validating an offer's contact team)."""
         return set((await self._session.execute(select(col(Team.code)))).scalars())

@@ -564,3 +564,152 @@ class MatchDismissal(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("alumnus.id", ondelete="CASCADE"), primary_key=True)
     )
     at: datetime = _ts()
+
+
+class CheckinStatus(StrEnum):
+    """Where one aftercare check-in (one moment of one person) stands."""
+
+    SCHEDULED = "scheduled"  # due at due_at; the aftercare tick asks it
+    ASKED = "asked"  # the question is in the outbox (or sent)
+    ANSWERING = "answering"  # the person answered part of it
+    REMINDED = "reminded"  # one reminder was queued
+    ANSWERED = "answered"  # every question that applies was answered
+    NO_RESPONSE = "no_response"  # no complete answer after the reminder
+    SKIPPED = "skipped"  # never asked: past the grace period, caught up, or a week too close
+    CANCELLED = "cancelled"  # consent withdrawn (or none) when it was due
+
+
+class Checkin(SQLModel, table=True):
+    """One aftercare moment of one person: a due row, then its history (never rewritten)."""
+
+    __tablename__ = "checkin"
+    __table_args__ = (
+        UniqueConstraint("alumnus_id", "moment"),
+        Index("ix_checkin_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    alumnus_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("alumnus.id", ondelete="CASCADE"), nullable=False)
+    )
+    moment: str = Field(max_length=16, description="A moment code of content/aftercare.yaml.")
+    due_at: datetime = _ts()
+    status: str = Field(default=CheckinStatus.SCHEDULED.value, max_length=12)
+    outcome: str | None = Field(
+        default=None, max_length=16, description="Why skipped or cancelled: grace, catch_up..."
+    )
+    asked_at: datetime | None = _ts(nullable=True)
+    reminded_at: datetime | None = _ts(nullable=True)
+    answered_at: datetime | None = _ts(nullable=True)
+    help_conversation_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("inbox_conversation.id", ondelete="SET NULL"), nullable=True
+        ),
+    )
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class CheckinAnswer(SQLModel, table=True):
+    """One answer to one check-in question; appended, never updated (the history)."""
+
+    __tablename__ = "checkin_answer"
+    __table_args__ = (Index("ix_checkin_answer_checkin", "checkin_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkin_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("checkin.id", ondelete="CASCADE"), nullable=False)
+    )
+    alumnus_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("alumnus.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    moment: str = Field(max_length=16, description="The check-in's moment (for the monitor).")
+    question: str = Field(max_length=16)
+    value: str | None = Field(default=None, max_length=16)
+    text: str | None = Field(default=None, sa_type=Text, description="A typed answer.")
+    escalated: bool = False
+    answered_at: datetime = _ts()
+
+
+class AftercareMoment(SQLModel, table=True):
+    """The schedule worked out per cohort: when each moment is due for a graduation month."""
+
+    __tablename__ = "aftercare_moment"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    month: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    moment: str = Field(max_length=16, primary_key=True)
+    due_at: datetime = _ts()
+
+
+class AftercarePlan(SQLModel, table=True):
+    """What the planner of check-ins did last: the schedule it used and up to when."""
+
+    __tablename__ = "aftercare_plan"
+
+    name: str = Field(max_length=16, primary_key=True)
+    schedule_hash: str = Field(max_length=16)
+    planned_until: datetime = _ts()
+
+
+class SurveySend(SQLModel, table=True):
+    """One survey sent to one segment (like a campaign)."""
+
+    __tablename__ = "survey_send"
+
+    id: int | None = Field(default=None, primary_key=True)
+    survey: str = Field(max_length=48, index=True, description="Code of content/surveys/*.yaml.")
+    segment: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    targeted: int = 0
+    created_at: datetime = _ts()
+
+
+class SurveyProgress(SQLModel, table=True):
+    """A response being given: linked to the person until it is complete, then deleted."""
+
+    __tablename__ = "survey_progress"
+
+    alumnus_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("alumnus.id", ondelete="CASCADE"), primary_key=True)
+    )
+    survey: str = Field(max_length=48, primary_key=True)
+    send_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("survey_send.id", ondelete="CASCADE"), nullable=False)
+    )
+    step: int = 0
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _ts()
+
+
+class SurveyMark(SQLModel, table=True):
+    """Only this stays with the person: they responded to a survey (in a month)."""
+
+    __tablename__ = "survey_mark"
+
+    alumnus_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("alumnus.id", ondelete="CASCADE"), primary_key=True)
+    )
+    survey: str = Field(max_length=48, primary_key=True)
+    responded_in: str = Field(max_length=7, description="YYYY-MM, no finer.")
+
+
+class SurveyResponse(SQLModel, table=True):
+    """A completed response, with coarse reporting attributes and no link to the person.
+
+    The key is random (no sequence that could be matched to the order of marks); the
+    attributes are coarsened until at least k alumni share them (docs/privacy.md).
+    """
+
+    __tablename__ = "survey_response"
+
+    id: str = Field(max_length=32, primary_key=True)
+    survey: str = Field(max_length=48, index=True)
+    crebo: str | None = Field(default=None, max_length=8)
+    level: int | None = None
+    cohort: str | None = Field(default=None, max_length=9, description="2024 or 2020-2024.")
+    location: str | None = Field(default=None, max_length=32)
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    submitted_in: str = Field(max_length=7, description="YYYY-MM, no finer.")

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
+from storage.aftercare import AftercareRepository
 from storage.campaigns import OfferRepository, SavedSegmentRepository
 from storage.db import insert_for, is_postgres, make_session_factory
 from storage.inbox import InboxRepository
@@ -28,9 +29,11 @@ from storage.models import (
     OutboxMessage,
     Suppression,
 )
+from storage.monitor import MonitorRepository
 from storage.outbox import OutboxRepository
 from storage.registry import RegistryRepository
 from storage.staff import AuditRepository, StaffRepository, TeamRepository
+from storage.surveys import SurveyRepository
 
 # Every update runs these, so they are built once: SQLAlchemy memoises a statement's cache
 # key on the object, and a statement rebuilt per call is re-hashed per call. The writes are
@@ -305,6 +308,9 @@ class Tx:
         self.inbox = InboxRepository(session)
         self.audit = AuditRepository(session)
         self.registry = RegistryRepository(session)
+        self.aftercare = AftercareRepository(session)
+        self.surveys = SurveyRepository(session)
+        self.monitor = MonitorRepository(session)
 
 
 class Storage:

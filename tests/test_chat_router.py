@@ -119,6 +119,7 @@ STATES: list[tuple[bool, str, str, dict[str, Any]]] = [
     (True, "question", "topic", {"pending": []}),
     (True, "question", "topic", {"pending": [{"message_id": 1, "kind": "text", "text": "Hoi"}]}),
     (True, "question", "text", {"topic": "work"}),
+    (True, "checkin", "study_name", {"checkin": 999}),
     (True, "a-flow-that-was-removed", "step", {}),
 ]
 TYPED = [f"/{c.nl}" for c in COMMANDS] + [f"/{c.en}" for c in COMMANDS] + ["/onbekend"]

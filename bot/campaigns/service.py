@@ -797,6 +797,59 @@ class CampaignService:
         assert campaign.id is not None
         return await self.launch(campaign.id)
 
+    async def send_leads(self, tx: Tx, alumnus: Alumnus, limit: int) -> int:
+        """Send someone looking for work the open job leads, bpv places and courses they match.
+
+        The same matching as a campaign: each offer's own targeting and the person's consent
+        for its purpose; offers they had already are left out. The offers go out at once as
+        one digest per purpose (quiet hours hold), with the usual interest buttons, through
+        one "lead" campaign per offer so interest and reach are counted like any other.
+        Returns how many offers were sent.
+        """
+        assert alumnus.id is not None
+        now = self.deps.clock.now()
+        today = now.astimezone(ZoneInfo(self.deps.settings.timezone)).date()
+        chosen: list[tuple[Offer, Segment]] = []
+        kinds = (OfferKind.JOB.value, OfferKind.BPV.value, OfferKind.LLO.value)
+        for offer in await tx.offers.open_offers(kinds, today, limit=50):
+            assert offer.id is not None
+            segment = self.segment_for(offer)
+            found = await tx.offers.page(segment, alumnus.id - 1, limit=1, offer_id=offer.id)
+            if found and found[0][0] == alumnus.id and not found[0][4]:
+                chosen.append((offer, segment))
+            if len(chosen) >= limit:
+                break
+        held = []
+        for offer, segment in chosen:
+            assert offer.id is not None
+            campaign = await tx.offers.campaign_of_kind(offer.id, "lead")
+            if campaign is None:
+                campaign = await tx.offers.add_campaign(
+                    Campaign(
+                        offer_id=offer.id,
+                        segment=self._stored(segment),
+                        kind="lead",
+                        status=CampaignStatus.SENDING,
+                        launched_at=now,
+                        launch_done_at=now,
+                        created_at=now,
+                    )
+                )
+            held.append(
+                {
+                    "alumnus_id": alumnus.id,
+                    "campaign_id": campaign.id,
+                    "offer_id": offer.id,
+                    "purpose": segment.purpose,
+                    "reason": "lead",
+                    "due_at": now,
+                    "created_at": now,
+                }
+            )
+        if await tx.offers.hold_for_digest(held):
+            await self._digest(tx, alumnus.id, now)
+        return len(held)
+
     # ------------------------------------------------------------------ digests
 
     async def send_digests(self) -> int:

@@ -67,3 +67,15 @@ class BusinessHours:
                 return current + remaining
             remaining -= closing - current
             current = self.next_opening(closing)
+
+
+def outside_quiet_hours(moment: datetime, timezone: str, start: int, end: int) -> datetime:
+    """Return ``moment``, or when the quiet hours (``start`` to ``end``, school time) end."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    quiet = (local.hour >= start or local.hour < end) if start > end else start <= local.hour < end
+    if not quiet:
+        return moment
+    opening = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if opening <= local:
+        opening += timedelta(days=1)
+    return opening.astimezone(moment.tzinfo)

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     web_session_hours: int = 12
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    report_min_group: int = Field(
+        default=5,
+        ge=2,
+        description="Reports hide groups smaller than this (k); survey answers are stored "
+        "with attributes at least this many alumni share.",
+    )
     concurrent_updates: int = 64
     log_level: str = "INFO"
     content_dir: Path = CONTENT_DIR

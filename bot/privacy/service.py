@@ -18,7 +18,7 @@ from storage.repositories import Tx
 
 ERASE_CONFIRM_TTL = timedelta(minutes=10)
 # What other features add to an export, and how they forget a person (wired in the graph).
-Section = Callable[[Tx, Alumnus], Awaitable[Any]]
+Section = Callable[[Tx, Alumnus], Awaitable[dict[str, Any]]]
 Eraser = Callable[[Tx, Alumnus], Awaitable[None]]
 PURPOSES = frozenset(p.value for p in Purpose)
 ERASE_NO = "no"
@@ -128,12 +128,12 @@ class PrivacyService:
     def __init__(self, deps: Deps, consent: ConsentService) -> None:
         self.deps = deps
         self.consent = consent
-        self._sections: dict[str, Section] = {}
+        self._sections: list[Section] = []
         self._erasers: list[Eraser] = []
 
-    def contribute(self, name: str, section: Section) -> None:
-        """Add what another feature holds about a person to the export, under ``name``."""
-        self._sections[name] = section
+    def contribute(self, section: Section) -> None:
+        """Add what another feature holds about a person to the export (its own keys)."""
+        self._sections.append(section)
 
     def on_erase(self, eraser: Eraser) -> None:
         """Let another feature delete what it holds, in the erasure's transaction, first."""
@@ -195,6 +195,11 @@ class PrivacyService:
         assert alumnus.id is not None
         state = await tx.states.get(alumnus.id)
         history = await tx.consents.history(alumnus.id)
+        features: dict[str, Any] = {}
+        for section in self._sections:
+            part = await section(tx, alumnus)
+            assert not part.keys() & features.keys(), "two features export the same key"
+            features.update(part)
         return {
             "exported_at": self.deps.clock.now().isoformat(),
             "controller": {
@@ -212,7 +217,7 @@ class PrivacyService:
                 item.model_dump(mode="json", exclude={"alumnus_id"})
                 for item in await tx.offers.digest_items_of(alumnus.id)
             ],
-            **{name: await section(tx, alumnus) for name, section in self._sections.items()},
+            **features,
         }
 
     def erase_token(self, chat_id: int, issued: int) -> str:

@@ -483,8 +483,11 @@ class RegistryService:
 
     # ----------------------------------------------------------------- privacy
 
-    async def export_of(self, tx: Tx, alumnus: Alumnus) -> dict[str, Any] | None:
-        """Return the record linked to an alumnus, for /mijngegevens."""
+    async def export_of(self, tx: Tx, alumnus: Alumnus) -> dict[str, Any]:
+        """Return the record linked to an alumnus, for /mijngegevens (``registry``)."""
+        return {"registry": await self._record_of(tx, alumnus)}
+
+    async def _record_of(self, tx: Tx, alumnus: Alumnus) -> dict[str, Any] | None:
         assert alumnus.id is not None
         graduate = await tx.registry.by_alumnus(alumnus.id)
         if graduate is None:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from bot.staff.service import LoginFormToken
 from handlers.graph import Graph
-from handlers.web import account, auth, inbox, offers, registry
+from handlers.web import account, auth, inbox, monitor, offers, registry
 from handlers.web.pages import CONSOLE, Console, Pages
 from handlers.web.security import (
     PUBLIC,
@@ -56,6 +56,7 @@ def console_app(graph: Graph, *, bot_username: str | None = None) -> web.Applica
         client_max_size=_MAX_BODY,
     )
     app[CONSOLE] = console
+    app[monitor.MONITOR] = graph.monitor
     app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/", inbox.go_to_inbox)
     app.router.add_get("/inbox", inbox.show_inbox)
@@ -77,6 +78,9 @@ def console_app(graph: Graph, *, bot_username: str | None = None) -> web.Applica
     app.router.add_get(r"/campaigns/{id:\d{1,12}}/progress", offers.campaign_progress)
     app.router.add_post(r"/campaigns/{id:\d{1,12}}/{action:[a-z]{1,12}}", offers.control_campaign)
     registry.add_routes(app, graph)  # also lets its upload form be larger than 64 KiB
+    app.router.add_get("/monitor", monitor.show_monitor)
+    app.router.add_get("/monitor.csv", monitor.export_monitor)
+    app.router.add_get(r"/monitor/chart/{name:[a-z]{1,16}}.svg", monitor.monitor_chart)
     app.router.add_get("/account/telegram", account.show_telegram)
     app.router.add_post("/account/telegram", account.make_link)
     app.router.add_post("/account/telegram/unlink", account.unlink)

@@ -1,0 +1,148 @@
+"""Surveys: sent to a segment, answered with buttons, resumable, stored without the person."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.core.settings import CONTENT_DIR
+from bot.surveys.definition import Survey, load_surveys
+from storage.models import OutboxMessage, SurveyMark, SurveyProgress, SurveyResponse
+from tests.chat import Chat, buttons
+from tests.factories import add_alumnus
+from tests.harness import processed_of, rows
+
+
+async def respondent(app, sim, purposes=("surveys",), **profile):
+    user = sim.create_user(first_name="Ada")
+    alumnus = await add_alumnus(
+        app,
+        user.id,
+        purposes=purposes,
+        first_name="Ada",
+        **{"crebo": "25180", "level": 4, "graduation_year": 2024, **profile},
+    )
+    return alumnus, Chat(sim, processed_of(app), user)
+
+
+async def send_and_deliver(app, sim, code, chats, **filters):
+    graph = app.bot_data.graph
+    send_id, queued = await graph.surveys.send(code, **filters)
+    graph.dispatcher.wake()
+    for chat in chats:
+        await sim.wait_for_bot_messages(chat.chat_id, 1)
+    await graph.dispatcher.idle()
+    return send_id, queued
+
+
+def test_definitions_are_data_with_skip_logic():
+    survey = load_surveys(CONTENT_DIR / "surveys")["tevredenheid"]
+    assert [q.type for q in survey.questions] == ["scale", "nps", "single", "text", "multi"]
+    assert survey.next_step({"bpv": "yes"}, 2) == 4  # "why" skipped after a yes
+    assert survey.next_step({"bpv": "no"}, 2) == 3
+    with pytest.raises(ValueError):
+        Survey.parse({"code": "x", "questions": [{"id": "a", "type": "stars", "text": {}}]})
+    with pytest.raises(ValueError):
+        Survey.parse(
+            {
+                "code": "x",
+                "questions": [
+                    {"id": "a", "type": "text", "text": {}, "show_if": {"question": "b", "in": []}}
+                ],
+            }
+        )
+
+
+async def test_a_survey_is_answered_resumed_and_stored_without_the_person(app, sim, clock):
+    people = [await respondent(app, sim, location="utrecht") for _ in range(6)]
+    (ada, chat), _others = people[0], people[1:]
+    await respondent(app, sim, purposes=("llo",))  # no consent for surveys: not asked
+    await respondent(app, sim, crebo="25491")  # outside the segment
+    _send_id, queued = await send_and_deliver(
+        app, sim, "tevredenheid", [c for _, c in people], crebos=["25180"]
+    )
+    assert queued == 6
+    invitation = chat.last
+    assert "Hoe kijk je terug op je opleiding?" in invitation.text
+    assert "Vraag 1" in invitation.text
+    await chat.tap("4", message=invitation)
+    await chat.tap("9", message=invitation)
+    await chat.tap("Een beetje", message=invitation)
+    assert "Wat kon er beter" in chat.last.text
+    # Resumable: a command in between, then the typed answer still counts.
+    await chat.say("/help")
+    await chat.say("Meer begeleiding <b>graag</b>")
+    question = chat.last
+    assert "Waar wil je meer over horen" in question.text
+    await chat.tap("Cursussen", message=question)
+    await chat.tap("Mentor worden", message=question)
+    await chat.tap("Cursussen", message=question)  # untick
+    question = next(m for m in chat.messages if m.message_id == question.message_id)
+    assert "✅ Mentor worden" in [t for t, _ in buttons(question)]
+    await chat.tap("Klaar", message=question)
+    question = next(m for m in chat.messages if m.message_id == question.message_id)
+    assert "anoniem opgeslagen" in question.text
+
+    [response] = await rows(app, SurveyResponse)
+    assert response.answers == {
+        "prepared": 4,
+        "recommend": 9,
+        "bpv": "partly",
+        "bpv_why": "Meer begeleiding <b>graag</b>",
+        "wishes": ["mentor"],
+    }
+    assert (response.crebo, response.level, response.cohort, response.location) == (
+        "25180",
+        4,
+        "2024",
+        "utrecht",
+    )
+    assert len(response.id) == 32 and not hasattr(response, "alumnus_id")
+    assert response.submitted_in == "2026-06"
+    [mark] = await rows(app, SurveyMark)
+    assert (mark.alumnus_id, mark.responded_in) == (ada.id, "2026-06")
+    assert await rows(app, SurveyProgress) == []
+
+    # One response per person: the old buttons and a new send do nothing more.
+    await chat.press(buttons(invitation)[0][1] if buttons(invitation) else "s:1:0:4", invitation)
+    assert len(await rows(app, SurveyResponse)) == 1
+    _, again = await app.bot_data.graph.surveys.send("tevredenheid", crebos=["25180"])
+    assert again == 0  # one invitation per person and survey; ada responded
+
+
+async def test_small_groups_are_stored_coarser(app, sim, clock):
+    _ada, chat = await respondent(app, sim, location="utrecht", graduation_year=2023)
+    for year in (2020, 2021, 2022, 2024):  # the same programme, other cohorts
+        await respondent(app, sim, graduation_year=year, location="amersfoort")
+    await send_and_deliver(app, sim, "tevredenheid", [chat], crebos=["25180"])
+    for label in ("3", "7", "Ja"):
+        await chat.tap(label)
+    await chat.tap("Klaar")
+    [response] = await rows(app, SurveyResponse)
+    # Alone in 2023 and in Utrecht: location dropped, the cohort widened to 2020-2024.
+    assert (response.cohort, response.location) == ("2020-2024", None)
+
+
+async def test_the_export_has_marks_and_erasure_leaves_the_anonymous_response(app, sim, clock):
+    ada, chat = await respondent(app, sim)
+    await send_and_deliver(app, sim, "tevredenheid", [chat])
+    await chat.tap("5")
+    replies = await chat.say("/mijngegevens")
+    [document] = [m for m in replies if m.document]
+    data = json.loads(sim.file_bytes(document.document["file_id"]))
+    assert data["survey_progress"][0]["answers"] == {"prepared": 5}
+    for label in ("10", "Ja"):
+        await chat.tap(label)
+    await chat.tap("Klaar")
+    replies = await chat.say("/mijngegevens")
+    [document] = [m for m in replies if m.document]
+    data = json.loads(sim.file_bytes(document.document["file_id"]))
+    assert data["survey_marks"] == [{"survey": "tevredenheid", "responded_in": "2026-06"}]
+    assert data["survey_progress"] == []
+    graph = app.bot_data.graph
+    async with graph.deps.storage.transaction() as tx:
+        await graph.privacy.erase(tx, await tx.alumni.by_chat(chat.chat_id))
+    assert await rows(app, SurveyMark) == []
+    assert len(await rows(app, SurveyResponse)) == 1  # not personal data: it stays
+    assert [r for r in await rows(app, OutboxMessage) if r.alumnus_id == ada.id] == []
