@@ -91,6 +91,7 @@ class OutboxRepository:
             .values(
                 status=OutboxStatus.SENDING.value,
                 lease_until=lease_until,
+                handed_at=None,
                 attempts=OutboxMessage.attempts + 1,
                 updated_at=now,
             )
@@ -259,17 +260,70 @@ class OutboxRepository:
             wait = (await self._session.execute(reserve, values)).scalar_one()
         return float(wait)
 
-    async def reap(self, now: datetime) -> int:
-        """Expired ``sending`` leases become ``unknown``: the call may have reached Telegram."""
-        result = await self._session.execute(
-            update(OutboxMessage)
-            .where(
-                col(OutboxMessage.status) == OutboxStatus.SENDING.value,
-                col(OutboxMessage.lease_until) < now,
+    async def hand_over(
+        self, rows: Sequence[tuple[int | None, datetime | None]], now: datetime
+    ) -> set[int]:
+        """Mark claimed rows as handed to the messenger; return the ids still under our claim.
+
+        ``rows`` are (id, lease_until of our claim). A row whose lease expired and was given
+        back (or claimed again by another process) has another lease or none: not ours.
+        """
+        by_lease: dict[datetime | None, list[int]] = {}
+        for row_id, lease in rows:
+            if row_id is not None:
+                by_lease.setdefault(lease, []).append(row_id)
+        mine: set[int] = set()
+        for lease, ids in by_lease.items():
+            result = await self._session.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id).in_(ids),
+                    col(OutboxMessage.status) == OutboxStatus.SENDING.value,
+                    col(OutboxMessage.lease_until) == lease,
+                    col(OutboxMessage.handed_at).is_(None),
+                )
+                .values(handed_at=now)
+                .returning(col(OutboxMessage.id))
             )
-            .values(status=OutboxStatus.UNKNOWN.value, last_error="lease expired", updated_at=now)
+            mine.update(i for i in result.scalars() if i is not None)
+        return mine
+
+    async def reap(self, now: datetime) -> tuple[int, int]:
+        """Settle expired ``sending`` leases; return (became unknown, given back).
+
+        Handed over to the messenger: ``unknown``, the call may have reached Telegram. Never
+        handed over: back to ``pending`` now, the claim's attempt undone; nothing went out.
+        """
+        expired = (
+            col(OutboxMessage.status) == OutboxStatus.SENDING.value,
+            col(OutboxMessage.lease_until) < now,
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        unknown = await self._session.execute(
+            update(OutboxMessage)
+            .where(*expired, col(OutboxMessage.handed_at).is_not(None))
+            .values(
+                status=OutboxStatus.UNKNOWN.value,
+                last_error="lease expired after hand-over",
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        returned = await self._session.execute(
+            update(OutboxMessage)
+            .where(*expired, col(OutboxMessage.handed_at).is_(None))
+            .values(
+                status=OutboxStatus.PENDING.value,
+                not_before=now,
+                attempts=OutboxMessage.attempts - 1,
+                last_error="lease expired before hand-over",
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        return (
+            int(unknown.rowcount or 0),  # type: ignore[attr-defined]
+            int(returned.rowcount or 0),  # type: ignore[attr-defined]
+        )
 
     async def counts(
         self, key_prefix: str | None = None, *, campaign_id: int | None = None
