@@ -325,6 +325,69 @@ class OutboxRepository:
             int(returned.rowcount or 0),  # type: ignore[attr-defined]
         )
 
+    async def unknown_of_campaign(self, campaign_id: int) -> list[OutboxMessage]:
+        """Return a campaign's pushes whose delivery is unknown, oldest first."""
+        result = await self._session.execute(
+            select(OutboxMessage)
+            .where(
+                col(OutboxMessage.campaign_id) == campaign_id,
+                col(OutboxMessage.status) == OutboxStatus.UNKNOWN.value,
+            )
+            .order_by(col(OutboxMessage.id))
+        )
+        return list(result.scalars())
+
+    async def resend(self, ids: Sequence[int], not_before: datetime, now: datetime) -> list[str]:
+        """Queue ``unknown`` rows again as new rows; the old ones become ``resent``.
+
+        Each new row is a copy under the key ``<old key>:again:<old id>``, so asking twice
+        (two coordinators, a double click) queues one copy. Returns the new rows' keys;
+        rows that are no longer ``unknown`` are left alone.
+        """
+        if not ids:
+            return []
+        taken = await self._session.execute(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.id).in_(list(ids)),
+                col(OutboxMessage.status) == OutboxStatus.UNKNOWN.value,
+            )
+            .values(status=OutboxStatus.RESENT.value, updated_at=now)
+            .returning(col(OutboxMessage.id))
+        )
+        mine = [i for i in taken.scalars() if i is not None]
+        if not mine:
+            return []
+        rows = (
+            await self._session.execute(
+                select(OutboxMessage).where(col(OutboxMessage.id).in_(mine))
+            )
+        ).scalars()
+        copies = [
+            {
+                "dedupe_key": f"{old.dedupe_key[:100]}:again:{old.id}",
+                "chat_id": old.chat_id,
+                "message_thread_id": old.message_thread_id,
+                "campaign_id": old.campaign_id,
+                "alumnus_id": old.alumnus_id,
+                "purpose": old.purpose,
+                "payload": old.payload,
+                "status": OutboxStatus.PENDING.value,
+                "attempts": 0,
+                "not_before": not_before,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for old in rows
+        ]
+        await self.enqueue(copies)
+        await self._session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(mine))
+            .values(last_error="sent again by a coordinator")
+        )
+        return [str(c["dedupe_key"]) for c in copies]
+
     async def counts(
         self, key_prefix: str | None = None, *, campaign_id: int | None = None
     ) -> dict[str, int]:

@@ -52,11 +52,13 @@ async def test_campaign_commands_schedule_pause_cancel_preview_and_report(tmp_pa
     assert [line.split("\t")[0] for line in out.splitlines()] == [
         "targeted",
         "already",
+        "maybe",
         "pending",
         "sent",
         "blocked",
         "failed",
         "unknown",
+        "resent",
         "cancelled",
         "digest",
         "interest",

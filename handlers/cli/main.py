@@ -315,8 +315,18 @@ async def _campaigns(settings: Settings, args: argparse.Namespace) -> None:
                 cohort_to=args.cohort_to,
             )
             assert campaign.id is not None
-            reach = await service.count(service.segment_of(campaign))
-            _out(f"campaign {campaign.id}: reaches {reach} alumni now")
+            # The launch's own rule: whom another campaign already brought the offer is left
+            # out, so the promise counts only the others (and says who is "maybe" reached).
+            new, already, maybe = await service.reach(
+                service.segment_of(campaign), campaign.offer_id
+            )
+            _out(f"campaign {campaign.id}: reaches {new} alumni now")
+            if already:
+                _out(
+                    f"campaign {campaign.id}: {already} others already had this offer from "
+                    f"another campaign and are left out ({maybe} of them maybe: delivery "
+                    "unknown; `alumnibot delivery resend` on that campaign sends it again)"
+                )
             if campaign.send_at:
                 _out(f"campaign {campaign.id}: scheduled for {_local(settings, campaign.send_at)}")
         elif args.command == "campaigns" and args.action == "send" and args.at:

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict
 
+from bot.campaigns.service import CampaignStateError
 from bot.staff.service import Principal
 from handlers.web.pages import Console, console_of, pick_page_locale, signed_in
 from handlers.web.security import STAFF, access, forbidden
@@ -31,6 +32,7 @@ from handlers.web.studio import (
 from storage.models import Offer
 
 _MAX_NAME = 64
+RESEND = "resend"
 
 
 def _id(raw: object) -> int | None:
@@ -142,7 +144,7 @@ async def _composer(
     studio = console.studio
     usable = [o for o in await studio.offers() if studio.may_use(principal, o)]
     offer = next((o for o in usable if o.id == offer_id), usable[0] if usable else None)
-    reach, already = await studio.count(offer, chosen) if offer is not None else (0, 0)
+    reach, already, maybe = await studio.count(offer, chosen) if offer else (0, 0, 0)
     return console.pages.render(
         request,
         "composer.html",
@@ -153,6 +155,7 @@ async def _composer(
         chosen=chosen,
         reach=reach,
         already=already,
+        maybe=maybe,
         errors=errors or {},
         values=values or {},
         segments=await studio.saved_segments(),
@@ -211,11 +214,12 @@ async def count_audience(request: web.Request) -> web.StreamResponse:
     form, offer = await _posted_offer(request, as_json=True)
     chosen, reasons = console.studio.filters(form)
     purpose = console.studio.purpose_of(offer)
-    reach, already = await console.studio.count(offer, chosen)
+    reach, already, maybe = await console.studio.count(offer, chosen)
     return web.json_response(
         {
             "count": reach,
             "already": already,
+            "maybe": maybe,
             "purpose": purpose,
             "purpose_label": console.pages.words(request)(f"purpose_{purpose}"),
             "errors": _words(request, reasons),
@@ -309,6 +313,7 @@ async def show_campaign(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound() from None
     may_act = studio.may_use(principal, offer)
     refused = request.query.get("refused")
+    unknown = int(progress["stats"]["unknown"])
     return console.pages.render(
         request,
         "campaign.html",
@@ -321,7 +326,11 @@ async def show_campaign(request: web.Request) -> web.StreamResponse:
         created_at=studio.when(campaign.created_at),
         may_act=may_act,
         controls=CONTROL_ACTIONS,
-        refused=refused if refused in CONTROL_ACTIONS else None,
+        refused=refused if refused in (*CONTROL_ACTIONS, RESEND) else None,
+        unknown=unknown,
+        # "Send again to these N": a second step, so the click is a decision.
+        confirm_resend=may_act and unknown > 0 and request.query.get("confirm") == "resend",
+        resent=_id(request.query.get("resent")),
     )
 
 
@@ -352,6 +361,8 @@ async def control_campaign(request: web.Request) -> web.StreamResponse:
     principal = signed_in(request)
     studio = console.studio
     action = request.match_info["action"]
+    if action == RESEND:
+        return await resend_unknown(request)
     if action not in CONTROL_ACTIONS:
         raise web.HTTPNotFound()
     campaign_id = _campaign_id(request)
@@ -383,3 +394,30 @@ async def preview_to_me(request: web.Request) -> web.StreamResponse:
         await console.auth.audit(principal, "preview:offer", str(offer.id))
     outcome = "sent" if sent else "unlinked"
     raise web.HTTPSeeOther(f"/campaigns/new?offer={offer.id}&preview={outcome}")
+
+
+@access(STAFF)
+async def resend_unknown(request: web.Request) -> web.StreamResponse:
+    """Send a campaign's pushes of unknown delivery again (the confirmed second step).
+
+    The service records it in the audit log with the member; the page then says how many.
+    """
+    console = console_of(request)
+    principal = signed_in(request)
+    studio = console.studio
+    campaign_id = _campaign_id(request)
+    try:
+        _, offer = await studio.campaign(principal, campaign_id)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    if not studio.may_use(principal, offer):
+        await console.auth.audit(principal, "refused:campaign", str(campaign_id))
+        return forbidden(request)
+    try:
+        queued = await studio.campaigns.resend_unknown(
+            campaign_id, staff_id=principal.staff_id, via="console"
+        )
+    except CampaignStateError:
+        raise web.HTTPSeeOther(f"/campaigns/{campaign_id}?refused=resend") from None
+    studio.wake()
+    raise web.HTTPSeeOther(f"/campaigns/{campaign_id}?resent={queued}")

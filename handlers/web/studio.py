@@ -400,11 +400,12 @@ class Studio(ConsoleService):
         chosen.active_days = days if isinstance(days, int) and days in ACTIVE_DAYS else 0
         return chosen
 
-    async def count(self, offer: Offer, chosen: Filters) -> tuple[int, int]:
-        """Return (reached, already) for the offer with these filters, now.
+    async def count(self, offer: Offer, chosen: Filters) -> tuple[int, int, int]:
+        """Return (reached, already, maybe) for the offer with these filters, now.
 
         ``reached``: alumni who get it if sent now; ``already``: the rest of the segment,
-        left out because a campaign already brought them this offer.
+        left out because a campaign already brought them this offer; ``maybe``: of those,
+        the ones whom only a push of unknown delivery brought it.
         """
         assert offer.id is not None
         segment = self.campaigns.segment_for(offer, **chosen.for_service(self.clock.now()))
