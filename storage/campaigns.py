@@ -284,6 +284,15 @@ class OfferRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def responses_of(self, alumnus_id: int) -> list[OfferResponse]:
+        """Return one alumnus' taps on pushes (interest, opt-out), oldest first."""
+        result = await self._session.execute(
+            select(OfferResponse)
+            .where(col(OfferResponse.alumnus_id) == alumnus_id)
+            .order_by(col(OfferResponse.id))
+        )
+        return list(result.scalars())
+
     async def responses(self, campaign_id: int) -> dict[str, int]:
         """Return taps per kind for a campaign."""
         result = await self._session.execute(

@@ -325,6 +325,20 @@ class OutboxRepository:
             int(returned.rowcount or 0),  # type: ignore[attr-defined]
         )
 
+    async def of_person(self, alumnus_id: int, chat_id: int) -> list[OutboxMessage]:
+        """Return every row for one person: tied to them, or to their chat; oldest first."""
+        result = await self._session.execute(
+            select(OutboxMessage)
+            .where(
+                or_(
+                    col(OutboxMessage.alumnus_id) == alumnus_id,
+                    col(OutboxMessage.chat_id) == chat_id,
+                )
+            )
+            .order_by(col(OutboxMessage.id))
+        )
+        return list(result.scalars())
+
     async def unknown_of_campaign(self, campaign_id: int) -> list[OutboxMessage]:
         """Return a campaign's pushes whose delivery is unknown, oldest first."""
         result = await self._session.execute(

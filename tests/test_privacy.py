@@ -99,16 +99,16 @@ async def test_export_holds_everything_stored(app, sim, new_chat):
     exported = json.loads(sim.file_bytes(document.document["file_id"]))
 
     [alumnus] = await rows(app, Alumnus)
-    stored = alumnus.model_dump(mode="json")
-    assert exported["profile"] == stored
-    assert set(exported["profile"]) == set(Alumnus.model_fields)
+    tables = exported["tables"]
+    assert tables["alumnus"] == [alumnus.model_dump(mode="json")]
+    assert set(tables["alumnus"][0]) == set(Alumnus.model_fields)
     events = await rows(app, ConsentEvent)
-    assert len(exported["consent_events"]) == len(events) == 3
-    for given, row in zip(exported["consent_events"], events, strict=True):
-        assert given == row.model_dump(mode="json", exclude={"alumnus_id"})
-    assert exported["conversation_state"] is None
+    assert len(tables["consent_event"]) == len(events) == 3
+    for given, row in zip(tables["consent_event"], events, strict=True):
+        assert given == row.model_dump(mode="json")
+    assert tables["conversation_state"] == []
     [item] = await rows(app, DigestItem)
-    assert exported["digest_items"] == [item.model_dump(mode="json", exclude={"alumnus_id"})]
+    assert tables["digest_item"] == [item.model_dump(mode="json")]
     assert exported["controller"]["school"] == "Testcollege"
 
 
@@ -120,7 +120,8 @@ async def test_export_in_the_middle_of_onboarding_includes_the_open_answers(app,
     await chat.say("Fatima")
     reply = await chat.say("/mydata")
     exported = json.loads(sim.file_bytes(reply[-1].document["file_id"]))
-    assert exported["conversation_state"]["data"]["draft"]["first_name"] == "Fatima"
+    [state] = exported["tables"]["conversation_state"]
+    assert state["data"]["draft"]["first_name"] == "Fatima"
 
 
 async def everything_in_the_database(app) -> str:

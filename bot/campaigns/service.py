@@ -920,6 +920,21 @@ class CampaignService:
         text = renderer.text("offers.digest", locale, offers=offers, offer=offers[0])
         return Outgoing(text, buttons)
 
+    # ------------------------------------------------------------------ personal data
+
+    async def export(self, tx: Tx, alumnus: Alumnus) -> dict[str, list[dict[str, Any]]]:
+        """What campaigns hold about a person: offers waiting for (or sent in) a digest, taps."""
+        assert alumnus.id is not None
+        return {
+            "digest_item": [
+                item.model_dump(mode="json")
+                for item in await tx.offers.digest_items_of(alumnus.id)
+            ],
+            "offer_response": [
+                tap.model_dump(mode="json") for tap in await tx.offers.responses_of(alumnus.id)
+            ],
+        }
+
     # ------------------------------------------------------------------ the push's buttons
 
     async def respond(

@@ -125,6 +125,10 @@ class Messenger(Protocol):
         """Create a forum topic in a group; return its thread id or raise ``DeliveryError``."""
         ...
 
+    async def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """Delete a forum topic with every message in it, or raise ``DeliveryError``."""
+        ...
+
 
 class QueueOnlyMessenger:
     """The messenger of a process without the bot (the CLI, a standalone console).
@@ -156,4 +160,8 @@ class QueueOnlyMessenger:
 
     async def create_topic(self, chat_id: int, name: str) -> int:
         """Refuse: topics are created by the running bot."""
+        raise RuntimeError(self._refusal)
+
+    async def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """Refuse: topics are deleted by the running bot (through the outbox)."""
         raise RuntimeError(self._refusal)

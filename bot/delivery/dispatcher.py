@@ -594,6 +594,11 @@ class Dispatcher:
             "updated_at": now,
         }
 
+    async def export(self, tx: Tx, alumnus: Any) -> dict[str, list[dict[str, Any]]]:
+        """Every outbox row for a person (pushes, digests, answers), for their data export."""
+        rows = await tx.outbox.of_person(alumnus.id, alumnus.chat_id)
+        return {"outbox": [r.model_dump(mode="json") for r in rows]}
+
     async def reap(self) -> int:
         """Settle expired leases (the process died mid-batch); return how many were unknown.
 
