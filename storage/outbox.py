@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -140,9 +140,27 @@ class OutboxRepository:
         return {alumnus_id for alumnus_id in rows.scalars() if alumnus_id is not None}
 
     async def record(self, outcomes: Sequence[dict[str, Any]]) -> None:
-        """Write outcomes in one round trip: dicts with ``id`` and the columns to set."""
-        if outcomes:
-            await self._session.execute(update(OutboxMessage), list(outcomes))
+        """Write outcomes, one round trip per shape: dicts with ``id`` and the columns to set.
+
+        A row that is gone is skipped: an erasure may delete a person's row while its send
+        is under way. (The ORM's bulk update by primary key would refuse the whole batch.)
+        """
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for outcome in outcomes:
+            columns = tuple(sorted(k for k in outcome if k != "id"))
+            shapes.setdefault(columns, []).append(outcome)
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        for columns, group in shapes.items():
+            if not columns:
+                continue
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("row_id"))
+                .values({name: bindparam(name) for name in columns})
+            )
+            await self._session.execute(
+                statement, [{"row_id": o["id"], **{n: o[n] for n in columns}} for o in group]
+            )
 
     async def mark_unreachable(self, alumni: Iterable[int], now: datetime) -> None:
         """Remember that these alumni blocked the bot."""

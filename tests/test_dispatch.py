@@ -391,3 +391,20 @@ def test_one_keyboard_serves_every_push_with_the_same_buttons():
     assert first.inline_keyboard[1][0].url == "https://x.nl"
     assert keyboard([]) is None and keyboard([[]]) is None
     assert keyboard([[Button("Ander", "o:i:2")]]) is not first
+
+
+async def test_an_outcome_for_a_row_erased_mid_send_does_not_lose_the_batch(bot, sim):
+    # An erasure deletes a person's rows, also one being sent; the others' outcomes stand.
+    user = sim.create_user()
+    await queue(bot, user.id, "k")
+    row = await status_of(bot, "k")
+    deps = bot.bot_data.graph.deps
+    async with deps.storage.transaction() as tx:
+        await tx.outbox.record(
+            [
+                {"id": row.id, "status": "sent", "telegram_message_id": 5},
+                {"id": 999_999, "status": "sent", "telegram_message_id": 6},
+            ]
+        )
+    row = await status_of(bot, "k")
+    assert (row.status, row.telegram_message_id) == ("sent", 5)
