@@ -104,17 +104,34 @@ def build_graph(deps: Deps) -> Graph:
     campaigns = CampaignService(deps, consent, inbox)
     aftercare = AftercareService(deps, dispatcher, inbox, campaigns)
     dispatcher.screen(AftercarePolicy(aftercare.schedule))
-    privacy.contribute(aftercare.export_of)
     surveys = SurveyService(deps, dispatcher)
-    privacy.contribute(surveys.export_of)
     staff_links = StaffLinks(deps.storage, deps.clock, secret)
     registry = RegistryService(deps)
-    privacy.contribute(registry.export_of)
-    privacy.on_erase(registry.forget)
+
+    profile_flow = profile_chat.ProfileFlow(deps, consent)
+
+    # What each feature holds about a person (/mijngegevens, /verwijderen): one line each.
+    personal = privacy.personal
+    personal.declare("profile", ("alumnus", "conversation_state"), privacy.export_profile)
+    personal.describe_with(profile_flow.describe)
+    personal.declare("privacy", ("consent_event",), privacy.export_consent)
+    personal.declare(
+        "inbox", ("inbox_conversation", "inbox_message"), inbox.export, forget=inbox.forget
+    )
+    personal.declare("campaigns", ("digest_item", "offer_response"), campaigns.export)
+    personal.declare("delivery", ("outbox",), dispatcher.export)
+    personal.declare(
+        "registry",
+        ("graduate", "invitation", "match_dismissal"),
+        registry.export_of,
+        forget=registry.forget,
+    )
+    personal.declare("aftercare", ("checkin", "checkin_answer"), aftercare.export_of)
+    personal.declare("surveys", ("survey_mark", "survey_progress"), surveys.export_of)
 
     router = ChatRouter(deps)
     basics.register(router, deps)
-    profile_chat.register(router, profile_chat.ProfileFlow(deps, consent))
+    profile_chat.register(router, profile_flow)
     privacy_chat.register(router, privacy_chat.PrivacyChat(privacy))
     inbox_chat.register(router, inbox_chat.QuestionFlow(inbox))
     campaigns_chat.register(router, campaigns_chat.OfferButtons(campaigns))

@@ -303,6 +303,15 @@ class OfferRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def responses_of(self, alumnus_id: int) -> list[OfferResponse]:
+        """Return one alumnus' taps on pushes (interest, opt-out), oldest first."""
+        result = await self._session.execute(
+            select(OfferResponse)
+            .where(col(OfferResponse.alumnus_id) == alumnus_id)
+            .order_by(col(OfferResponse.id))
+        )
+        return list(result.scalars())
+
     async def responses(self, campaign_id: int) -> dict[str, int]:
         """Return taps per kind for a campaign."""
         result = await self._session.execute(
@@ -411,23 +420,27 @@ class OfferRepository:
             select(literal_column("1")).select_from(each).where(each.c.value.in_(interests))
         )
 
-    def already_reached(self, offer_id: int, campaign_id: int | None = None) -> Any:
+    def already_reached(
+        self, offer_id: int, campaign_id: int | None = None, *, maybe: bool = True
+    ) -> Any:
         """True for alumni whom another campaign already brought this offer.
 
         That is a push of it that is queued, in flight, sent or maybe sent, or the offer in
         their digest (waiting or sent with it). A push that was cancelled, refused or never
-        went out does not count: a later campaign may bring the offer after all.
+        went out does not count: a later campaign may bring the offer after all. With
+        ``maybe=False`` a push whose delivery is unknown does not count either.
         """
         other = [col(Campaign.offer_id) == offer_id]
         if campaign_id is not None:
             other.append(col(Campaign.id) != campaign_id)
+        statuses = REACHING if maybe else tuple(s for s in REACHING if s != OutboxStatus.UNKNOWN)
         pushed = (
             select(literal_column("1"))
             .select_from(OutboxMessage)
             .join(Campaign, col(Campaign.id) == col(OutboxMessage.campaign_id))
             .where(
                 col(OutboxMessage.alumnus_id) == col(Alumnus.id),
-                col(OutboxMessage.status).in_(REACHING),
+                col(OutboxMessage.status).in_(statuses),
                 *other,
             )
             .correlate(Alumnus)
@@ -445,25 +458,45 @@ class OfferRepository:
             held = held.where(col(DigestItem.campaign_id) != campaign_id)
         return or_(pushed, held.correlate(Alumnus).exists())
 
+    def maybe_reached(self, offer_id: int, campaign_id: int | None = None) -> Any:
+        """True for alumni whom only a push of unknown delivery brought this offer.
+
+        They count as already reached (a launch leaves them out, no blind resend), and every
+        count that includes them says how many they are: the campaign of that push can send
+        it again to them ("send again to these N").
+        """
+        return and_(
+            self.already_reached(offer_id, campaign_id),
+            ~self.already_reached(offer_id, campaign_id, maybe=False),
+        )
+
     async def count(self, segment: Segment) -> int:
         """Return how many alumni a segment reaches now."""
         query = select(func.count()).select_from(self.audience(segment).subquery())
         return int((await self._session.execute(query)).scalar_one())
 
-    async def reach(self, segment: Segment, offer_id: int) -> tuple[int, int]:
-        """Return (new, already) for sending an offer to a segment now, in one scan.
+    async def reach(self, segment: Segment, offer_id: int) -> tuple[int, int, int]:
+        """Return (new, already, maybe) for sending an offer to a segment now, in one scan.
 
         ``new``: who would get it; ``already``: the rest, whom a campaign already brought
-        it (a launch leaves them out).
+        it (a launch leaves them out); ``maybe``: of those, the ones whom only a push of
+        unknown delivery brought it.
         """
         audience = (
             self.audience(segment)
-            .add_columns(self.already_reached(offer_id).label("had"))
+            .add_columns(
+                self.already_reached(offer_id).label("had"),
+                self.maybe_reached(offer_id).label("maybe"),
+            )
             .subquery()
         )
-        query = select(func.count(), func.count().filter(audience.c.had))
-        everyone, already = (await self._session.execute(query)).one()
-        return int(everyone) - int(already), int(already)
+        query = select(
+            func.count(),
+            func.count().filter(audience.c.had),
+            func.count().filter(audience.c.maybe),
+        )
+        everyone, already, maybe = (await self._session.execute(query)).one()
+        return int(everyone) - int(already), int(already), int(maybe)
 
     async def page(
         self,
@@ -473,16 +506,20 @@ class OfferRepository:
         *,
         offer_id: int | None = None,
         campaign_id: int | None = None,
-    ) -> list[tuple[int, int, str | None, str | None, bool]]:
+    ) -> list[tuple[int, int, str | None, str | None, bool, bool]]:
         """Return the next ``limit`` recipients with an id above ``after_id`` (keyset paging).
 
-        Each is (alumnus id, chat id, locale, offer frequency, reached): ``reached`` tells
-        whether a campaign other than ``campaign_id`` already brought them ``offer_id``
-        (always False without an offer).
+        Each is (alumnus id, chat id, locale, offer frequency, reached, maybe): ``reached``
+        tells whether a campaign other than ``campaign_id`` already brought them ``offer_id``
+        (always False without an offer), ``maybe`` whether only a push of unknown delivery
+        did.
         """
         query: Any = self.audience(segment).where(col(Alumnus.id) > after_id).limit(limit)
         if offer_id is not None:
-            query = query.add_columns(self.already_reached(offer_id, campaign_id).label("reached"))
+            query = query.add_columns(
+                self.already_reached(offer_id, campaign_id).label("reached"),
+                self.maybe_reached(offer_id, campaign_id).label("maybe"),
+            )
         result = await self._session.execute(query)
         return [
             (
@@ -491,6 +528,7 @@ class OfferRepository:
                 row[2],
                 row[3],
                 bool(row[4]) if offer_id is not None else False,
+                bool(row[5]) if offer_id is not None else False,
             )
             for row in result.all()
         ]

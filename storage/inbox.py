@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -77,6 +77,49 @@ class InboxRepository:
             .order_by(col(InboxMessage.id))
         )
         return list(result.scalars())
+
+    async def of_alumnus(self, alumnus_id: int) -> list[InboxConversation]:
+        """Return every conversation of one alumnus, oldest first."""
+        result = await self._session.execute(
+            select(InboxConversation)
+            .where(col(InboxConversation.alumnus_id) == alumnus_id)
+            .order_by(col(InboxConversation.id))
+        )
+        return list(result.scalars())
+
+    async def messages_of(self, conversation_ids: Sequence[int]) -> list[InboxMessage]:
+        """Return the messages of these conversations, in order."""
+        if not conversation_ids:
+            return []
+        result = await self._session.execute(
+            select(InboxMessage)
+            .where(col(InboxMessage.conversation_id).in_(list(conversation_ids)))
+            .order_by(col(InboxMessage.id))
+        )
+        return list(result.scalars())
+
+    async def drop_outbox_of(self, conversation_ids: Sequence[int]) -> int:
+        """Delete the outbox rows of these conversations (relays, answers: their words).
+
+        A row being sent right now keeps its id for the outcome, with its payload emptied
+        (the dispatcher has it in hand already); if it ever comes back, it cannot be sent.
+        """
+        if not conversation_ids:
+            return 0
+        keys = [
+            col(OutboxMessage.dedupe_key).startswith(f"inbox:{cid}:") for cid in conversation_ids
+        ]
+        deleted = await self._session.execute(
+            delete(OutboxMessage).where(
+                or_(*keys), col(OutboxMessage.status) != OutboxStatus.SENDING.value
+            )
+        )
+        await self._session.execute(
+            update(OutboxMessage)
+            .where(or_(*keys), col(OutboxMessage.status) == OutboxStatus.SENDING.value)
+            .values(payload={"kind": "erased"})
+        )
+        return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
 
     async def set(self, conversation_id: int, **values: Any) -> None:
         """Update columns of a conversation."""

@@ -139,6 +139,7 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"  # 403: the person blocked the bot or is gone
     DEAD = "dead"  # 400 or too many attempts: will never succeed as it is
     UNKNOWN = "unknown"  # the request may have reached Telegram: a person decides
+    RESENT = "resent"  # was unknown; a coordinator had it sent again (a new row)
     CANCELLED = "cancelled"  # consent withdrawn, campaign cancelled, or person erased
     DIGEST = "digest"  # over the weekly push cap: the offer waits in the person's digest
 
@@ -176,6 +177,9 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     not_before: datetime = _ts()
     lease_until: datetime | None = _ts(nullable=True)
+    # Set, in a transaction of its own, just before the row goes to the messenger's HTTP
+    # client; cleared by each claim. A lease that expires without it was never sent.
+    handed_at: datetime | None = _ts(nullable=True)
     telegram_message_id: int | None = Field(default=None, sa_type=BigInteger)
     last_error: str | None = Field(default=None, max_length=256)
     created_at: datetime = _ts()
@@ -328,6 +332,10 @@ class Campaign(SQLModel, table=True):
     already_reached: int = Field(
         default=0, description="Left out: another campaign already brought them this offer."
     )
+    maybe_reached: int = Field(
+        default=0,
+        description="Of already_reached: only a push whose delivery is unknown reached them.",
+    )
     created_at: datetime = _ts()
 
 
@@ -436,6 +444,11 @@ class InboxConversation(SQLModel, table=True):
     context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     thread_id: int | None = Field(default=None, sa_type=BigInteger)
     thread_state: str = Field(default="none", max_length=12, description="none, creating, ready.")
+    # Topics this conversation had before (moved to another team, [chat id, thread id]
+    # pairs): erasure deletes them too.
+    earlier_topics: list[list[int]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     assigned_staff_id: int | None = Field(
         default=None,
         sa_column=Column(

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -91,6 +91,7 @@ class OutboxRepository:
             .values(
                 status=OutboxStatus.SENDING.value,
                 lease_until=lease_until,
+                handed_at=None,
                 attempts=OutboxMessage.attempts + 1,
                 updated_at=now,
             )
@@ -139,9 +140,27 @@ class OutboxRepository:
         return {alumnus_id for alumnus_id in rows.scalars() if alumnus_id is not None}
 
     async def record(self, outcomes: Sequence[Mapping[str, Any]]) -> None:
-        """Write outcomes in one round trip: dicts with ``id`` and the columns to set."""
-        if outcomes:
-            await self._session.execute(update(OutboxMessage), [dict(o) for o in outcomes])
+        """Write outcomes, one round trip per shape: dicts with ``id`` and the columns to set.
+
+        A row that is gone is skipped: an erasure may delete a person's row while its send
+        is under way. (The ORM's bulk update by primary key would refuse the whole batch.)
+        """
+        shapes: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+        for outcome in outcomes:
+            columns = tuple(sorted(k for k in outcome if k != "id"))
+            shapes.setdefault(columns, []).append(outcome)
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        for columns, group in shapes.items():
+            if not columns:
+                continue
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("row_id"))
+                .values({name: bindparam(name) for name in columns})
+            )
+            await self._session.execute(
+                statement, [{"row_id": o["id"], **{n: o[n] for n in columns}} for o in group]
+            )
 
     async def mark_unreachable(self, alumni: Iterable[int], now: datetime) -> None:
         """Remember that these alumni blocked the bot."""
@@ -259,17 +278,147 @@ class OutboxRepository:
             wait = (await self._session.execute(reserve, values)).scalar_one()
         return float(wait)
 
-    async def reap(self, now: datetime) -> int:
-        """Expired ``sending`` leases become ``unknown``: the call may have reached Telegram."""
+    async def hand_over(
+        self, rows: Sequence[tuple[int | None, datetime | None]], now: datetime
+    ) -> set[int]:
+        """Mark claimed rows as handed to the messenger; return the ids still under our claim.
+
+        ``rows`` are (id, lease_until of our claim). A row whose lease expired and was given
+        back (or claimed again by another process) has another lease or none: not ours.
+        """
+        by_lease: dict[datetime | None, list[int]] = {}
+        for row_id, lease in rows:
+            if row_id is not None:
+                by_lease.setdefault(lease, []).append(row_id)
+        mine: set[int] = set()
+        for lease, ids in by_lease.items():
+            result = await self._session.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id).in_(ids),
+                    col(OutboxMessage.status) == OutboxStatus.SENDING.value,
+                    col(OutboxMessage.lease_until) == lease,
+                    col(OutboxMessage.handed_at).is_(None),
+                )
+                .values(handed_at=now)
+                .returning(col(OutboxMessage.id))
+            )
+            mine.update(i for i in result.scalars() if i is not None)
+        return mine
+
+    async def reap(self, now: datetime) -> tuple[int, int]:
+        """Settle expired ``sending`` leases; return (became unknown, given back).
+
+        Handed over to the messenger: ``unknown``, the call may have reached Telegram. Never
+        handed over: back to ``pending`` now, the claim's attempt undone; nothing went out.
+        """
+        expired = (
+            col(OutboxMessage.status) == OutboxStatus.SENDING.value,
+            col(OutboxMessage.lease_until) < now,
+        )
+        unknown = await self._session.execute(
+            update(OutboxMessage)
+            .where(*expired, col(OutboxMessage.handed_at).is_not(None))
+            .values(
+                status=OutboxStatus.UNKNOWN.value,
+                last_error="lease expired after hand-over",
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        returned = await self._session.execute(
+            update(OutboxMessage)
+            .where(*expired, col(OutboxMessage.handed_at).is_(None))
+            .values(
+                status=OutboxStatus.PENDING.value,
+                not_before=now,
+                attempts=OutboxMessage.attempts - 1,
+                last_error="lease expired before hand-over",
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        return (
+            int(unknown.rowcount or 0),  # type: ignore[attr-defined]
+            int(returned.rowcount or 0),  # type: ignore[attr-defined]
+        )
+
+    async def of_person(self, alumnus_id: int, chat_id: int) -> list[OutboxMessage]:
+        """Return every row for one person: tied to them, or to their chat; oldest first."""
         result = await self._session.execute(
+            select(OutboxMessage)
+            .where(
+                or_(
+                    col(OutboxMessage.alumnus_id) == alumnus_id,
+                    col(OutboxMessage.chat_id) == chat_id,
+                )
+            )
+            .order_by(col(OutboxMessage.id))
+        )
+        return list(result.scalars())
+
+    async def unknown_of_campaign(self, campaign_id: int) -> list[OutboxMessage]:
+        """Return a campaign's pushes whose delivery is unknown, oldest first."""
+        result = await self._session.execute(
+            select(OutboxMessage)
+            .where(
+                col(OutboxMessage.campaign_id) == campaign_id,
+                col(OutboxMessage.status) == OutboxStatus.UNKNOWN.value,
+            )
+            .order_by(col(OutboxMessage.id))
+        )
+        return list(result.scalars())
+
+    async def resend(self, ids: Sequence[int], not_before: datetime, now: datetime) -> list[str]:
+        """Queue ``unknown`` rows again as new rows; the old ones become ``resent``.
+
+        Each new row is a copy under the key ``<old key>:again:<old id>``, so asking twice
+        (two coordinators, a double click) queues one copy. Returns the new rows' keys;
+        rows that are no longer ``unknown`` are left alone.
+        """
+        if not ids:
+            return []
+        taken = await self._session.execute(
             update(OutboxMessage)
             .where(
-                col(OutboxMessage.status) == OutboxStatus.SENDING.value,
-                col(OutboxMessage.lease_until) < now,
+                col(OutboxMessage.id).in_(list(ids)),
+                col(OutboxMessage.status) == OutboxStatus.UNKNOWN.value,
             )
-            .values(status=OutboxStatus.UNKNOWN.value, last_error="lease expired", updated_at=now)
+            .values(status=OutboxStatus.RESENT.value, updated_at=now)
+            .returning(col(OutboxMessage.id))
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        mine = [i for i in taken.scalars() if i is not None]
+        if not mine:
+            return []
+        rows = (
+            await self._session.execute(
+                select(OutboxMessage).where(col(OutboxMessage.id).in_(mine))
+            )
+        ).scalars()
+        copies = [
+            {
+                "dedupe_key": f"{old.dedupe_key[:100]}:again:{old.id}",
+                "chat_id": old.chat_id,
+                "message_thread_id": old.message_thread_id,
+                "campaign_id": old.campaign_id,
+                "alumnus_id": old.alumnus_id,
+                "purpose": old.purpose,
+                "payload": old.payload,
+                "status": OutboxStatus.PENDING.value,
+                "attempts": 0,
+                "not_before": not_before,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for old in rows
+        ]
+        await self.enqueue(copies)
+        await self._session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(mine))
+            .values(last_error="sent again by a coordinator")
+        )
+        return [str(c["dedupe_key"]) for c in copies]
 
     async def counts(
         self, key_prefix: str | None = None, *, campaign_id: int | None = None

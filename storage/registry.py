@@ -93,6 +93,29 @@ class RegistryRepository:
         )
         return result.scalar_one_or_none()
 
+    async def about(
+        self, alumnus_id: int
+    ) -> tuple[list[Graduate], list[Invitation], list[MatchDismissal]]:
+        """Every registry row about a person: their record, its invitations, dismissals."""
+        graduate = await self.by_alumnus(alumnus_id)
+        graduates = [graduate] if graduate is not None else []
+        invites = select(Invitation).where(col(Invitation.used_by) == alumnus_id)
+        dismissals = select(MatchDismissal).where(col(MatchDismissal.alumnus_id) == alumnus_id)
+        if graduate is not None:
+            invites = select(Invitation).where(
+                (col(Invitation.used_by) == alumnus_id)
+                | (col(Invitation.graduate_id) == graduate.id)
+            )
+            dismissals = select(MatchDismissal).where(
+                (col(MatchDismissal.alumnus_id) == alumnus_id)
+                | (col(MatchDismissal.graduate_id) == graduate.id)
+            )
+        return (
+            graduates,
+            list((await self._session.execute(invites)).scalars()),
+            list((await self._session.execute(dismissals)).scalars()),
+        )
+
     async def all(self) -> list[Graduate]:
         """Return every record, by programme, date and name (export, class lists)."""
         result = await self._session.execute(

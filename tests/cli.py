@@ -30,3 +30,10 @@ async def start(args: list[str], env: dict[str, str], cwd: Path) -> asyncio.subp
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def alumnibot(env, cwd, *args: str) -> tuple[int, str, str]:
+    process = await start(list(args), env, cwd)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()

@@ -19,7 +19,7 @@ from telegram.ext import TypeHandler
 from bot.core.clock import FrozenClock
 from bot.core.settings import Settings
 from handlers.telegram.app import AlumniApplication, build_application, running
-from storage.models import ConversationState, InboxConversation
+from storage.models import ConversationState, InboxConversation, SQLModel
 
 TOKEN = "123456:TEST-alumnibot-token-abcdefghijklmnop"
 TEST_DB = os.environ.get("ALUMNIBOT_TEST_DB", "sqlite")
@@ -113,3 +113,13 @@ async def the_conversation(app) -> InboxConversation:
     """The one inbox conversation."""
     [conversation] = await rows(app, InboxConversation)
     return conversation
+
+
+async def everything_in_the_database(app) -> str:
+    """Every row of every table, as text."""
+    dump = []
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
+        for table in SQLModel.metadata.sorted_tables:
+            for row in (await tx.session.execute(select(table))).all():
+                dump.append(f"{table.name}: {tuple(row)!r}")
+    return "\n".join(dump)

@@ -312,9 +312,10 @@ async def test_the_export_holds_the_check_ins_and_erasure_removes_them(app, sim,
     replies = await chat.say("/mijngegevens")
     [document] = [m for m in replies if m.document]
     data = json.loads(sim.file_bytes(document.document["file_id"]))
-    diploma = next(c for c in data["checkins"] if c["moment"] == "diploma")
-    assert diploma["answers"][0]["question"] == "situation"
-    assert diploma["answers"][0]["value"] == "working"
+    diploma = next(c for c in data["tables"]["checkin"] if c["moment"] == "diploma")
+    [answer] = [a for a in data["tables"]["checkin_answer"] if a["checkin_id"] == diploma["id"]]
+    assert answer["question"] == "situation"
+    assert answer["value"] == "working"
     async with graph.deps.storage.transaction() as tx:
         person = await tx.alumni.by_chat(chat.chat_id)
         await graph.privacy.erase(tx, person)

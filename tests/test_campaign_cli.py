@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from tests.cli import clean_env, start
-
-
-async def alumnibot(env, cwd, *args: str) -> tuple[int, str, str]:
-    process = await start(list(args), env, cwd)
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
+from tests.cli import alumnibot, clean_env
 
 
 async def test_campaign_commands_schedule_pause_cancel_preview_and_report(tmp_path):
@@ -55,11 +46,13 @@ async def test_campaign_commands_schedule_pause_cancel_preview_and_report(tmp_pa
     assert [line.split("\t")[0] for line in out.splitlines()] == [
         "targeted",
         "already",
+        "maybe",
         "pending",
         "sent",
         "blocked",
         "failed",
         "unknown",
+        "resent",
         "cancelled",
         "digest",
         "interest",

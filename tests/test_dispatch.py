@@ -182,19 +182,61 @@ async def test_consent_never_given_means_not_sent(bot, sim):
     assert row.status == "cancelled" and row.last_error == "no consent at send time"
 
 
-async def test_an_expired_lease_is_reaped_to_unknown(bot, sim, clock):
+async def test_an_expired_lease_after_the_hand_over_is_reaped_to_unknown(bot, sim, clock):
     user = sim.create_user()
     await queue(bot, user.id, "k")
     deps = bot.bot_data.graph.deps
-    async with deps.storage.transaction() as tx:  # a process claims, then dies
+    async with deps.storage.transaction() as tx:  # a process claims, hands over, then dies
         lease = clock.now() + timedelta(seconds=60)
-        assert len(await tx.outbox.claim_due(clock.now(), lease, 10)) == 1
+        [claimed] = await tx.outbox.claim_due(clock.now(), lease, 10)
+    async with deps.storage.transaction() as tx:
+        assert await tx.outbox.hand_over([(claimed.id, lease)], clock.now()) == {claimed.id}
     assert await bot.bot_data.graph.dispatcher.reap() == 0
     clock.advance(timedelta(seconds=61))
     assert await bot.bot_data.graph.dispatcher.reap() == 1
-    assert (await status_of(bot, "k")).status == "unknown"
+    row = await status_of(bot, "k")
+    assert (row.status, row.last_error) == ("unknown", "lease expired after hand-over")
     assert await bot.bot_data.graph.dispatcher.run_once() == 0
     assert sim.bot_messages(user.id) == []
+
+
+async def test_an_expired_lease_before_the_hand_over_goes_back_and_is_sent_once(bot, sim, clock):
+    user = sim.create_user()
+    await queue(bot, user.id, "k")
+    deps = bot.bot_data.graph.deps
+    dispatcher = bot.bot_data.graph.dispatcher
+    async with deps.storage.transaction() as tx:  # a process claims, then dies before sending
+        lease = clock.now() + timedelta(seconds=60)
+        [stale] = await tx.outbox.claim_due(clock.now(), lease, 10)
+    clock.advance(timedelta(seconds=61))
+    assert await dispatcher.reap() == 0  # none became unknown
+    row = await status_of(bot, "k")
+    assert (row.status, row.attempts, row.handed_at) == ("pending", 0, None)
+    assert row.last_error == "lease expired before hand-over"
+    # The slow process wakes up and tries to hand its stale claim over: refused.
+    async with deps.storage.transaction() as tx:
+        assert await tx.outbox.hand_over([(stale.id, lease)], clock.now()) == set()
+    assert await dispatcher.run_once() == 1
+    row = await status_of(bot, "k")
+    assert (row.status, row.attempts) == ("sent", 1) and row.handed_at is not None
+    assert len(sim.bot_messages(user.id)) == 1
+
+
+async def test_a_row_reaped_while_its_process_stalled_is_not_sent_by_that_process(bot, sim, clock):
+    user = sim.create_user()
+    await queue(bot, user.id, "k")
+    deps = bot.bot_data.graph.deps
+    dispatcher = bot.bot_data.graph.dispatcher
+    async with deps.storage.transaction() as tx:
+        [stale] = await tx.outbox.claim_due(clock.now(), clock.now() + timedelta(seconds=60), 1)
+    clock.advance(timedelta(seconds=61))
+    await dispatcher.reap()
+    async with deps.storage.transaction() as tx:  # another process claims it again
+        await tx.outbox.claim_due(clock.now(), clock.now() + timedelta(seconds=60), 1)
+    outcome = await dispatcher._send(stale, [])  # the stalled one goes on with its old claim
+    assert outcome["status"] == "lost"
+    assert sim.bot_messages(user.id) == []
+    assert (await status_of(bot, "k")).status == "sending"  # still the other claim's
 
 
 async def test_with_10_percent_faults_every_row_ends_once_and_nobody_gets_two(bot, sim, clock):
@@ -349,3 +391,20 @@ def test_one_keyboard_serves_every_push_with_the_same_buttons():
     assert first.inline_keyboard[1][0].url == "https://x.nl"
     assert keyboard([]) is None and keyboard([[]]) is None
     assert keyboard([[Button("Ander", "o:i:2")]]) is not first
+
+
+async def test_an_outcome_for_a_row_erased_mid_send_does_not_lose_the_batch(bot, sim):
+    # An erasure deletes a person's rows, also one being sent; the others' outcomes stand.
+    user = sim.create_user()
+    await queue(bot, user.id, "k")
+    row = await status_of(bot, "k")
+    deps = bot.bot_data.graph.deps
+    async with deps.storage.transaction() as tx:
+        await tx.outbox.record(
+            [
+                {"id": row.id, "status": "sent", "telegram_message_id": 5},
+                {"id": 999_999, "status": "sent", "telegram_message_id": 6},
+            ]
+        )
+    row = await status_of(bot, "k")
+    assert (row.status, row.telegram_message_id) == ("sent", 5)

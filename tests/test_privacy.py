@@ -5,19 +5,16 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from storage.models import (
     Alumnus,
     ConsentEvent,
     ConversationState,
     DigestItem,
-    SQLModel,
     Suppression,
 )
 from tests.chat import buttons, onboard_nl
-from tests.factories import new_offer
-from tests.harness import rows
+from tests.factories import hold_in_digest
+from tests.harness import everything_in_the_database, rows
 
 
 async def test_privacy_screen_toggles_each_purpose_in_place(app, new_chat):
@@ -63,26 +60,6 @@ async def test_stop_withdraws_every_consent_and_says_which(app, new_chat):
     assert len(await rows(app, ConsentEvent)) == 4
 
 
-async def hold_in_digest(app, alumnus_id: int) -> None:
-    """Put an offer in the alumnus' digest, as the push cap does."""
-    deps = app.bot_data.graph.deps
-    campaign = await app.bot_data.graph.campaigns.create(await new_offer(app))
-    async with deps.storage.transaction() as tx:
-        await tx.offers.hold_for_digest(
-            [
-                {
-                    "alumnus_id": alumnus_id,
-                    "campaign_id": campaign.id,
-                    "offer_id": campaign.offer_id,
-                    "purpose": "llo",
-                    "reason": "cap",
-                    "due_at": deps.clock.now() + timedelta(days=7),
-                    "created_at": deps.clock.now(),
-                }
-            ]
-        )
-
-
 async def test_export_holds_everything_stored(app, sim, new_chat):
     chat = new_chat()
     await onboard_nl(chat)
@@ -99,16 +76,16 @@ async def test_export_holds_everything_stored(app, sim, new_chat):
     exported = json.loads(sim.file_bytes(document.document["file_id"]))
 
     [alumnus] = await rows(app, Alumnus)
-    stored = alumnus.model_dump(mode="json")
-    assert exported["profile"] == stored
-    assert set(exported["profile"]) == set(Alumnus.model_fields)
+    tables = exported["tables"]
+    assert tables["alumnus"] == [alumnus.model_dump(mode="json")]
+    assert set(tables["alumnus"][0]) == set(Alumnus.model_fields)
     events = await rows(app, ConsentEvent)
-    assert len(exported["consent_events"]) == len(events) == 3
-    for given, row in zip(exported["consent_events"], events, strict=True):
-        assert given == row.model_dump(mode="json", exclude={"alumnus_id"})
-    assert exported["conversation_state"] is None
+    assert len(tables["consent_event"]) == len(events) == 3
+    for given, row in zip(tables["consent_event"], events, strict=True):
+        assert given == row.model_dump(mode="json")
+    assert tables["conversation_state"] == []
     [item] = await rows(app, DigestItem)
-    assert exported["digest_items"] == [item.model_dump(mode="json", exclude={"alumnus_id"})]
+    assert tables["digest_item"] == [item.model_dump(mode="json")]
     assert exported["controller"]["school"] == "Testcollege"
 
 
@@ -120,17 +97,8 @@ async def test_export_in_the_middle_of_onboarding_includes_the_open_answers(app,
     await chat.say("Fatima")
     reply = await chat.say("/mydata")
     exported = json.loads(sim.file_bytes(reply[-1].document["file_id"]))
-    assert exported["conversation_state"]["data"]["draft"]["first_name"] == "Fatima"
-
-
-async def everything_in_the_database(app) -> str:
-    """Every row of every table, as text."""
-    dump = []
-    async with app.bot_data.graph.deps.storage.transaction() as tx:
-        for table in SQLModel.metadata.sorted_tables:
-            for row in (await tx.session.execute(select(table))).all():
-                dump.append(f"{table.name}: {tuple(row)!r}")
-    return "\n".join(dump)
+    [state] = exported["tables"]["conversation_state"]
+    assert state["data"]["draft"]["first_name"] == "Fatima"
 
 
 async def test_erasure_leaves_no_trace_but_a_hash(app, new_chat):

@@ -205,8 +205,9 @@ async def test_export_holds_the_record_and_erasure_removes_it(app, new_chat):
     alumnus = await alumnus_of(app, chat)
     async with graph.deps.storage.transaction() as tx:
         exported = await graph.privacy.collect(tx, alumnus)
-    assert exported["registry"]["student_number"] == "100001"
-    assert exported["registry"]["graduation_date"] == "2025-07-04"
+    [record] = exported["tables"]["graduate"]
+    assert record["student_number"] == "100001"
+    assert record["graduation_date"] == "2025-07-04"
 
     async with graph.deps.storage.transaction() as tx:
         fresh = await tx.alumni.by_chat(chat.chat_id)

@@ -18,6 +18,9 @@ from storage.models import Alumnus, ConsentEvent, Offer, OutboxMessage
 from tests.harness import rows
 
 RECIPIENTS = 300
+# At 100 msg/s a killed dispatcher has a few requests in flight, and a few answers not yet
+# committed (they are written with the next hand-over): far fewer than its claimed batch.
+IN_FLIGHT_AT_KILL = 10
 ROOT = Path(__file__).resolve().parent.parent
 
 # The sending process: the real app (no updater: webhook mode) with its dispatcher and its
@@ -153,17 +156,24 @@ async def test_sigkill_mid_campaign_then_restart_completes_without_duplicates(si
         stats = await campaigns.stats(campaign.id)
         final = await counts()
         outbox = await rows(application, OutboxMessage)
-    # Every row is final: sent, or unknown (claimed by the killed process; never resent).
+    # Every row is final: sent, or unknown (handed over by the killed process; never resent).
     assert set(final) <= {"sent", "unknown"}, final
     assert stats["targeted"] == RECIPIENTS == len(outbox)
     assert sum(final.values()) == RECIPIENTS == stats["sent"] + stats["unknown"]
-    assert final.get("unknown", 0) >= at_kill["sending"]  # the abandoned batch was reaped
     per_chat = Counter(m.chat_id for u in users for m in sim.bot_messages(u.id))
     assert max(per_chat.values()) == 1, "somebody received the push twice"
+    unknown = [row for row in outbox if row.status == "unknown"]
     for row in outbox:
         got = sim.bot_messages(row.chat_id)
         if row.status == "sent":
             assert [m.message_id for m in got] == [row.telegram_message_id]
         else:  # the killed process may or may not have sent it: at most once
-            assert row.status == "unknown" and row.last_error == "lease expired"
+            assert row.last_error == "lease expired after hand-over", row.last_error
+            assert row.handed_at is not None
             assert len(got) <= 1
+    # Rows claimed but not yet handed to the HTTP client went back to pending and were
+    # sent by the second process: `unknown` is only what was in flight at the kill (and
+    # answers not yet committed), not the whole claimed batch.
+    assert len(unknown) <= IN_FLIGHT_AT_KILL < at_kill["sending"], (len(unknown), at_kill)
+    missed = [u.id for u in users if not sim.bot_messages(u.id)]
+    assert set(missed) <= {row.chat_id for row in unknown}  # nobody misses it silently

@@ -131,15 +131,16 @@ async def test_the_export_has_marks_and_erasure_leaves_the_anonymous_response(ap
     replies = await chat.say("/mijngegevens")
     [document] = [m for m in replies if m.document]
     data = json.loads(sim.file_bytes(document.document["file_id"]))
-    assert data["survey_progress"][0]["answers"] == {"prepared": 5}
+    assert data["tables"]["survey_progress"][0]["answers"] == {"prepared": 5}
     for label in ("10", "Ja"):
         await chat.tap(label)
     await chat.tap("Klaar")
     replies = await chat.say("/mijngegevens")
     [document] = [m for m in replies if m.document]
     data = json.loads(sim.file_bytes(document.document["file_id"]))
-    assert data["survey_marks"] == [{"survey": "tevredenheid", "responded_in": "2026-06"}]
-    assert data["survey_progress"] == []
+    [mark] = data["tables"]["survey_mark"]
+    assert (mark["survey"], mark["responded_in"]) == ("tevredenheid", "2026-06")
+    assert data["tables"]["survey_progress"] == []
     graph = app.bot_data.graph
     async with graph.deps.storage.transaction() as tx:
         await graph.privacy.erase(tx, await tx.alumni.by_chat(chat.chat_id))

@@ -34,6 +34,8 @@ SAMPLE = {
     "last": 2030,
     "purposes": [("llo", True), ("jobs", False)],
     "rows": [("Naam", "Zoë"), ("Regio", None)],
+    "profile": [("Locatie", "Zorgcampus <x>")],
+    "held": ["Je vragen aan de school: 1"],
     "purpose": "Nazorg",
     "granted": True,
     "withdrawn": ["Nazorg"],

@@ -20,7 +20,6 @@ from handlers.web.pages import CONSOLE, Console
 from storage.models import (
     AuditEvent,
     Campaign,
-    ConsentEvent,
     Offer,
     OutboxMessage,
     SavedSegment,
@@ -29,9 +28,11 @@ from storage.models import (
 from tests.console_fixtures import (
     console_client,
     csrf_in,
+    page_token,
     people_deps,  # noqa: F401  (the deps fixture)
     signed_in,
 )
+from tests.factories import add_alumni, add_offer
 
 words = Renderer(CONTENT_DIR)
 FIELD_ERROR = re.compile(r'<p class="field-error" id="([a-z_]+)-error">(.*?)</p>', re.S)
@@ -52,12 +53,6 @@ def console_of_client(client: TestClient) -> Console:
 
 def field_errors(page: str) -> dict[str, str]:
     return {name: text.strip() for name, text in FIELD_ERROR.findall(page)}
-
-
-async def page_token(client, path="/offers") -> str:
-    async with client.get(path) as page:
-        assert page.status == 200
-        return csrf_in(await page.text())
 
 
 async def offer_rows(deps) -> list[Offer]:
@@ -89,53 +84,6 @@ async def post_offer(client, token: str, **fields) -> tuple[int, str, str | None
     data = {"csrf_token": token, **GOOD, **fields}
     async with client.post("/offers", data=data, allow_redirects=False) as response:
         return response.status, await response.text(), response.headers.get("Location")
-
-
-async def add_offer(deps, **fields) -> Offer:
-    values = {
-        "kind": "llo",
-        "title": "Excel voor beginners",
-        "body": "In vier avonden.",
-        "created_at": deps.clock.now(),
-        **fields,
-    }
-    offer = Offer(**values)
-    async with deps.storage.transaction() as tx:
-        await tx.offers.add_offers([offer])
-    return offer
-
-
-async def add_alumni(deps) -> None:
-    """Five alumni: three consent to LLO offers, one only to job leads, one to nothing."""
-    now = deps.clock.now()
-    people = [
-        ({"crebo": "25998", "level": 4, "region": "UT", "graduation_year": 2022}, ["llo"]),
-        ({"crebo": "25491", "level": 3, "region": "NH", "graduation_year": 2024}, ["llo"]),
-        ({"crebo": "25180", "level": 2, "region": "35", "graduation_year": 2025}, ["llo", "jobs"]),
-        ({"crebo": "25998", "level": 4, "region": "UT", "graduation_year": 2023}, ["jobs"]),
-        ({"crebo": "25998", "level": 4, "region": "UT", "graduation_year": 2023}, []),
-    ]
-    async with deps.storage.transaction() as tx:
-        for number, (profile, purposes) in enumerate(people, start=1):
-            alumnus = await tx.alumni.create(1000 + number, now)
-            alumnus.onboarded_at = now
-            alumnus.locale = "nl"
-            for name, value in profile.items():
-                setattr(alumnus, name, value)
-            tx.alumni.save(alumnus, now)
-            await tx.session.flush()
-            for purpose in purposes:
-                tx.session.add(
-                    ConsentEvent(
-                        alumnus_id=alumnus.id,
-                        purpose=purpose,
-                        granted=True,
-                        text_version="test",
-                        locale="nl",
-                        source="privacy",
-                        occurred_at=now,
-                    )
-                )
 
 
 # ---------------------------------------------------------------------------- offers

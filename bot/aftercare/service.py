@@ -392,17 +392,12 @@ class AftercareService:
 
     # ------------------------------------------------------------------ privacy
 
-    async def export_of(self, tx: Tx, alumnus: Alumnus) -> dict[str, Any]:
-        """Everything aftercare holds of a person: each check-in with its answers."""
+    async def export_of(self, tx: Tx, alumnus: Alumnus) -> dict[str, list[dict[str, Any]]]:
+        """Everything aftercare holds of a person: each check-in and every answer."""
+        history = await tx.aftercare.history(alumnus.id or 0)
         return {
-            "checkins": [
-                {
-                    **checkin.model_dump(mode="json", exclude={"alumnus_id"}),
-                    "answers": [
-                        a.model_dump(mode="json", exclude={"alumnus_id", "checkin_id"})
-                        for a in answers
-                    ],
-                }
-                for checkin, answers in await tx.aftercare.history(alumnus.id or 0)
-            ]
+            "checkin": [checkin.model_dump(mode="json") for checkin, _ in history],
+            "checkin_answer": [
+                answer.model_dump(mode="json") for _, answers in history for answer in answers
+            ],
         }

@@ -42,6 +42,7 @@ from storage.models import (
     Purpose,
 )
 from storage.repositories import Tx
+from storage.staff import AuditRepository
 
 logger = logging.getLogger(__name__)
 
@@ -291,10 +292,12 @@ class CampaignService:
         async with self.deps.storage.transaction() as tx:
             return await tx.offers.count(segment)
 
-    async def reach(self, segment: Segment, offer_id: int) -> tuple[int, int]:
-        """Return (new, already) for sending an offer to a segment now.
+    async def reach(self, segment: Segment, offer_id: int) -> tuple[int, int, int]:
+        """Return (new, already, maybe) for sending an offer to a segment now.
 
         ``already``: those whom another campaign brought it; a launch leaves them out.
+        ``maybe``: of those, the ones whom only a push of unknown delivery brought it (that
+        campaign can send it again to them: :meth:`resend_unknown`).
         """
         async with self.deps.storage.transaction() as tx:
             return await tx.offers.reach(segment, offer_id)
@@ -478,7 +481,7 @@ class CampaignService:
         segment = self.segment_of(campaign)
         send_at = self.first_allowed(max(now, campaign.send_at or now))
         pushes: dict[str, Outgoing] = {}
-        queued = targeted = reached = 0
+        queued = targeted = reached = maybe = 0
         last_id = 0
         matching = campaign.kind == "match"
         while True:
@@ -492,9 +495,10 @@ class CampaignService:
                 break
             last_id = chunk[-1][0]
             rows, held = [], []
-            for alumnus_id, chat_id, locale, frequency, had in chunk:
+            for alumnus_id, chat_id, locale, frequency, had, unsure in chunk:
                 if had:
                     reached += 1
+                    maybe += unsure
                     continue
                 targeted += 1
                 if matching and frequency != OfferFrequency.IMMEDIATELY:
@@ -533,6 +537,7 @@ class CampaignService:
                 campaign_id,
                 targeted=targeted,
                 already_reached=reached,
+                maybe_reached=maybe,
                 launch_done_at=self.deps.clock.now(),
             )
             # Paused or cancelled meanwhile: that state stands.
@@ -540,11 +545,13 @@ class CampaignService:
                 campaign_id, [CampaignStatus.LAUNCHING], CampaignStatus.SENDING
             )
         logger.info(
-            "campaign %s: %d recipients, %d newly queued, %d had the offer already",
+            "campaign %s: %d recipients, %d newly queued, %d had the offer already "
+            "(%d of them maybe: delivery unknown)",
             campaign_id,
             targeted,
             queued,
             reached,
+            maybe,
         )
         return queued
 
@@ -657,6 +664,58 @@ class CampaignService:
             f"campaign {campaign_id} is {self._described(progress)}: nothing to cancel",
         )
 
+    async def unknown(self, campaign_id: int) -> list[tuple[int, str, str]]:
+        """Return the campaign's pushes of unknown delivery: (row id, handed over, why).
+
+        Raises LookupError when there is no such campaign.
+        """
+        await self._campaign(campaign_id)
+        async with self.deps.storage.transaction() as tx:
+            rows = await tx.outbox.unknown_of_campaign(campaign_id)
+        return [
+            (
+                int(r.id or 0),
+                r.handed_at.strftime("%Y-%m-%d %H:%M:%S") if r.handed_at else "-",
+                r.last_error or "-",
+            )
+            for r in rows
+        ]
+
+    async def resend_unknown(
+        self, campaign_id: int, *, staff_id: int | None = None, via: str = "cli"
+    ) -> int:
+        """Send the campaign's pushes of unknown delivery again; return how many were queued.
+
+        A coordinator's deliberate decision (never automatic: some of these did arrive).
+        Each ``unknown`` row becomes ``resent`` and a new row with its own key is queued
+        (consent, the push cap and quiet hours apply as to any push). Recorded in the audit
+        log with who asked (``staff_id``, none from the command line) and where (``via``).
+
+        Raises:
+            LookupError: no such campaign.
+            CampaignStateError: the campaign was cancelled.
+        """
+        now = self.deps.clock.now()
+        async with self.deps.storage.transaction() as tx:
+            campaign = await tx.offers.campaign(campaign_id)
+            if campaign is None:
+                raise LookupError(f"no campaign {campaign_id}")
+            if campaign.status == CampaignStatus.CANCELLED:
+                raise CampaignStateError(
+                    f"campaign {campaign_id} is cancelled: nothing is sent again"
+                )
+            unknown = await tx.outbox.unknown_of_campaign(campaign_id)
+            keys = await tx.outbox.resend(
+                [r.id for r in unknown if r.id is not None], self.first_allowed(now), now
+            )
+            AuditRepository(tx.session).record(
+                staff_id, "resend:campaign", f"{campaign_id}: {len(keys)} via {via}", now
+            )
+        logger.info(
+            "campaign %s: %d pushes of unknown delivery sent again", campaign_id, len(keys)
+        )
+        return len(keys)
+
     @staticmethod
     def _described(progress: dict[str, Any]) -> str:
         status = str(progress["status"])
@@ -719,6 +778,7 @@ class CampaignService:
         open_ = states["pending"] + states["sending"]
         total = sum(states.values()) + digests["waiting"] + digests["digested"]
         total -= states["digest"]  # a held push is one row and one digest item
+        total -= states["resent"]  # a push sent again is the old row and its new one
         done = total - open_
         launched = campaign.status in (CampaignStatus.SENDING, CampaignStatus.CANCELLED)
         return {
@@ -728,6 +788,7 @@ class CampaignService:
             "send_at": campaign.send_at,
             "targeted": campaign.targeted,
             "already_reached": campaign.already_reached,
+            "maybe_reached": campaign.maybe_reached,
             **states,
             "in_digest": digests["waiting"] + digests["digested"],
             "total": total,
@@ -743,7 +804,8 @@ class CampaignService:
         Pass the campaign's ``progress`` when you have it already: it is not counted again.
 
         ``already``: in the segment, but left out because another campaign already brought
-        them this offer.
+        them this offer; ``maybe``: of those, the ones whom only a push of unknown delivery
+        brought it (maybe reached).
         ``blocked``: the person blocked the bot (403); ``failed``: Telegram refused the
         message or it kept failing; ``unknown``: maybe delivered; ``digest``: over the push
         cap or a weekly/monthly match, waiting in (or sent with) the person's digest.
@@ -755,11 +817,13 @@ class CampaignService:
         return {
             "targeted": progress["targeted"],
             "already": progress["already_reached"],
+            "maybe": progress["maybe_reached"],
             "pending": progress["pending"] + progress["sending"],
             "sent": progress["sent"],
             "blocked": progress["failed"],
             "failed": progress["dead"],
             "unknown": progress["unknown"],
+            "resent": progress["resent"],
             "cancelled": progress["cancelled"],
             "digest": progress["in_digest"],
             "interest": responses.get("interest", 0),
@@ -946,6 +1010,21 @@ class CampaignService:
         )
         text = renderer.text("offers.digest", locale, offers=offers, offer=offers[0])
         return Outgoing(text, buttons)
+
+    # ------------------------------------------------------------------ personal data
+
+    async def export(self, tx: Tx, alumnus: Alumnus) -> dict[str, list[dict[str, Any]]]:
+        """What campaigns hold about a person: offers waiting for (or sent in) a digest, taps."""
+        assert alumnus.id is not None
+        return {
+            "digest_item": [
+                item.model_dump(mode="json")
+                for item in await tx.offers.digest_items_of(alumnus.id)
+            ],
+            "offer_response": [
+                tap.model_dump(mode="json") for tap in await tx.offers.responses_of(alumnus.id)
+            ],
+        }
 
     # ------------------------------------------------------------------ the push's buttons
 

@@ -63,6 +63,7 @@ class Composer:
     purpose: str | None
     reach: int
     already: int
+    maybe: int  # of ``already``: reached only by a push of unknown delivery
     segments: list[SavedSegment]
 
 
@@ -311,21 +312,23 @@ class Studio(ConsoleService):
         """Return the composer for an offer the member may use (the newest one by default)."""
         usable = [o for o in await self.offers() if self.may_use(principal, o)]
         offer = next((o for o in usable if o.id == offer_id), usable[0] if usable else None)
-        reach, already = await self.count(offer, chosen) if offer is not None else (0, 0)
+        reach, already, maybe = await self.count(offer, chosen) if offer else (0, 0, 0)
         return Composer(
             offers=usable,
             offer=offer,
             purpose=self.purpose_of(offer) if offer else None,
             reach=reach,
             already=already,
+            maybe=maybe,
             segments=await self.saved_segments(),
         )
 
-    async def count(self, offer: Offer, chosen: Filters) -> tuple[int, int]:
-        """Return (reached, already) for the offer with these filters, now.
+    async def count(self, offer: Offer, chosen: Filters) -> tuple[int, int, int]:
+        """Return (reached, already, maybe) for the offer with these filters, now.
 
         ``reached``: alumni who get it if sent now; ``already``: the rest of the segment,
-        left out because a campaign already brought them this offer.
+        left out because a campaign already brought them this offer; ``maybe``: of those,
+        the ones whom only a push of unknown delivery brought it.
         """
         assert offer.id is not None
         segment = self.campaigns.segment_for(offer, **chosen.for_service(self.clock.now()))
@@ -475,6 +478,25 @@ class Studio(ConsoleService):
             raise NotFoundError() from None
         self.wake()
         return True
+
+    async def resend_unknown(self, principal: Principal, campaign_id: int) -> int | None:
+        """Send a campaign's pushes of unknown delivery again; None if its state refuses.
+
+        Raises:
+            NotFoundError: no such campaign.
+            OfferRefusedError: the member may not use the campaign's offer.
+        """
+        _, offer = await self.campaign(principal, campaign_id)
+        if not self.may_use(principal, offer):
+            raise OfferRefusedError()
+        try:
+            queued = await self.campaigns.resend_unknown(
+                campaign_id, staff_id=principal.staff_id, via="console"
+            )
+        except CampaignStateError:
+            return None
+        self.wake()
+        return queued
 
     async def preview_to_me(self, principal: Principal, offer: Offer, locale: str) -> bool:
         """Queue the push, marked as a preview, to the member's own Telegram chat."""

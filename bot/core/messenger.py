@@ -169,6 +169,10 @@ class Forums(Protocol):
         """Create a forum topic in a group; return its thread id or raise ``DeliveryError``."""
         ...
 
+    async def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """Delete a forum topic with every message in it, or raise ``DeliveryError``."""
+        ...
+
 
 def forums_of(messenger: Messenger) -> Forums | None:
     """Return the messenger's forum topics, if it has them."""

@@ -4,7 +4,10 @@ One dispatcher per process claims due rows in batches of about one second of sen
 commits the claim, re-checks consent and reachability, sends with its own pacing (a global
 token bucket, and per chat at most 1 msg/s, or 20 msg/min for groups) and records every
 outcome as DESIGN.md prescribes. What is not known to have failed before it left (a timeout
-after the request went out, a lease that expired) becomes ``unknown``: never a blind resend.
+after the request went out, a lease that expired after the row was handed over) becomes
+``unknown``: never a blind resend. Each row is marked as handed over in its own small commit
+just before it goes to the HTTP client (:class:`Journal`), so a crash leaves ``unknown`` only
+the rows really in flight; the rest go back to pending.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ logger = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 100
 MAX_BACKOFF = 300.0
 PACER_RETRY = 1.0  # seconds before a row whose rate reservation failed is tried again
+LOST = "lost"  # an outcome that is not recorded: the row's claim expired and is not ours
 
 
 class NewRow(TypedDict):
@@ -68,6 +72,7 @@ class Outcome(TypedDict, total=False):
     not_before: datetime
     attempts: int
     lease_until: datetime | None
+    handed_at: datetime | None
     last_error: str | None
     updated_at: datetime
 
@@ -231,6 +236,70 @@ class SharedPacer(Pacer):
             await self._sleep(delay)
 
 
+class Journal:
+    """Writes hand-overs and outcomes while a batch is sent: group commit.
+
+    A row is marked ``handed_at`` in a committed transaction before its request goes to the
+    HTTP client; outcomes known by then are written in the same transaction. Requests that
+    wait for a commit share the next one, so at 25 msg/s a commit carries one mark, at
+    1000 msg/s several. After a crash, rows without the mark were never sent (the reaper
+    gives them back) and rows with it but without an outcome are the requests that were
+    really in flight, plus the few whose answer came within one commit of the crash.
+    """
+
+    def __init__(self, storage: Any, clock: Callable[[], datetime]) -> None:
+        self._storage, self._clock = storage, clock
+        self._marks: list[tuple[OutboxMessage, asyncio.Future[bool]]] = []
+        self._outcomes: dict[int | None, Outcome] = {}
+        self._written: set[int | None] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def hand_over(self, r: OutboxMessage) -> bool:
+        """Commit that ``r`` goes out now; False if it is no longer this claim's (reaped).
+
+        Raises whatever the database raised: then nothing was sent.
+        """
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._marks.append((r, done))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+        return await done
+
+    def note(self, outcome: Outcome) -> None:
+        """Remember an outcome; it is written with the next hand-over (or the batch's end)."""
+        self._outcomes[outcome["id"]] = outcome
+
+    async def _flush(self) -> None:
+        while self._marks:
+            marks, self._marks = self._marks, []
+            outcomes = list(self._outcomes.values())
+            self._outcomes = {}
+            try:
+                async with self._storage.transaction() as tx:
+                    mine = await tx.outbox.hand_over(
+                        [(r.id, r.lease_until) for r, _ in marks], self._clock()
+                    )
+                    await tx.outbox.record(outcomes)
+            except Exception as error:  # nothing of these marks is sent; outcomes stay noted
+                for outcome in outcomes:
+                    self._outcomes.setdefault(outcome["id"], outcome)
+                for _, done in marks:
+                    if not done.done():
+                        done.set_exception(error)
+                continue
+            self._written.update(o["id"] for o in outcomes)
+            for r, done in marks:
+                if not done.done():
+                    done.set_result(r.id in mine)
+
+    async def unwritten(self, outcomes: Sequence[Outcome]) -> list[Outcome]:
+        """Wait for the last commit; return the outcomes it did not write, and start afresh."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        written, self._written, self._outcomes = self._written, set(), {}
+        return [o for o in outcomes if o["id"] not in written]
+
+
 Sender = Callable[[OutboxMessage], Awaitable[int]]
 OutcomeListener = Callable[[Sequence[tuple[OutboxMessage, str]]], Awaitable[None]]
 Verdict = tuple[OutboxStatus, str]  # what a row that must not go out becomes, and why
@@ -284,6 +353,7 @@ class Dispatcher:
         self._idle = asyncio.Event()  # set while nothing due is left unhandled
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.journal = Journal(deps.storage, deps.clock.now)
 
     async def _reserve_rate(self, tokens: int, rate: float) -> float:
         async with self.deps.storage.transaction() as tx:
@@ -395,14 +465,18 @@ class Dispatcher:
                     for r in chat_rows
                 ]
             by_id.update((o["id"], o) for o in result)
+        # A row whose claim was lost (its lease expired and another process has it now) is
+        # not ours to record.
+        sendable = [r for r in sendable if by_id[r.id]["status"] != LOST]
         outcomes = [by_id[r.id] for r in sendable]
         blocked = [
             r.alumnus_id
             for r, o in zip(sendable, outcomes, strict=True)
             if o["status"] == OutboxStatus.FAILED.value and r.alumnus_id is not None
         ]
+        unwritten = await self.journal.unwritten(outcomes)
         async with storage.transaction() as tx:
-            await tx.outbox.record(outcomes)
+            await tx.outbox.record(unwritten)
             await tx.outbox.mark_unreachable(blocked, clock.now())
         if self._listeners:
             heard = [(r, o["status"]) for r, o in zip(sendable, outcomes, strict=True)]
@@ -456,12 +530,21 @@ class Dispatcher:
         """Send one chat's rows one by one; after one that did not go out, hold the rest."""
         outcomes: list[Outcome] = []
         for index, r in enumerate(rows):
+            handed: list[bool] = []
             try:
-                outcome = await self._send(r)
-            except Exception as error:  # around the call: it may have gone out
+                outcome = await self._send(r, handed)
+            except Exception as error:
                 logger.exception("dispatcher failed around outbox row %s", r.id)
-                outcome = self._final(r, OutboxStatus.UNKNOWN, f"dispatcher error: {error!r}")
+                if handed:  # around the call: it may have gone out
+                    outcome = self._final(r, OutboxStatus.UNKNOWN, f"dispatcher error: {error!r}")
+                else:  # before the hand-over: nothing went out
+                    outcome = self._retry(
+                        r, PACER_RETRY, f"dispatcher error: {error!r}", counts=False
+                    )
             outcomes.append(outcome)
+            if outcome["status"] == LOST:  # our lease is gone: so are the chat's later rows
+                outcomes.extend({"id": rest.id, "status": LOST} for rest in rows[index + 1 :])
+                break
             if outcome["status"] != OutboxStatus.SENT.value:
                 later = outcome.get("not_before", self.deps.clock.now())
                 wait = max(0.0, (later - self.deps.clock.now()).total_seconds())
@@ -472,7 +555,14 @@ class Dispatcher:
                 break
         return outcomes
 
-    async def _send(self, r: OutboxMessage) -> Outcome:
+    async def _send(self, r: OutboxMessage, handed: list[bool]) -> Outcome:
+        """Send one row and return its outcome; append to ``handed`` once it is handed over."""
+        outcome = await self._attempt(r, handed)
+        if handed and outcome["status"] != LOST:
+            self.journal.note(outcome)
+        return outcome
+
+    async def _attempt(self, r: OutboxMessage, handed: list[bool]) -> Outcome:
         wait = self.pacer.reserve_chat(r.chat_id)
         if wait > self.deps.settings.outbox_lease_seconds / 2:
             # This chat is booked for a while: give the row back instead of holding a lease.
@@ -488,6 +578,16 @@ class Dispatcher:
             sender = self._senders.get(r.payload.get("kind", "text"))
             if sender is None:
                 return self._final(r, OutboxStatus.DEAD, f"unknown kind {r.payload.get('kind')}")
+            try:
+                # Committed before the request exists: a crash before this line leaves a row
+                # that was never sent (the reaper gives it back), after it one that may have.
+                if not await self.journal.hand_over(r):
+                    logger.warning("outbox: row %s was reaped before it was sent", r.id)
+                    return {"id": r.id, "status": LOST}
+            except Exception as error:  # the mark's round trip failed: nothing went out
+                logger.warning("outbox: hand-over of row %s failed (%r); retried", r.id, error)
+                return self._retry(r, PACER_RETRY, f"hand-over: {error!r}", counts=False)
+            handed.append(True)
             try:
                 message_id = await sender(r)
             except RetryLaterError as error:
@@ -538,10 +638,21 @@ class Dispatcher:
             "updated_at": now,
         }
 
+    async def export(self, tx: Tx, alumnus: Any) -> dict[str, list[dict[str, Any]]]:
+        """Every outbox row for a person (pushes, digests, answers), for their data export."""
+        rows = await tx.outbox.of_person(alumnus.id, alumnus.chat_id)
+        return {"outbox": [r.model_dump(mode="json") for r in rows]}
+
     async def reap(self) -> int:
-        """Turn expired leases into ``unknown`` (the process died mid-send)."""
+        """Settle expired leases (the process died mid-batch); return how many were unknown.
+
+        A row handed over to the HTTP client becomes ``unknown`` (it may have gone out); a
+        row that never was goes back to ``pending`` and is sent as if nothing happened.
+        """
         async with self.deps.storage.transaction() as tx:
-            reaped = await tx.outbox.reap(self.deps.clock.now())
-        if reaped:
-            logger.warning("outbox: %d rows had an expired lease and are now unknown", reaped)
-        return reaped
+            unknown, returned = await tx.outbox.reap(self.deps.clock.now())
+        if unknown:
+            logger.warning("outbox: %d rows were in flight when their lease expired", unknown)
+        if returned:
+            logger.warning("outbox: %d rows with an expired lease were never sent", returned)
+        return unknown

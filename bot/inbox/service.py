@@ -9,6 +9,7 @@ whichever process gets there first) and recreate it, with a summary, if it was d
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import math
@@ -56,6 +57,9 @@ logger = logging.getLogger(__name__)
 
 # A topic's code, from content/inbox.yaml; it travels in a button's callback data.
 TOPIC_CODE = re.compile(r"[a-z]{1,16}")
+# The outbox kind that deletes a forum topic with its messages (erasure): queued, so that it
+# survives a crash and keeps to the group's pace like any message.
+DELETE_TOPIC = "delete_topic"
 RATINGS = range(1, 6)
 
 
@@ -197,6 +201,7 @@ class InboxService:
         per_second = deps.settings.group_messages_per_minute / 60.0
         self.burst_backlog = max(2, math.ceil(per_second * seconds))
         dispatcher.register("relay", self._deliver_relay)
+        dispatcher.register(DELETE_TOPIC, self._delete_topic)
         dispatcher.listen(self._heard)
 
     # ------------------------------------------------------------------ alumni side
@@ -547,6 +552,9 @@ class InboxService:
         if team.id == conversation.team_id:
             return
         old = await tx.teams.by_id(conversation.team_id)
+        earlier = list(conversation.earlier_topics)
+        if old is not None and old.chat_id is not None and conversation.thread_id is not None:
+            earlier.append([old.chat_id, conversation.thread_id])  # erasure deletes it too
         await self._system(
             tx,
             conversation,
@@ -559,6 +567,7 @@ class InboxService:
             team_id=team.id,
             thread_id=None,
             thread_state="none",
+            earlier_topics=earlier,
             assigned_staff_id=None,
             updated_at=self.deps.clock.now(),
         )
@@ -844,9 +853,64 @@ class InboxService:
             raise
         async with self.deps.storage.transaction() as tx:
             await tx.inbox.set(conversation_id, thread_id=thread_id, thread_state="ready")
+            erased = await tx.inbox.get(conversation_id) is None
+        if erased:  # the person was erased while the topic was being created
+            await self.forums.delete_topic(chat_id, thread_id)
+            raise TransientError("conversation gone")
         if summary:
             await self.deps.messenger.deliver(chat_id, Outgoing(summary), thread_id)
         return thread_id
+
+    async def forget(self, tx: Tx, alumnus: Alumnus) -> int:
+        """Erasure: queue the deletion of the person's topics; drop their queued words.
+
+        Every forum topic their conversations had (now, and before a move to another team)
+        is deleted with all its messages by ``deleteForumTopic``, through the outbox so that
+        it survives a crash. The outbox rows of their conversations (copies for the team,
+        answers to them) are deleted. Returns how many topics are queued for deletion.
+        """
+        assert alumnus.id is not None
+        now = self.deps.clock.now()
+        conversations = await tx.inbox.of_alumnus(alumnus.id)
+        queued = 0
+        for conversation in conversations:
+            topics = [(int(c), int(t)) for c, t in conversation.earlier_topics]
+            team = await tx.teams.by_id(conversation.team_id)
+            if team is not None and team.chat_id is not None and conversation.thread_id:
+                topics.append((team.chat_id, conversation.thread_id))
+            for chat_id, thread_id in topics:
+                # No alumnus_id: the row must outlive the person's rows, deleted right after.
+                queued += await enqueue(
+                    tx,
+                    row(
+                        now,
+                        key=f"erase:topic:{chat_id}:{thread_id}",
+                        chat_id=chat_id,
+                        thread_id=thread_id,
+                        payload={"kind": DELETE_TOPIC},
+                    ),
+                )
+        await tx.inbox.drop_outbox_of([c.id for c in conversations if c.id is not None])
+        return queued
+
+    async def _delete_topic(self, row: OutboxMessage) -> int:
+        """Delete a forum topic (an erasure); a topic that is gone already counts as done."""
+        assert row.message_thread_id is not None
+        if self.forums is None:
+            return 0  # a messenger without topics never made one
+        with contextlib.suppress(TopicGoneError):  # gone already: staff deleted it, say
+            await self.forums.delete_topic(row.chat_id, row.message_thread_id)
+        return 0  # deleting sends no message
+
+    async def export(self, tx: Tx, alumnus: Alumnus) -> dict[str, list[dict[str, Any]]]:
+        """What the inbox holds about a person: their conversations and every message."""
+        assert alumnus.id is not None
+        conversations = await tx.inbox.of_alumnus(alumnus.id)
+        messages = await tx.inbox.messages_of([c.id for c in conversations if c.id is not None])
+        return {
+            "inbox_conversation": [c.model_dump(mode="json") for c in conversations],
+            "inbox_message": [m.model_dump(mode="json") for m in messages],
+        }
 
     async def _heard(self, outcomes: Sequence[tuple[OutboxMessage, str]]) -> None:
         """When an answer cannot reach the alumnus because they blocked the bot, say so."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -13,13 +13,11 @@ from bot.core.callbacks import CALLBACKS
 from bot.core.deps import Deps
 from bot.core.messenger import Action, Button, Edit, Outgoing, Send, SendDocument, rows
 from bot.core.render import DEFAULT_LOCALE
+from bot.privacy.export import PersonalData, Rows
 from storage.models import Alumnus, ConsentEvent, Purpose
 from storage.repositories import Tx
 
 ERASE_CONFIRM_TTL = timedelta(minutes=10)
-# What other features add to an export, and how they forget a person (wired in the graph).
-Section = Callable[[Tx, Alumnus], Awaitable[dict[str, Any]]]
-Eraser = Callable[[Tx, Alumnus], Awaitable[None]]
 PURPOSES = frozenset(p.value for p in Purpose)
 ERASE_NO = "no"
 
@@ -128,16 +126,8 @@ class PrivacyService:
     def __init__(self, deps: Deps, consent: ConsentService) -> None:
         self.deps = deps
         self.consent = consent
-        self._sections: list[Section] = []
-        self._erasers: list[Eraser] = []
-
-    def contribute(self, section: Section) -> None:
-        """Add what another feature holds about a person to the export (its own keys)."""
-        self._sections.append(section)
-
-    def on_erase(self, eraser: Eraser) -> None:
-        """Let another feature delete what it holds, in the erasure's transaction, first."""
-        self._erasers.append(eraser)
+        # What every feature holds about a person (declared in handlers/graph.py).
+        self.personal = PersonalData()
 
     async def overview(self, tx: Tx, alumnus: Alumnus) -> list[Action]:
         """Show each purpose with a toggle."""
@@ -184,41 +174,60 @@ class PrivacyService:
             granted_purposes=[
                 renderer.label(f"labels.purpose_{p}", locale) for p, on in current.items() if on
             ],
+            profile=data["readable"]["profile"],
+            held=self._held(data["tables"], locale),
         )
         payload = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode()
         filename = renderer.label("privacy.export_filename", locale)
         caption = renderer.text("privacy.export_caption", locale)
         return [Send(Outgoing(summary)), SendDocument(filename, payload, caption)]
 
+    def _held(self, tables: dict[str, list[dict[str, Any]]], locale: str) -> list[str]:
+        """One line per kind of data held (in words), with how many rows."""
+        lines = []
+        for table, found in tables.items():
+            if not found or table == "alumnus":
+                continue
+            try:
+                words = self.deps.renderer.label(f"privacy.held_{table}", locale, n=len(found))
+            except KeyError:  # a feature without words for its data yet: say what it is
+                words = f"{table}: {len(found)}"
+            lines.append(words)
+        return lines
+
     async def collect(self, tx: Tx, alumnus: Alumnus) -> dict[str, Any]:
-        """Return every stored fact about the alumnus as plain data."""
-        assert alumnus.id is not None
-        state = await tx.states.get(alumnus.id)
-        history = await tx.consents.history(alumnus.id)
-        features: dict[str, Any] = {}
-        for section in self._sections:
-            part = await section(tx, alumnus)
-            assert not part.keys() & features.keys(), "two features export the same key"
-            features.update(part)
+        """Return every stored fact about the alumnus as plain data, from the registry.
+
+        ``tables``: every declared table's rows about the person, complete; ``readable``:
+        the profile in words (names of programmes, places and interests, not codes).
+        """
+        locale = alumnus.locale or "nl"
         return {
             "exported_at": self.deps.clock.now().isoformat(),
             "controller": {
                 "school": self.deps.settings.school_name,
                 "contact": self.deps.settings.privacy_contact,
             },
-            "profile": alumnus.model_dump(mode="json"),
-            "consent_events": [
-                event.model_dump(mode="json", exclude={"alumnus_id"}) for event in history
-            ],
-            "conversation_state": state.model_dump(mode="json", exclude={"alumnus_id"})
-            if state
-            else None,
-            "digest_items": [
-                item.model_dump(mode="json", exclude={"alumnus_id"})
-                for item in await tx.offers.digest_items_of(alumnus.id)
-            ],
-            **features,
+            "readable": {
+                "profile": [list(line) for line in self.personal.describe(alumnus, locale)],
+            },
+            "tables": await self.personal.export(tx, alumnus),
         }
+
+    async def export_profile(self, tx: Tx, alumnus: Alumnus) -> Rows:
+        """The profile feature's rows: the profile itself and an unfinished flow."""
+        assert alumnus.id is not None
+        state = await tx.states.get(alumnus.id)
+        return {
+            "alumnus": [alumnus.model_dump(mode="json")],
+            "conversation_state": [state.model_dump(mode="json")] if state else [],
+        }
+
+    async def export_consent(self, tx: Tx, alumnus: Alumnus) -> Rows:
+        """The consent log of the person."""
+        assert alumnus.id is not None
+        history = await tx.consents.history(alumnus.id)
+        return {"consent_event": [event.model_dump(mode="json") for event in history]}
 
     def erase_token(self, chat_id: int, issued: int) -> str:
         """Sign an erase confirmation so a forged or old button cannot erase anyone."""
@@ -255,9 +264,12 @@ class PrivacyService:
         return hmac.new(key, f"telegram:{chat_id}".encode(), hashlib.sha256).hexdigest()
 
     async def erase(self, tx: Tx, alumnus: Alumnus) -> None:
-        """Delete the person and everything linked; keep only the suppression hash."""
+        """Delete the person and everything linked; keep only the suppression hash.
+
+        Each feature's erasure step runs first (the inbox queues the deletion of the
+        person's forum topics), then the rows go (the database cascades from ``alumnus``).
+        """
         assert alumnus.id is not None
-        for eraser in self._erasers:
-            await eraser(tx, alumnus)
+        await self.personal.forget(tx, alumnus)
         await tx.alumni.delete(alumnus.id)
         await tx.suppressions.add(self.subject_hash(alumnus.chat_id), self.deps.clock.now())

@@ -413,6 +413,10 @@ class ProfileFlow:
             ),
         ]
 
+    def describe(self, alumnus: Any, locale: str) -> list[tuple[str, str | None]]:
+        """The stored profile in words, for the data export's readable summary."""
+        return self.summary({name: getattr(alumnus, name) for name in PROFILE_FIELDS}, locale)
+
     def profile_view(self, alumnus: Any) -> Outgoing:
         """The profile with a button per group to edit it."""
         locale = alumnus.locale or DEFAULT_LOCALE

@@ -483,16 +483,15 @@ class RegistryService:
 
     # ----------------------------------------------------------------- privacy
 
-    async def export_of(self, tx: Tx, alumnus: Alumnus) -> dict[str, Any]:
-        """Return the record linked to an alumnus, for /mijngegevens (``registry``)."""
-        return {"registry": await self._record_of(tx, alumnus)}
-
-    async def _record_of(self, tx: Tx, alumnus: Alumnus) -> dict[str, Any] | None:
+    async def export_of(self, tx: Tx, alumnus: Alumnus) -> dict[str, list[dict[str, Any]]]:
+        """The registry's rows about a person (/mijngegevens): record, invitations, matches."""
         assert alumnus.id is not None
-        graduate = await tx.registry.by_alumnus(alumnus.id)
-        if graduate is None:
-            return None
-        return graduate.model_dump(mode="json", exclude={"alumnus_id"})
+        graduates, invitations, dismissals = await tx.registry.about(alumnus.id)
+        return {
+            "graduate": [g.model_dump(mode="json") for g in graduates],
+            "invitation": [i.model_dump(mode="json", exclude={"token_hash"}) for i in invitations],
+            "match_dismissal": [d.model_dump(mode="json") for d in dismissals],
+        }
 
     async def forget(self, tx: Tx, alumnus: Alumnus) -> None:
         """Erasure: delete the linked record and keep a hash so no import brings it back."""

@@ -312,16 +312,14 @@ class SurveyService:
 
     # ------------------------------------------------------------------ privacy
 
-    async def export_of(self, tx: Tx, alumnus: Alumnus) -> dict[str, Any]:
-        """What surveys hold of a person: marks, and a response still being given."""
+    async def export_of(self, tx: Tx, alumnus: Alumnus) -> dict[str, list[dict[str, Any]]]:
+        """What surveys hold of a person: "has responded" marks, a response being given."""
         return {
-            "survey_marks": [
-                m.model_dump(mode="json", exclude={"alumnus_id"})
-                for m in await tx.surveys.marks_of(alumnus.id or 0)
+            "survey_mark": [
+                m.model_dump(mode="json") for m in await tx.surveys.marks_of(alumnus.id or 0)
             ],
             "survey_progress": [
-                p.model_dump(mode="json", exclude={"alumnus_id"})
-                for p in await tx.surveys.progress_of(alumnus.id or 0)
+                p.model_dump(mode="json") for p in await tx.surveys.progress_of(alumnus.id or 0)
             ],
         }
 

@@ -233,8 +233,16 @@ def group(cli: Cli) -> typer.Typer:
             except ValueError:
                 cli.fail("campaigns.time_passed")
             assert campaign.id is not None
-            reach = await service.count(service.segment_of(campaign))
-            cli.say("campaigns.created", campaign=campaign.id, count=reach)
+            # The launch's own rule: whom another campaign already brought the offer is left
+            # out, so the promise counts only the others (and says who is "maybe" reached).
+            new, already, maybe = await service.reach(
+                service.segment_of(campaign), campaign.offer_id
+            )
+            cli.say("campaigns.created", campaign=campaign.id, count=new)
+            if already:
+                cli.say(
+                    "campaigns.created_already", campaign=campaign.id, count=already, maybe=maybe
+                )
             if campaign.send_at:
                 cli.say(
                     "campaigns.scheduled", campaign=campaign.id, at=local(graph, campaign.send_at)

@@ -228,6 +228,17 @@ class TelegramMessenger:
             raise classify(error) from error
         return topic.message_thread_id
 
+    async def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """Delete a forum topic and every message in it (Bot API ``deleteForumTopic``).
+
+        Needs the bot to be an administrator with ``can_delete_messages``, unless it created
+        the topic (it creates every inbox topic).
+        """
+        try:
+            await self._bot.delete_forum_topic(chat_id, thread_id)
+        except TelegramError as error:
+            raise classify(error) from error
+
     async def _perform(self, chat_id: int, action: Action) -> None:
         match action:
             case Send(message=message, thread_id=thread_id):

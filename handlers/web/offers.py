@@ -22,6 +22,7 @@ from handlers.web.security import STAFF, access, forbidden, form_of
 from storage.models import Offer
 
 _MAX_NAME = 64
+RESEND = "resend"
 
 
 def _id(raw: object) -> int | None:
@@ -134,6 +135,7 @@ async def _composer(
         chosen=chosen,
         reach=page.reach,
         already=page.already,
+        maybe=page.maybe,
         errors=errors or {},
         values=values or {},
         segments=page.segments,
@@ -192,11 +194,12 @@ async def count_audience(request: web.Request) -> web.StreamResponse:
     form, offer = await _posted_offer(request, as_json=True)
     chosen, reasons = console.studio.filters(form)
     purpose = console.studio.purpose_of(offer)
-    reach, already = await console.studio.count(offer, chosen)
+    reach, already, maybe = await console.studio.count(offer, chosen)
     return web.json_response(
         {
             "count": reach,
             "already": already,
+            "maybe": maybe,
             "purpose": purpose,
             "purpose_label": console.pages.words(request)(f"purpose_{purpose}"),
             "errors": _words(request, reasons),
@@ -287,6 +290,7 @@ async def show_campaign(request: web.Request) -> web.StreamResponse:
     except NotFoundError:
         raise web.HTTPNotFound() from None
     refused = request.query.get("refused")
+    unknown = int(page.progress["stats"]["unknown"])
     return console.pages.render(
         request,
         "campaign.html",
@@ -299,7 +303,11 @@ async def show_campaign(request: web.Request) -> web.StreamResponse:
         created_at=studio.when(page.campaign.created_at),
         may_act=page.may_act,
         controls=CONTROL_ACTIONS,
-        refused=refused if refused in CONTROL_ACTIONS else None,
+        refused=refused if refused in (*CONTROL_ACTIONS, RESEND) else None,
+        unknown=unknown,
+        # "Send again to these N": a second step, so the click is a decision.
+        confirm_resend=page.may_act and unknown > 0 and request.query.get("confirm") == RESEND,
+        resent=_id(request.query.get("resent")),
     )
 
 
@@ -329,6 +337,8 @@ async def control_campaign(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     principal = signed_in(request)
     action = request.match_info["action"]
+    if action == RESEND:
+        return await resend_unknown(request)
     if action not in CONTROL_ACTIONS:
         raise web.HTTPNotFound()
     campaign_id = _campaign_id(request)
@@ -359,3 +369,24 @@ async def preview_to_me(request: web.Request) -> web.StreamResponse:
         await console.auth.audit(principal, "preview:offer", str(offer.id))
     outcome = "sent" if sent else "unlinked"
     raise web.HTTPSeeOther(f"/campaigns/new?offer={offer.id}&preview={outcome}")
+
+
+@access(STAFF)
+async def resend_unknown(request: web.Request) -> web.StreamResponse:
+    """Send a campaign's pushes of unknown delivery again (the confirmed second step).
+
+    The service records it in the audit log with the member; the page then says how many.
+    """
+    console = console_of(request)
+    principal = signed_in(request)
+    campaign_id = _campaign_id(request)
+    try:
+        queued = await console.studio.resend_unknown(principal, campaign_id)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    except OfferRefusedError:
+        await console.auth.audit(principal, "refused:campaign", str(campaign_id))
+        return forbidden(request)
+    if queued is None:
+        raise web.HTTPSeeOther(f"/campaigns/{campaign_id}?refused={RESEND}")
+    raise web.HTTPSeeOther(f"/campaigns/{campaign_id}?resent={queued}")

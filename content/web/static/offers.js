@@ -96,6 +96,8 @@
       setText("audience-count", data.count);
       setText("audience-already-count", data.already);
       document.getElementById("audience-already").hidden = !data.already;
+      setText("audience-maybe-count", data.maybe);
+      document.getElementById("audience-maybe").hidden = !data.maybe;
       setText("purpose-label", data.purpose_label);
     });
   }
@@ -117,7 +119,7 @@
           setText("progress-done", data.done);
           setText("progress-total", data.total);
           setText("campaign-status", data.status_label);
-          ["targeted", "already", "pending", "sent", "blocked", "failed", "unknown", "digest", "cancelled",
+          ["targeted", "already", "maybe", "pending", "sent", "blocked", "failed", "unknown", "digest", "cancelled",
             "interest", "optout"].forEach(function (name) {
             setText("stat-" + name, stats[name]);
           });
