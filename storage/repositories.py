@@ -32,7 +32,13 @@ from storage.models import (
 from storage.monitor import MonitorRepository
 from storage.outbox import OutboxRepository
 from storage.registry import RegistryRepository
-from storage.staff import AuditRepository, StaffRepository, TeamRepository
+from storage.staff import (
+    AuditRepository,
+    LoginAttemptRepository,
+    StaffRepository,
+    TeamRepository,
+    WebSessionRepository,
+)
 from storage.surveys import SurveyRepository
 
 # Every update runs these, so they are built once: SQLAlchemy memoises a statement's cache
@@ -307,6 +313,8 @@ class Tx:
         self.teams = TeamRepository(session)
         self.inbox = InboxRepository(session)
         self.audit = AuditRepository(session)
+        self.web_sessions = WebSessionRepository(session)
+        self.login_attempts = LoginAttemptRepository(session)
         self.registry = RegistryRepository(session)
         self.aftercare = AftercareRepository(session)
         self.surveys = SurveyRepository(session)

@@ -42,7 +42,6 @@ from storage.models import (
     Purpose,
 )
 from storage.repositories import Tx
-from storage.staff import AuditRepository
 
 logger = logging.getLogger(__name__)
 
@@ -708,7 +707,7 @@ class CampaignService:
             keys = await tx.outbox.resend(
                 [r.id for r in unknown if r.id is not None], self.first_allowed(now), now
             )
-            AuditRepository(tx.session).record(
+            tx.audit.record(
                 staff_id, "resend:campaign", f"{campaign_id}: {len(keys)} via {via}", now
             )
         logger.info(

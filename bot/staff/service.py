@@ -21,13 +21,6 @@ from bot.staff.passwords import MIN_PASSWORD_LENGTH as MIN_PASSWORD_LENGTH
 from bot.staff.passwords import password_problem
 from storage.models import StaffMember, Team, WebSession
 from storage.repositories import ConflictError, Storage, Tx
-from storage.staff import (
-    AuditRepository,
-    LoginAttemptRepository,
-    StaffRepository,
-    TeamRepository,
-    WebSessionRepository,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -135,17 +128,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class _Repos:
-    """The staff repositories bound to one transaction."""
-
-    def __init__(self, tx: Tx) -> None:
-        self.staff = StaffRepository(tx.session)
-        self.teams = TeamRepository(tx.session)
-        self.sessions = WebSessionRepository(tx.session)
-        self.attempts = LoginAttemptRepository(tx.session)
-        self.audit = AuditRepository(tx.session)
-
-
 def _team_view(team: Team) -> TeamView:
     return TeamView(code=team.code, name=team.name, is_default=team.is_default)
 
@@ -187,7 +169,7 @@ class StaffService:
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         try:
             async with self._storage.transaction() as tx:
-                repos = _Repos(tx)
+                repos = tx
                 if await repos.staff.by_email(email) is not None:
                     raise DuplicateError(f"a staff member with e-mail {email} exists already")
                 teams = []
@@ -225,7 +207,7 @@ class StaffService:
     async def list_staff(self, reader_id: int | None = None) -> list[StaffView]:
         """Return every staff member; a console reader is recorded in the audit log."""
         async with self._storage.transaction() as tx:
-            repos = _Repos(tx)
+            repos = tx
             members = await repos.staff.all()
             codes = await repos.teams.codes_by_staff()
             if reader_id is not None:
@@ -254,12 +236,12 @@ class StaffService:
         """
         email = normalise_email(email)
         async with self._storage.transaction() as tx:
-            repos = _Repos(tx)
+            repos = tx
             member = await repos.staff.by_email(email)
             if member is None or member.id is None:
                 raise NotFoundError(f"no staff member with e-mail {email}")
             await repos.staff.set_active(member.id, active=False)
-            ended = await repos.sessions.delete_for_staff(member.id)
+            ended = await repos.web_sessions.delete_for_staff(member.id)
         logger.info("staff member %s disabled; %d sessions ended", member.id, ended)
 
     async def set_password(self, email: str, password: str) -> None:
@@ -277,9 +259,9 @@ class StaffService:
         check_new_password(password, member.email, member.display_name)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         async with self._storage.transaction() as tx:
-            repos = _Repos(tx)
+            repos = tx
             await repos.staff.set_password(member.id, password_hash)
-            ended = await repos.sessions.delete_for_staff(member.id)
+            ended = await repos.web_sessions.delete_for_staff(member.id)
             repos.audit.record(None, "reset:password", str(member.id), self._clock.now())
         logger.info("staff member %s got a new password; %d sessions ended", member.id, ended)
 
@@ -297,12 +279,12 @@ class StaffService:
         now = self._clock.now()
         until = now + timedelta(hours=TEMPORARY_PASSWORD_HOURS)
         async with self._storage.transaction() as tx:
-            repos = _Repos(tx)
+            repos = tx
             member = await repos.staff.by_id(staff_id)
             if member is None:
                 raise NotFoundError(f"no staff member {staff_id}")
             await repos.staff.set_password(staff_id, password_hash, until)
-            ended = await repos.sessions.delete_for_staff(staff_id)
+            ended = await repos.web_sessions.delete_for_staff(staff_id)
             repos.audit.record(admin_id, "reset:password", str(staff_id), now)
         logger.info("staff member %s reset the password of %s", admin_id, staff_id)
         logger.info("%d sessions of staff member %s ended", ended, staff_id)
@@ -322,7 +304,7 @@ class StaffService:
             raise InvalidInputError("the team name must be 1 to 128 characters")
         try:
             async with self._storage.transaction() as tx:
-                repos = _Repos(tx)
+                repos = tx
                 if await repos.teams.by_code(code) is not None:
                     raise DuplicateError(f"a team with code {code!r} exists already")
                 # The first team is the default until another one is named.
@@ -340,7 +322,7 @@ class StaffService:
     async def list_teams(self) -> list[TeamView]:
         """Return every team, by code."""
         async with self._storage.transaction() as tx:
-            return [_team_view(t) for t in await _Repos(tx).teams.all()]
+            return [_team_view(t) for t in await tx.teams.all()]
 
     async def join_team(self, email: str, code: str) -> None:
         """Add a staff member to a team (nothing happens if they are in it already).
@@ -350,7 +332,7 @@ class StaffService:
         """
         email = normalise_email(email)
         async with self._storage.transaction() as tx:
-            repos = _Repos(tx)
+            repos = tx
             member = await repos.staff.by_email(email)
             team = await repos.teams.by_code(code.strip().lower())
             if member is None or member.id is None:
@@ -507,13 +489,13 @@ class ConsoleAuth:
         now = self._clock.now()
         since = now - self._window
         async with self._storage.transaction() as tx:
-            repos = _Repos(tx)
+            repos = tx
             # The purge is a write, so on SQLite this transaction holds the one writer lock
             # from here on; counting and recording below are then one step (see reserve).
-            await repos.attempts.purge(since)
+            await repos.login_attempts.purge(since)
             # The attempt counts as a failure from now on, before the password is checked, so
             # concurrent guesses cannot all pass the count before any of them is recorded.
-            reserved = await repos.attempts.reserve(
+            reserved = await repos.login_attempts.reserve(
                 [(email, self._settings.login_max_failures), (ip_key, IP_MAX_FAILURES)],
                 since,
                 now,
@@ -537,7 +519,7 @@ class ConsoleAuth:
         if not valid or member is None or member.id is None:
             if member is not None:  # the failure itself was recorded by reserve
                 async with self._storage.transaction() as tx:
-                    _Repos(tx).audit.record(member.id, "login_failed", None, now)
+                    tx.audit.record(member.id, "login_failed", None, now)
             logger.info("console login failed")
             return None
 
@@ -548,12 +530,14 @@ class ConsoleAuth:
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         async with self._storage.transaction() as tx:
-            repos = _Repos(tx)
+            repos = tx
             email_attempt, ip_attempt = reserved
-            await repos.attempts.succeeded(email_attempt)  # clears the address's count
-            await repos.attempts.withdraw(ip_attempt)  # a success is no guess from this address
-            await repos.sessions.purge_expired(now)
-            repos.sessions.add(
+            await repos.login_attempts.succeeded(email_attempt)  # clears the address's count
+            await repos.login_attempts.withdraw(
+                ip_attempt
+            )  # a success is no guess from this address
+            await repos.web_sessions.purge_expired(now)
+            repos.web_sessions.add(
                 WebSession(
                     token_hash=hash_token(token),
                     staff_id=member.id,
@@ -600,15 +584,15 @@ class ConsoleAuth:
         token_hash = hash_token(token)
         now = self._clock.now()
         async with self._storage.transaction() as tx:
-            repos = _Repos(tx)
-            found = await repos.sessions.live(token_hash, now)
+            repos = tx
+            found = await repos.web_sessions.live(token_hash, now)
             if found is None:
                 return None
             web_session, member = found
             assert member.id is not None
             teams = tuple(_team_view(t) for t in await repos.teams.of_staff(member.id))
             if now - web_session.last_seen_at > timedelta(minutes=1):
-                await repos.sessions.touch(token_hash, now)
+                await repos.web_sessions.touch(token_hash, now)
         return Principal(
             staff_id=member.id,
             email=member.email,
@@ -630,20 +614,20 @@ class ConsoleAuth:
         now = self._clock.now()
         since = now - self._window
         async with self._storage.transaction() as tx:
-            repos = _Repos(tx)
-            await repos.attempts.purge(since)
-            reserved = await repos.attempts.reserve(
+            repos = tx
+            await repos.login_attempts.purge(since)
+            reserved = await repos.login_attempts.reserve(
                 [(principal.email, self._settings.login_max_failures)], since, now
             )
             member = await repos.staff.by_id(principal.staff_id)
         stored = member.password_hash if member is not None and reserved is not None else None
         if not await asyncio.to_thread(self._verify, stored, current) or member is None:
             async with self._storage.transaction() as tx:
-                _Repos(tx).audit.record(principal.staff_id, "refused:password", None, now)
+                tx.audit.record(principal.staff_id, "refused:password", None, now)
             return "current_wrong"
         assert reserved is not None
         async with self._storage.transaction() as tx:
-            await _Repos(tx).attempts.withdraw(reserved[0])  # the right password: no guess
+            await tx.login_attempts.withdraw(reserved[0])  # the right password: no guess
         reason = password_problem(new, email=member.email, name=member.display_name)
         if reason is None and hmac.compare_digest(current.encode(), new.encode()):
             reason = "unchanged"
@@ -651,9 +635,9 @@ class ConsoleAuth:
             return reason
         password_hash = await asyncio.to_thread(self._hasher.hash, new)
         async with self._storage.transaction() as tx:
-            repos = _Repos(tx)
+            repos = tx
             await repos.staff.set_password(principal.staff_id, password_hash)
-            ended = await repos.sessions.delete_for_staff(
+            ended = await repos.web_sessions.delete_for_staff(
                 principal.staff_id, keep=principal.token_hash
             )
             repos.audit.record(principal.staff_id, "change:password", None, self._clock.now())
@@ -667,15 +651,15 @@ class ConsoleAuth:
     async def logout(self, principal: Principal) -> None:
         """Delete the server-side session, so the cookie is worthless even if replayed."""
         async with self._storage.transaction() as tx:
-            repos = _Repos(tx)
-            await repos.sessions.delete(principal.token_hash)
+            repos = tx
+            await repos.web_sessions.delete(principal.token_hash)
             repos.audit.record(principal.staff_id, "logout", None, self._clock.now())
         logger.info("staff member %s signed out of the console", principal.staff_id)
 
     async def audit(self, principal: Principal, action: str, subject: str | None = None) -> None:
         """Record that a staff member read or did something."""
         async with self._storage.transaction() as tx:
-            _Repos(tx).audit.record(principal.staff_id, action, subject, self._clock.now())
+            tx.audit.record(principal.staff_id, action, subject, self._clock.now())
 
 
 class LoginFormToken:
