@@ -272,6 +272,14 @@ def test_cli_refuses_a_broken_file_with_exit_code_1(database_url, tmp_path: Path
     assert f"Het bestand {tmp_path / 'nergens.csv'} bestaat niet." in absent.stderr
 
 
+def test_cli_counts_one_row_in_the_singular(database_url, tmp_path: Path):
+    export = tmp_path / "een.csv"
+    export.write_bytes(csv_bytes([person(1)]))
+    assert "\n1 rij: 1 nieuw," in cli(database_url, "import", str(export), "--dry-run").stdout
+    english = cli(database_url, "import", str(export), "--dry-run", locale="en")
+    assert "\n1 row: 1 new," in english.stdout
+
+
 def test_cli_help_is_in_the_chosen_language(database_url):
     dutch = cli(database_url, "import", "--help")
     assert dutch.exit_code == EXIT_OK and "Elke rij wordt gecontroleerd" in dutch.stdout
