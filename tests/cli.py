@@ -7,6 +7,12 @@ import os
 import sys
 from pathlib import Path
 
+from typer.testing import CliRunner, Result
+
+from bot.core.settings import Settings
+from handlers.cli.common import Cli
+from handlers.cli.main import build_app
+
 ALUMNIBOT = str(Path(sys.executable).with_name("alumnibot"))
 
 
@@ -37,3 +43,11 @@ async def alumnibot(env, cwd, *args: str) -> tuple[int, str, str]:
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode is not None
     return process.returncode, stdout.decode(), stderr.decode()
+
+
+def in_process(
+    settings: Settings, *args: str, locale: str = "nl", answer: str | None = None
+) -> Result:
+    """Run `alumnibot [--lang LOCALE] ARGS...` in this process (Typer's CliRunner)."""
+    app = build_app(Cli(locale, settings))
+    return CliRunner().invoke(app, ["--lang", locale, *args], input=answer)

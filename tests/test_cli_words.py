@@ -44,6 +44,11 @@ SAMPLE = {
     "password": "demo-secret",
     "detail": "send_rate: not a number",
     "min": 12,
+    "days": 730,
+    "maybe": 1,
+    "fields": "student_number, first_name",
+    "link": "https://t.me/alumnibot_test_bot?start=k-25998-4-202507",
+    "paths": "uitnodigingen-25998-4-202507.pdf, uitnodigingen-25998-4-202507.csv",
     "p": {
         "sent": 1,
         "in_digest": 0,

@@ -1,9 +1,9 @@
 """Pushes of unknown delivery: counted as "maybe", and sent again only when a coordinator says so.
 
-The service, the `alumnibot delivery` Typer commands (CliRunner), `alumnibot campaigns
-create` (a real process) and the console's "N onbekend — opnieuw sturen" with its
-confirmation. The rows are made `unknown` directly: how a crash produces them is
-tests/test_reliability.py's subject.
+The service, the `alumnibot delivery` commands (in process, Typer's CliRunner),
+`alumnibot campaigns create` (a real process) and the console's "N onbekend — opnieuw
+sturen" with its confirmation. The rows are made `unknown` directly: how a crash produces
+them is tests/test_reliability.py's subject.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import asyncio
 
 from sqlalchemy import select, update
 from sqlmodel import col
-from typer.testing import CliRunner
 
-from handlers.cli.delivery import delivery_app
+from handlers.cli.common import EXIT_OK, EXIT_REFUSED
 from handlers.graph import build_graph
-from storage.models import AuditEvent, OutboxMessage
-from tests.cli import alumnibot, clean_env
+from storage.models import AuditEvent, Campaign, OutboxMessage
+from tests.cli import alumnibot, clean_env, in_process
 from tests.console_fixtures import page_token, people_deps, signed_in  # noqa: F401  (the deps fixture)
 from tests.factories import add_alumni, add_offer
 
@@ -110,37 +109,67 @@ async def test_campaigns_create_promises_only_those_the_launch_will_queue(deps, 
     assert "3 others already had this offer" in out and "1 of them maybe" in out
 
 
-def invoke(database_url: str, *args: str, answer: str | None = None):
-    return CliRunner().invoke(
-        delivery_app,
-        list(args),
-        input=answer,
-        env={"ALUMNIBOT_DATABASE_URL": database_url, "ALUMNIBOT_SECRET_KEY": "test-secret-key"},
-    )
+def invoke(deps, *args: str, answer: str | None = None, locale: str = "en"):
+    """Run `alumnibot --lang LOCALE delivery ARGS...` against the test database."""
+    return in_process(deps.settings, "delivery", *args, locale=locale, answer=answer)
 
 
 async def test_the_delivery_commands_list_and_resend_after_a_confirmation(deps):
     _, first_id, unknown = await campaign_with_one_unknown(deps)
-    url = deps.settings.database_url
-    listed = await asyncio.to_thread(invoke, url, "unknown", str(first_id))
-    assert listed.exit_code == 0, listed.output
-    assert f"campaign {first_id}: 1 pushes of unknown delivery" in listed.output
-    assert (
-        f"\n{unknown.id}\t" in listed.output and "lease expired after hand-over" in listed.output
+    listed = await asyncio.to_thread(invoke, deps, "unknown", str(first_id))
+    assert listed.exit_code == EXIT_OK, listed.output
+    # In a pipe: only the rows, tab-separated (row id, handed over, why).
+    [row] = listed.stdout.splitlines()
+    assert row.startswith(f"{unknown.id}\t") and row.endswith("\tlease expired after hand-over")
+    table = await asyncio.to_thread(
+        invoke, deps, "unknown", str(first_id), "--format", "table", locale="nl"
     )
+    assert f"Campagne {first_id}: 1 bericht met onbekende bezorging." in table.stdout
+    assert "Aan Telegram gegeven (UTC)" in table.stdout and "lease expired" in table.stdout
+    assert f"Opnieuw sturen: alumnibot delivery resend {first_id}" in table.stdout
 
-    declined = await asyncio.to_thread(invoke, url, "resend", str(first_id), answer="n\n")
-    assert declined.exit_code == 1 and "these 1 alumni" in declined.output
+    declined = await asyncio.to_thread(invoke, deps, "resend", str(first_id), answer="n\n")
+    assert declined.exit_code == EXIT_REFUSED
+    assert (
+        f"Send campaign {first_id}'s push again to the 1 alumnus whose delivery is unknown?"
+        in declined.stdout
+    )
+    assert "Nothing was sent again." in declined.stderr
+    no_answer = await asyncio.to_thread(invoke, deps, "resend", str(first_id), locale="nl")
+    assert no_answer.exit_code == EXIT_REFUSED  # no terminal, no answer: nothing is sent
+    assert "Er is niets opnieuw gestuurd." in no_answer.stderr
     assert [r.status for r in await outbox(deps)].count("unknown") == 1  # nothing changed
 
-    done = await asyncio.to_thread(invoke, url, "resend", str(first_id), "--yes")
-    assert done.exit_code == 0, done.output
-    assert f"campaign {first_id}: 1 pushes queued again" in done.output
+    done = await asyncio.to_thread(invoke, deps, "resend", str(first_id), "--yes")
+    assert done.exit_code == EXIT_OK, done.output
+    assert f"Campaign {first_id}: 1 push queued again" in done.stdout
     assert (None, "resend:campaign", f"{first_id}: 1 via cli") in await audit(deps)
-    again = await asyncio.to_thread(invoke, url, "resend", str(first_id), "--yes")
-    assert "no pushes of unknown delivery; nothing to send" in again.output
-    missing = await asyncio.to_thread(invoke, url, "unknown", "99")
-    assert missing.exit_code == 1 and "no campaign 99" in missing.output
+    again = await asyncio.to_thread(invoke, deps, "resend", str(first_id), "--yes")
+    assert again.exit_code == EXIT_OK
+    assert "no pushes of unknown delivery. Nothing was sent again." in again.stdout
+    none = await asyncio.to_thread(
+        invoke, deps, "unknown", str(first_id), "--format", "table", locale="nl"
+    )
+    assert none.exit_code == EXIT_OK and "er zijn geen berichten met onbekende" in none.stdout
+    assert (await asyncio.to_thread(invoke, deps, "unknown", str(first_id))).stdout == ""
+    missing = await asyncio.to_thread(invoke, deps, "unknown", "99", locale="nl")
+    assert missing.exit_code == EXIT_REFUSED and "Er is geen campagne 99." in missing.stderr
+    missing = await asyncio.to_thread(invoke, deps, "resend", "99", "--yes")
+    assert missing.exit_code == EXIT_REFUSED and "There is no campaign 99." in missing.stderr
+
+
+async def test_a_cancelled_campaign_is_not_sent_again(deps):
+    _, first_id, _ = await campaign_with_one_unknown(deps)
+    async with deps.storage.transaction() as tx:  # finished by now: cancelled before
+        await tx.session.execute(
+            update(Campaign).where(col(Campaign.id) == first_id).values(status="cancelled")
+        )
+    refused = await asyncio.to_thread(invoke, deps, "resend", str(first_id), "--yes", locale="nl")
+    assert refused.exit_code == EXIT_REFUSED
+    assert f"Campagne {first_id} is geannuleerd: er wordt niets opnieuw gestuurd." in (
+        refused.stderr
+    )
+    assert [r.status for r in await outbox(deps)].count("unknown") == 1
 
 
 async def test_the_campaign_page_offers_send_again_with_a_confirmation(deps):

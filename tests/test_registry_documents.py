@@ -10,11 +10,11 @@ import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pytest
 import zxingcpp
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from bot.registry.service import ClassKey, token_hash
-from handlers.cli.graduates import graduates_app
+from handlers.cli.common import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from storage.models import Invitation
+from tests.cli import in_process
 from tests.registry_helpers import csv_bytes, person, registry_graph, registry_settings
 
 BOT = "alumnibot_test_bot"
@@ -118,38 +118,40 @@ async def test_the_class_link_sheet_holds_no_personal_data(graph):
     assert "Sanne" not in text and "Łukasz" not in text
 
 
-def test_cli_invite_writes_cards_links_and_the_class_link(tmp_path: Path):
-    env = {
-        "ALUMNIBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "ALUMNIBOT_SECRET_KEY": "test-secret-key",
-        "ALUMNIBOT_LOG_LEVEL": "WARNING",
-    }
-    runner = CliRunner()
+def test_cli_invite_writes_cards_links_and_the_class_link(database_url, tmp_path: Path):
+    settings = registry_settings(database_url, bot_username=None)
+
+    def graduates(*args: str, locale: str = "nl"):
+        return in_process(settings, "graduates", *args, locale=locale)
+
     export = tmp_path / "klas.csv"
     export.write_bytes(csv_bytes([person(n, date="2025-07-04") for n in range(3)]))
-    assert runner.invoke(graduates_app, ["import", str(export)], env=env).exit_code == 0
-    no_bot = runner.invoke(graduates_app, ["invite", "--all"], env=env)
-    assert no_bot.exit_code == 2 and "ALUMNIBOT_BOT_USERNAME" in no_bot.output
-    env["ALUMNIBOT_BOT_USERNAME"] = BOT
+    assert graduates("import", str(export)).exit_code == EXIT_OK
+    no_bot = graduates("invite", "--all")
+    assert no_bot.exit_code == EXIT_USAGE and "ALUMNIBOT_BOT_USERNAME" in no_bot.stderr
+    settings = registry_settings(database_url, bot_username=BOT)
     out = tmp_path / "sheets"
-    done = runner.invoke(
-        graduates_app, ["invite", "--class", CLASS.code, "--out", str(out)], env=env
-    )
-    assert done.exit_code == 0, done.output
-    assert "3 uitnodigingen gemaakt" in done.output
+    done = graduates("invite", "--class", CLASS.code, "--out", str(out))
+    assert done.exit_code == EXIT_OK, done.output
+    assert "Klas 25998-4-202507: 3 uitnodigingen gemaakt" in done.stdout
     pdf = (out / "uitnodigingen-25998-4-202507.pdf").read_bytes()
     links = [
         row[-2] for row in csv_rows((out / "uitnodigingen-25998-4-202507.csv").read_bytes())[1:]
     ]
     assert sorted(decoded_pages(pdf)[0]) == sorted(links)
 
-    class_link = runner.invoke(
-        graduates_app,
-        ["invite", "--class", CLASS.code, "--class-link", "--out", str(out)],
-        env=env,
-    )
-    assert class_link.exit_code == 0 and "?start=k-25998-4-202507" in class_link.output
-    unknown = runner.invoke(graduates_app, ["invite", "--class", "25998-4-203001"], env=env)
-    assert unknown.exit_code == 1 and "Klas 25998-4-203001 bestaat niet" in unknown.output
-    wrong = runner.invoke(graduates_app, ["invite", "--class", "software"], env=env)
-    assert wrong.exit_code == 2
+    class_link = graduates("invite", "--class", CLASS.code, "--class-link", "--out", str(out))
+    assert class_link.exit_code == EXIT_OK and "?start=k-25998-4-202507" in class_link.stdout
+    assert (out / "klaslink-25998-4-202507.pdf").is_file()
+    english = graduates("invite", "--all", "--class-link", "--out", str(out), locale="en")
+    assert english.exit_code == EXIT_OK and "Class link 25998-4-202507:" in english.stdout
+    assert (out / "class-link-25998-4-202507.pdf").is_file()
+    unknown = graduates("invite", "--class", "25998-4-203001")
+    assert unknown.exit_code == EXIT_REFUSED
+    assert "Klas 25998-4-203001 bestaat niet" in unknown.stderr
+    wrong = graduates("invite", "--class", "software")
+    assert wrong.exit_code == EXIT_USAGE and '"software" is geen klascode' in wrong.stderr
+    both = graduates("invite", "--class", CLASS.code, "--all")
+    assert both.exit_code == EXIT_USAGE and "Kies --class CODE of --all" in both.stderr
+    neither = graduates("invite")
+    assert neither.exit_code == EXIT_USAGE and "Kies --class CODE of --all" in neither.stderr

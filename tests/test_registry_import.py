@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
 from bot.registry.importer import ImportFileError
-from handlers.cli.graduates import graduates_app
+from handlers.cli.common import EXIT_OK, EXIT_REFUSED
 from storage.models import Graduate
+from tests.cli import in_process
 from tests.registry_helpers import (
     ENGLISH_HEADERS,
     csv_bytes,
@@ -212,56 +212,80 @@ async def test_unlinked_records_are_purged_after_the_retention_period(graph, clo
 # ---------------------------------------------------------------------------- the CLI
 
 
-def cli(tmp_path: Path, *args: str):
-    env = {
-        "ALUMNIBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "ALUMNIBOT_BOT_USERNAME": "alumnibot_test_bot",
-        "ALUMNIBOT_SECRET_KEY": "test-secret-key",
-        "ALUMNIBOT_LOG_LEVEL": "WARNING",
-    }
-    return CliRunner().invoke(graduates_app, list(args), env=env, catch_exceptions=False)
+def cli(database_url: str, *args: str, locale: str = "nl"):
+    """Run `alumnibot graduates ARGS...` against the test database."""
+    return in_process(registry_settings(database_url), "graduates", *args, locale=locale)
 
 
-def test_cli_import_dry_run_import_export_and_purge(tmp_path: Path, monkeypatch):
+def test_cli_import_dry_run_import_export_and_purge(database_url, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     export = tmp_path / "export.csv"
     export.write_bytes(csv_bytes([person(1, first="Zoë"), person(2)], encoding="cp1252"))
-    dry = cli(tmp_path, "import", str(export), "--dry-run")
-    assert dry.exit_code == 0, dry.output
-    assert "Proefimport: er is niets veranderd." in dry.output
+    dry = cli(database_url, "import", str(export), "--dry-run")
+    assert dry.exit_code == EXIT_OK, dry.output
+    assert "Proefimport: er is niets veranderd." in dry.stdout
     assert (
-        "2 rijen: 2 nieuw, 0 gewijzigd, 0 ongewijzigd, 0 niet meer in het bestand." in dry.output
+        "2 rijen: 2 nieuw, 0 gewijzigd, 0 ongewijzigd, 0 niet meer in het bestand." in dry.stdout
     )
-    assert "windows-1252, scheidingsteken puntkomma" in dry.output
+    assert "windows-1252, scheidingsteken puntkomma" in dry.stdout
+    assert "Nieuw\n  100001 Zoë" in dry.stdout
 
-    done = cli(tmp_path, "import", str(export), "--locale", "en")
-    assert done.exit_code == 0 and "Import done: the changes are saved." in done.output
+    done = cli(database_url, "import", str(export), locale="en")  # alumnibot --lang en ...
+    assert done.exit_code == EXIT_OK and "Import done: the changes are saved." in done.stdout
+    assert "2 rows: 0 new, 0 updated, 2 unchanged" not in done.stdout  # the dry run saved none
 
     target = tmp_path / "registry.xlsx"
-    exported = cli(tmp_path, "export", str(target))
-    assert exported.exit_code == 0 and "2 records geschreven" in exported.output
+    exported = cli(database_url, "export", str(target))
+    assert exported.exit_code == EXIT_OK
+    assert f"2 records geschreven naar {target}." in exported.stdout
     sheet = load_workbook(target).active
     assert sheet is not None
     assert [c.value for c in sheet[1]][:3] == ["studentnummer", "voornaam", "achternaam"]
-    again = cli(tmp_path, "import", str(target), "--dry-run")
-    assert "0 nieuw, 0 gewijzigd, 2 ongewijzigd" in again.output, again.output
+    again = cli(database_url, "import", str(target), "--dry-run")
+    assert "0 nieuw, 0 gewijzigd, 2 ongewijzigd" in again.stdout, again.output
 
-    purged = cli(tmp_path, "purge")
-    assert purged.exit_code == 0 and "0 records verwijderd" in purged.output
+    purged = cli(database_url, "purge")
+    assert purged.exit_code == EXIT_OK and "0 records verwijderd" in purged.stdout
+    assert "langer dan 730 dagen" in purged.stdout
+    english = cli(database_url, "purge", locale="en")
+    assert "0 records deleted that nobody linked" in english.stdout
 
 
-def test_cli_refuses_a_broken_file_with_exit_code_1(tmp_path: Path):
+def test_cli_refuses_a_broken_file_with_exit_code_1(database_url, tmp_path: Path):
     export = tmp_path / "export.csv"
     export.write_bytes(csv_bytes([person(1, crebo="12345"), person(1)]))
-    result = cli(tmp_path, "import", str(export))
-    assert result.exit_code == 1
-    assert "Rij 2, crebo: crebo 12345 staat niet in de catalogus" in result.output
-    assert "Rij 3, studentnummer: dit studentnummer staat ook al in rij 2" in result.output
-    assert "Er is niets geïmporteerd: het bestand heeft 2 fouten." in result.output
+    result = cli(database_url, "import", str(export))
+    assert result.exit_code == EXIT_REFUSED
+    assert "Rij 2, crebo: crebo 12345 staat niet in de catalogus" in result.stdout
+    assert "Rij 3, studentnummer: dit studentnummer staat ook al in rij 2" in result.stdout
+    assert "Er is niets geïmporteerd: het bestand heeft 2 fouten." in result.stderr
     missing = tmp_path / "kolommen.csv"
     missing.write_bytes(b"Naam;Klas\nA;B\n")
-    refused = cli(tmp_path, "import", str(missing), "--map", "Naam=voornaam")
-    assert refused.exit_code == 1 and "Onbekend veld in --map: voornaam." in refused.output
+    refused = cli(database_url, "import", str(missing), "--map", "Naam=voornaam")
+    assert refused.exit_code == EXIT_REFUSED
+    assert "Onbekend veld in --map: voornaam." in refused.stderr
+    english = cli(database_url, "import", str(missing), "--map", "Naam", locale="en")
+    assert english.exit_code == EXIT_REFUSED
+    assert 'Write --map as "Header=field", not "Naam".' in english.stderr
+    absent = cli(database_url, "import", str(tmp_path / "nergens.csv"))
+    assert absent.exit_code == EXIT_REFUSED
+    assert f"Het bestand {tmp_path / 'nergens.csv'} bestaat niet." in absent.stderr
+
+
+def test_cli_counts_one_row_in_the_singular(database_url, tmp_path: Path):
+    export = tmp_path / "een.csv"
+    export.write_bytes(csv_bytes([person(1)]))
+    assert "\n1 rij: 1 nieuw," in cli(database_url, "import", str(export), "--dry-run").stdout
+    english = cli(database_url, "import", str(export), "--dry-run", locale="en")
+    assert "\n1 row: 1 new," in english.stdout
+
+
+def test_cli_help_is_in_the_chosen_language(database_url):
+    dutch = cli(database_url, "import", "--help")
+    assert dutch.exit_code == EXIT_OK and "Elke rij wordt gecontroleerd" in dutch.stdout
+    assert "student_number, first_name" in dutch.stdout  # the fields --map can name
+    english = cli(database_url, "--help", locale="en")
+    assert "The graduate registry" in english.stdout and "invite" in english.stdout
 
 
 async def test_an_xlsx_with_number_and_date_cells_as_spreadsheets_hold_them(graph):

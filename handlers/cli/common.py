@@ -161,6 +161,12 @@ class Cli:
         """Return whether a person is at the terminal (standard output is one)."""
         return sys.stdout.isatty()
 
+    def for_people(self, fmt: OutputFormat | None) -> bool:
+        """Return whether a list is a table for people (not TSV): ``--format``, else a terminal."""
+        return (fmt or (OutputFormat.TABLE if self.interactive() else OutputFormat.TSV)) is (
+            OutputFormat.TABLE
+        )
+
     def table(
         self,
         fmt: OutputFormat | None,
@@ -176,9 +182,7 @@ class Cli:
             rows: the cells people see.
             plain_rows: the cells scripts get, when they differ (codes instead of words).
         """
-        if (fmt or (OutputFormat.TABLE if self.interactive() else OutputFormat.TSV)) is (
-            OutputFormat.TSV
-        ):
+        if not self.for_people(fmt):
             for row in plain_rows if plain_rows is not None else rows:
                 sys.stdout.write("\t".join(str(cell) for cell in row) + "\n")
             return

@@ -1,102 +1,96 @@
-"""``alumnibot delivery``: the outbox rows whose delivery is unknown, and sending them again.
+"""``alumnibot delivery``: a campaign's pushes of unknown delivery, and sending them again.
 
-A Typer app the command line mounts (``app.add_typer(delivery_app, name="delivery")``).
-``unknown`` shows a campaign's pushes that may or may not have arrived; ``resend`` sends
-them again, as new rows, after a confirmation (``--yes`` for scripts). Nothing is resent on
-its own: some of these did arrive.
+``unknown`` lists the pushes handed to Telegram that got no answer (they may or may not have
+arrived); ``resend`` sends them again, as new rows, after a confirmation (``--yes`` for
+scripts). Nothing is resent on its own: some of these did arrive. Exit codes: 0 done (also
+when there is nothing to send), 1 refused (no such campaign, a cancelled one, the
+confirmation declined).
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: Typer reads the annotations at run time.
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
 
-from bot.campaigns.service import CampaignService, CampaignStateError
-from bot.core.messenger import QueueOnlyMessenger
-from bot.core.settings import Settings
-from handlers.graph import build_graph, make_deps
-from storage.db import make_engine
-from storage.migrate import upgrade
-from storage.repositories import Storage
-
-delivery_app = typer.Typer(
-    help="Outbox rows of unknown delivery: see them, send them again.", no_args_is_help=True
-)
+from bot.campaigns.service import CampaignStateError
+from handlers.cli.common import Cli, OutputFormat
+from handlers.graph import Graph
 
 T = TypeVar("T")
-CampaignId = Annotated[int, typer.Argument(help="campaign id (see `alumnibot campaigns`)")]
 
 
-def _run(work: Callable[[CampaignService], Awaitable[T]]) -> T:
-    """Run ``work`` against the configured (migrated) database with a queue-only graph."""
+def group(cli: Cli) -> typer.Typer:
+    """Build the ``delivery`` commands with help in the CLI's language."""
+    w = cli.words
+    app = typer.Typer(help=w("delivery.help"), no_args_is_help=True)
+    campaign_arg = Annotated[int, typer.Argument(help=w("delivery.help_id"))]
 
-    async def main() -> T:
-        settings = Settings()
-        engine = make_engine(settings.database_url)
-        try:
-            await upgrade(engine)
-            graph = build_graph(
-                make_deps(
-                    settings,
-                    messenger=QueueOnlyMessenger("the command line"),
-                    storage=Storage(engine),
-                )
-            )
-            return await work(graph.campaigns)
-        finally:
-            await engine.dispose()
+    def on_campaign(campaign_id: int, work: Callable[[Graph], Awaitable[T]]) -> T:
+        """Run ``work``; an unknown or cancelled campaign is refused in words (exit 1)."""
 
-    try:
-        return asyncio.run(main())
-    except (LookupError, CampaignStateError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+        async def guarded(graph: Graph) -> T:
+            try:
+                return await work(graph)
+            except CampaignStateError:
+                cli.fail("delivery.cancelled", campaign=campaign_id)
+            except LookupError as error:
+                if type(error) is not LookupError:  # a KeyError is a bug, not a campaign
+                    raise
+                cli.fail("campaigns.no_campaign", campaign=campaign_id)
 
+        return cli.run(guarded)
 
-@delivery_app.command("unknown")
-def show_unknown(campaign: CampaignId) -> None:
-    """List a campaign's pushes of unknown delivery (handed to Telegram, no answer came)."""
+    @app.command("unknown", help=w("delivery.help_unknown"))
+    def unknown(
+        campaign: campaign_arg,
+        fmt: Annotated[
+            OutputFormat | None, typer.Option("--format", help=w("main.help_format"))
+        ] = None,
+    ) -> None:
+        async def work(graph: Graph) -> list[tuple[int, str, str]]:
+            return await graph.campaigns.unknown(campaign)
 
-    async def work(service: CampaignService) -> list[tuple[int, str, str]]:
-        return await service.unknown(campaign)
-
-    found = _run(work)
-    if not found:
-        typer.echo(f"campaign {campaign}: no pushes of unknown delivery")
-        return
-    typer.echo(f"campaign {campaign}: {len(found)} pushes of unknown delivery")
-    typer.echo("row\thanded over (UTC)\twhy")
-    for row_id, handed, why in found:
-        typer.echo(f"{row_id}\t{handed}\t{why}")
-    typer.echo(f"send them again: alumnibot delivery resend {campaign}")
-
-
-@delivery_app.command("resend")
-def resend(
-    campaign: CampaignId,
-    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
-) -> None:
-    """Send a campaign's pushes of unknown delivery again, as new rows (audited)."""
-
-    async def count(service: CampaignService) -> int:
-        return len(await service.unknown(campaign))
-
-    waiting = _run(count)
-    if waiting == 0:
-        typer.echo(f"campaign {campaign}: no pushes of unknown delivery; nothing to send")
-        return
-    if not yes:
-        typer.confirm(
-            f"Send campaign {campaign}'s push again to these {waiting} alumni? Some of them "
-            "may have received it already.",
-            abort=True,
+        found = on_campaign(campaign, work)
+        people = cli.for_people(fmt)
+        if not found:
+            if people:
+                cli.say("delivery.none", campaign=campaign)
+            return
+        if people:
+            cli.say("delivery.found", campaign=campaign, count=len(found))
+        cli.table(
+            fmt,
+            [w("delivery.column_row"), w("delivery.column_handed"), w("delivery.column_why")],
+            found,
         )
+        if people:
+            cli.say("delivery.resend_hint", campaign=campaign)
 
-    async def work(service: CampaignService) -> int:
-        return await service.resend_unknown(campaign, via="cli")
+    @app.command("resend", help=w("delivery.help_resend"))
+    def resend(
+        campaign: campaign_arg,
+        yes: Annotated[bool, typer.Option("--yes", help=w("delivery.help_yes"))] = False,
+    ) -> None:
+        async def count(graph: Graph) -> int:
+            return len(await graph.campaigns.unknown(campaign))
 
-    queued = _run(work)
-    typer.echo(f"campaign {campaign}: {queued} pushes queued again; the running bot sends them")
+        waiting = on_campaign(campaign, count)
+        if waiting == 0:
+            cli.say("delivery.nothing_to_send", campaign=campaign)
+            return
+        if not yes:
+            try:
+                sure = typer.confirm(w("delivery.confirm", campaign=campaign, count=waiting))
+            except typer.Abort:  # Ctrl-C, or no answer on standard input
+                sure = False
+            if not sure:
+                cli.fail("delivery.not_sent")
+
+        async def work(graph: Graph) -> int:
+            return await graph.campaigns.resend_unknown(campaign, via="cli")
+
+        cli.say("delivery.queued", campaign=campaign, count=on_campaign(campaign, work))
+
+    return app

@@ -16,10 +16,9 @@ import typer
 
 from bot.core.logs import configure_logging
 from bot.core.text import TextError, checked_text
-from handlers.cli import campaigns, db, graduates, offers, run, setup, staff, teams
+from handlers.cli import campaigns, db, delivery, graduates, offers, run, setup, staff, teams
 from handlers.cli.campaigns import progress_line, watch
 from handlers.cli.common import EXIT_REFUSED, Cli, Locale, pick_locale
-from handlers.cli.delivery import delivery_app
 
 __all__ = ["build_app", "main", "progress_line", "watch"]
 
@@ -61,8 +60,8 @@ def build_app(cli: Cli) -> typer.Typer:
     app.add_typer(teams.group(cli), name="teams")
     app.add_typer(offers.group(cli), name="offers")
     app.add_typer(campaigns.group(cli), name="campaigns")
-    graduates.mount(app)
-    app.add_typer(delivery_app, name="delivery")
+    app.add_typer(graduates.group(cli), name="graduates")
+    app.add_typer(delivery.group(cli), name="delivery")
     return app
 
 
