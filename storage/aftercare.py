@@ -39,10 +39,10 @@ from storage.models import (
     CheckinAnswer,
     CheckinStatus,
     ConsentEvent,
-    OutboxMessage,
     OutboxStatus,
     Purpose,
 )
+from storage.outbox import insert_from
 from storage.types import UTCDateTime
 
 OPEN = (CheckinStatus.ASKED.value, CheckinStatus.ANSWERING.value, CheckinStatus.REMINDED.value)
@@ -402,28 +402,7 @@ class AftercareRepository:
             .join(Alumnus, col(Alumnus.id) == col(Checkin.alumnus_id))
             .where(_ids(self._session, col(Checkin.id), ids), col(Checkin.status).in_(OPEN))
         )
-        insert = insert_for(self._session)
-        statement = (
-            insert(OutboxMessage)
-            .from_select(
-                [
-                    "dedupe_key",
-                    "alumnus_id",
-                    "chat_id",
-                    "purpose",
-                    "payload",
-                    "status",
-                    "attempts",
-                    "not_before",
-                    "created_at",
-                    "updated_at",
-                ],
-                source,
-            )
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-        result = await self._session.execute(statement)
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return await insert_from(self._session, source)
 
     async def claim_reminders(
         self, asked_before: datetime, now: datetime, limit: int

@@ -36,6 +36,37 @@ CAPPED = (OutboxStatus.SENT.value, OutboxStatus.UNKNOWN.value, OutboxStatus.SEND
 PUSH_CAP_LOCKS = 7301
 
 
+# The columns a set-based queue fills (``insert_from``); the rest take their defaults.
+QUEUED_COLUMNS = (
+    "dedupe_key",
+    "alumnus_id",
+    "chat_id",
+    "purpose",
+    "payload",
+    "status",
+    "attempts",
+    "not_before",
+    "created_at",
+    "updated_at",
+)
+
+
+async def insert_from(session: AsyncSession, source: Any) -> int:
+    """Queue the rows of ``source`` (a SELECT of :data:`QUEUED_COLUMNS`) in one statement.
+
+    A ``dedupe_key`` queued before is skipped. Returns how many rows were new. Set-based, so
+    a tick or a survey send over thousands of people is one round trip, not one per person.
+    """
+    insert = insert_for(session)
+    statement = (
+        insert(OutboxMessage)
+        .from_select(list(QUEUED_COLUMNS), source)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    result = await session.execute(statement)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 class OutboxRepository:
     """Rows of the durable outbox; the dispatcher is the only one that claims them."""
 

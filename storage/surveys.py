@@ -10,16 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.campaigns import OfferRepository, Segment
-from storage.db import insert_for, is_postgres
+from storage.db import is_postgres
 from storage.models import (
     Alumnus,
-    OutboxMessage,
     OutboxStatus,
     SurveyMark,
     SurveyProgress,
     SurveyResponse,
     SurveySend,
 )
+from storage.outbox import insert_from
 from storage.types import UTCDateTime
 
 
@@ -68,28 +68,7 @@ class SurveyRepository:
             literal(now, UTCDateTime),
             literal(now, UTCDateTime),
         ).where(audience.c.id.not_in(responded))
-        insert = insert_for(self._session)
-        statement = (
-            insert(OutboxMessage)
-            .from_select(
-                [
-                    "dedupe_key",
-                    "alumnus_id",
-                    "chat_id",
-                    "purpose",
-                    "payload",
-                    "status",
-                    "attempts",
-                    "not_before",
-                    "created_at",
-                    "updated_at",
-                ],
-                source,
-            )
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-        result = await self._session.execute(statement)
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return await insert_from(self._session, source)
 
     async def progress(self, alumnus_id: int, survey: str) -> SurveyProgress | None:
         """Return a person's response in progress."""

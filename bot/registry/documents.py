@@ -18,20 +18,10 @@ import segno
 from fpdf import FPDF
 
 from storage.models import Graduate
+from storage.registry import FIELDS
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")  # Debian's fonts-dejavu-core (.ci/run)
-EXPORT_COLUMNS = (
-    "student_number",
-    "first_name",
-    "last_name",
-    "email",
-    "crebo",
-    "level",
-    "track",
-    "location",
-    "graduation_date",
-    "linked",
-)
+EXPORT_COLUMNS = ("student_number", *FIELDS, "linked")
 QUIET_ZONE = 4  # modules of white around a QR code, as the standard asks
 MASK = 0
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from bot.core.catalogue import Catalogue
+from storage.registry import FIELDS as RECORD_FIELDS
 
 MAX_ROWS = 100_000
 MAX_CELL = 254
@@ -130,16 +131,8 @@ class GraduateRow:
         return {name: getattr(self, name) for name in STORED}
 
 
-STORED = (
-    "first_name",
-    "last_name",
-    "email",
-    "crebo",
-    "level",
-    "track",
-    "location",
-    "graduation_date",
-)
+# The stored fields an import compares and writes: the registry's own list.
+STORED = RECORD_FIELDS
 
 
 @dataclass
