@@ -138,6 +138,14 @@ async def add_alumni(deps) -> None:
                 )
 
 
+async def confirmed(client, data: dict[str, str]) -> dict[str, str]:
+    """The composer's form as its confirmation page posts it ("Ja, verstuur")."""
+    async with client.post("/campaigns", data=data) as page:
+        assert page.status == 200
+        [expected] = re.findall(r'name="expected" value="(\d+)"', await page.text())
+    return {**data, "confirm": "yes", "expected": expected}
+
+
 # ---------------------------------------------------------------------------- offers
 
 
@@ -440,6 +448,7 @@ async def test_sending_queues_one_push_per_recipient_and_shows_progress(deps):
         token = await page_token(client)
         data = {"csrf_token": token, "offer": str(offer.id), "levels": "3", "when": "now"}
         data["regions"] = "NH"
+        data = await confirmed(client, data)
         async with client.post("/campaigns", data=data, allow_redirects=False) as response:
             assert response.status == 303
             location = response.headers["Location"]
@@ -477,8 +486,10 @@ async def test_sending_queues_one_push_per_recipient_and_shows_progress(deps):
             composer = await page.text()
         assert '<strong id="audience-count">2</strong>' in composer
         assert '<strong id="audience-already-count">1</strong>' in composer
-        assert words.label("web.audience_already_suffix", "nl") in composer
-        data = {"csrf_token": token, "offer": str(offer.id), "when": "now"}
+        assert words.label("web.audience_already_suffix", "nl", count=1) in composer
+        data = await confirmed(
+            client, {"csrf_token": token, "offer": str(offer.id), "when": "now"}
+        )
         async with client.post("/campaigns", data=data, allow_redirects=False) as response:
             again = response.headers["Location"]
         await launched(deps, int(again.rsplit("/", 1)[1]))
@@ -503,7 +514,7 @@ async def test_a_campaign_at_a_time_is_held_until_then_in_school_time(deps):
             async with client.post("/campaigns", data={**data, "send_at": send_at}) as r:
                 assert r.status == 422
                 assert field_errors(await r.text()) == {"send_at": polite(reason)}
-        data["send_at"] = "2026-06-16T14:30"
+        data = await confirmed(client, {**data, "send_at": "2026-06-16T14:30"})
         async with client.post("/campaigns", data=data, allow_redirects=False) as response:
             assert response.status == 303
     async with deps.storage.transaction() as tx:
@@ -562,7 +573,9 @@ async def test_pause_resume_and_cancel_from_the_campaign_page(deps):
     offer = await add_offer(deps, contact_team="llo")
     async with signed_in(deps) as client:
         token = await page_token(client)
-        data = {"csrf_token": token, "offer": str(offer.id), "when": "now"}
+        data = await confirmed(
+            client, {"csrf_token": token, "offer": str(offer.id), "when": "now"}
+        )
         async with client.post("/campaigns", data=data, allow_redirects=False) as response:
             page_url = response.headers["Location"]
         campaign_id = int(page_url.rsplit("/", 1)[1])
@@ -614,7 +627,9 @@ async def test_a_coordinator_cannot_control_another_teams_campaign(deps):
     offer = await add_offer(deps, contact_team="llo")
     async with signed_in(deps) as client:
         token = await page_token(client)
-        data = {"csrf_token": token, "offer": str(offer.id), "when": "now"}
+        data = await confirmed(
+            client, {"csrf_token": token, "offer": str(offer.id), "when": "now"}
+        )
         async with client.post("/campaigns", data=data, allow_redirects=False) as response:
             page_url = response.headers["Location"]
     campaign_id = int(page_url.rsplit("/", 1)[1])

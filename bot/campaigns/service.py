@@ -237,10 +237,12 @@ class CampaignService:
             created_at=self.deps.clock.now(),
         )
 
-    async def import_file(self, path: Path) -> list[Offer]:
+    async def import_file(self, path: Path, *, match: bool = True) -> list[Offer]:
         """Import every offer of a file, or none of them (raises OfferImportError).
 
-        Each new offer then reaches the alumni it matches (:meth:`match`).
+        With ``match`` each new offer then reaches the alumni it matches (:meth:`match`):
+        the command line's documented behaviour (README). The console never matches on
+        saving; there sending is a separate, confirmed step.
         """
         rows = read_rows(path)
         async with self.deps.storage.transaction() as tx:
@@ -249,9 +251,10 @@ class CampaignService:
             if errors:
                 raise OfferImportError(errors)
             await tx.offers.add_offers(offers)
-        for offer in offers:
-            assert offer.id is not None
-            await self.match(offer.id)
+        if match:
+            for offer in offers:
+                assert offer.id is not None
+                await self.match(offer.id)
         return offers
 
     # ------------------------------------------------------------------ audience and launch
@@ -759,32 +762,67 @@ class CampaignService:
 
     # ------------------------------------------------------------------ personal matching
 
+    @staticmethod
+    def matches_personally(offer: Offer) -> bool:
+        """Return whether personal matching applies: the offer has interests or programmes."""
+        return bool(offer.interests or offer.crebos)
+
+    @staticmethod
+    def match_filters(offer: Offer, *frequencies: OfferFrequency) -> dict[str, Any]:
+        """The filters of a personal-matching campaign (``create(..., kind="match")``)."""
+        chosen = frequencies or (
+            OfferFrequency.IMMEDIATELY,
+            OfferFrequency.WEEKLY,
+            OfferFrequency.MONTHLY,
+        )
+        return {
+            "interests": list(offer.interests),
+            "frequencies": [frequency.value for frequency in chosen],
+        }
+
+    async def match_reach(self, offer_id: int) -> tuple[int, int, int]:
+        """Return (now, digest, already) for :meth:`match` of an offer, before it is sent.
+
+        ``now``: who chose "immediately" and get a push; ``digest``: who chose weekly or
+        monthly; ``already``: whom a campaign already brought the offer (left out).
+        """
+        async with self.deps.storage.transaction() as tx:
+            offer = await tx.offers.offer(offer_id)
+            if offer is None:
+                raise LookupError(f"no offer {offer_id}")
+            if not self.matches_personally(offer):
+                return 0, 0, 0
+            now, had = await tx.offers.reach(
+                self.segment_for(offer, **self.match_filters(offer, OfferFrequency.IMMEDIATELY)),
+                offer_id,
+            )
+            later, had_later = await tx.offers.reach(
+                self.segment_for(
+                    offer,
+                    **self.match_filters(offer, OfferFrequency.WEEKLY, OfferFrequency.MONTHLY),
+                ),
+                offer_id,
+            )
+        return now, later, had + had_later
+
     async def match(self, offer_id: int) -> int:
-        """Bring a new offer to the alumni it matches, as they chose (personal matching).
+        """Bring an offer to the alumni it matches, as they chose (personal matching).
 
         Matching alumni meet the offer's own targeting and share an interest with it, or,
         for an offer without interests, its programmes. Those who chose "immediately" get
         a push now (consent and the push cap still apply), weekly and monthly ones get it in
         their digest, "never" (or no choice) nothing. An offer with neither interests nor
         programmes matches no one personally: send it with a campaign. Returns how many
-        pushes and digest items were queued.
+        pushes and digest items were queued. Saving an offer never calls this: it is a
+        deliberate step (the console's confirmation page, or the import's choice).
         """
         async with self.deps.storage.transaction() as tx:
             offer = await tx.offers.offer(offer_id)
         if offer is None:
             raise LookupError(f"no offer {offer_id}")
-        if not offer.interests and not offer.crebos:
+        if not self.matches_personally(offer):
             return 0
-        campaign = await self.create(
-            offer_id,
-            kind="match",
-            interests=list(offer.interests),
-            frequencies=[
-                OfferFrequency.IMMEDIATELY.value,
-                OfferFrequency.WEEKLY.value,
-                OfferFrequency.MONTHLY.value,
-            ],
-        )
+        campaign = await self.create(offer_id, kind="match", **self.match_filters(offer))
         assert campaign.id is not None
         return await self.launch(campaign.id)
 

@@ -258,10 +258,8 @@ class Studio(ConsoleService):
             if offer is None:
                 return None, reasons
             await tx.offers.add_offers([offer])
-        assert offer.id is not None
-        # A new offer reaches the alumni it matches, as an imported one does.
-        await self.campaigns.match(offer.id)
-        self.wake()
+        # Saving never sends: reaching alumni is a deliberate, confirmed step (a campaign,
+        # or personal matching from the offer's row), see docs/console.md.
         return offer, {}
 
     async def preview(self, principal: Principal, row: Mapping[str, Any], locale: str) -> PushView:
@@ -394,6 +392,32 @@ class Studio(ConsoleService):
             task = asyncio.create_task(self._launch(campaign.id))
             self._launches.add(task)
             task.add_done_callback(self._launches.discard)
+        return campaign
+
+    def matches_personally(self, offer: Offer) -> bool:
+        """Return whether the offer can go to alumni by their own interests or programme."""
+        return self.campaigns.matches_personally(offer)
+
+    async def match_reach(self, offer: Offer) -> tuple[int, int, int]:
+        """Return (now, digest, already) for sending an offer by personal matching."""
+        assert offer.id is not None
+        return await self.campaigns.match_reach(offer.id)
+
+    async def start_match(self, offer: Offer) -> Campaign | None:
+        """Send an offer to the alumni it matches, as they chose; None if it matches nobody.
+
+        Queued in the background like "send now" (the campaign page shows the progress).
+        """
+        assert offer.id is not None
+        if not self.matches_personally(offer):
+            return None
+        campaign = await self.campaigns.create(
+            offer.id, kind="match", **self.campaigns.match_filters(offer)
+        )
+        assert campaign.id is not None
+        task = asyncio.create_task(self._launch(campaign.id))
+        self._launches.add(task)
+        task.add_done_callback(self._launches.discard)
         return campaign
 
     async def _launch(self, campaign_id: int) -> None:

@@ -63,6 +63,8 @@ def console_app(graph: Graph, *, bot_username: str | None = None) -> web.Applica
     app.router.add_get("/offers", offers.show_offers)
     app.router.add_post("/offers", offers.create_offer)
     app.router.add_post("/offers/preview", offers.preview_offer)
+    app.router.add_get(r"/offers/{id:\d{1,12}}/match", offers.confirm_match)
+    app.router.add_post(r"/offers/{id:\d{1,12}}/match", offers.send_match)
     app.router.add_get("/campaigns", offers.show_campaigns)
     app.router.add_post("/campaigns", offers.send_campaign)
     app.router.add_get("/campaigns/new", offers.show_composer)

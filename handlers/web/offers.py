@@ -193,20 +193,33 @@ async def count_audience(request: web.Request) -> web.StreamResponse:
     chosen, reasons = console.studio.filters(form)
     purpose = console.studio.purpose_of(offer)
     reach, already = await console.studio.count(offer, chosen)
+    t = console.pages.words(request)
     return web.json_response(
         {
             "count": reach,
+            "count_suffix": t("audience_suffix", count=reach),
             "already": already,
+            "already_suffix": t("audience_already_suffix", count=already),
             "purpose": purpose,
-            "purpose_label": console.pages.words(request)(f"purpose_{purpose}"),
+            "purpose_label": t(f"purpose_{purpose}"),
             "errors": _words(request, reasons),
         }
     )
 
 
+# Form fields the confirmation page does not carry on (they steer the step itself).
+_STEP_FIELDS = frozenset({"csrf_token", "confirm", "back", "expected"})
+
+
 @access(STAFF)
 async def send_campaign(request: web.Request) -> web.StreamResponse:
-    """Create the campaign and queue it, now or at a school-time moment; then its page."""
+    """Confirm, then create the campaign and queue it (now or at a school-time moment).
+
+    The composer's button only leads to a confirmation page that names how many alumni the
+    campaign reaches; only its own button (``confirm=yes``, with the number it showed)
+    sends. Should the number have changed meanwhile, the page is shown again with the new
+    one. "Back" returns to the composer with everything as it was.
+    """
     console = console_of(request)
     principal = signed_in(request)
     form, offer = await _posted_offer(request)
@@ -214,16 +227,94 @@ async def send_campaign(request: web.Request) -> web.StreamResponse:
     send_at, late = console.studio.send_at(form)
     if late:
         reasons["send_at"] = late
-    if reasons:
+    values = {
+        "when": str(form.get("when") or ""),
+        "send_at": str(form.get("send_at") or ""),
+        "segment_name": str(form.get("segment_name") or "")[:_MAX_NAME],
+    }
+    if reasons or form.get("back"):
         return await _composer(
             request,
             offer_id=offer.id,
             chosen=chosen,
             errors=_words(request, reasons),
-            values={"when": str(form.get("when") or ""), "send_at": str(form.get("send_at"))},
-            status=422,
+            values=values,
+            status=422 if reasons else 200,
+        )
+    reach, already = await console.studio.count(offer, chosen)
+    if form.get("confirm") != "yes" or form.get("expected") != str(reach):
+        return console.pages.render(
+            request,
+            "confirm.html",
+            action="/campaigns",
+            back="/campaigns",
+            offer=offer,
+            purpose=console.studio.purpose_of(offer),
+            reach=reach,
+            digest=None,
+            already=already,
+            send_at=console.studio.when(send_at) if send_at else None,
+            changed=form.get("confirm") == "yes",
+            hidden=[(k, v) for k, v in form.items() if k not in _STEP_FIELDS],
         )
     campaign = await console.studio.start_campaign(offer, chosen, send_at)
+    await console.auth.audit(principal, "send:campaign", str(campaign.id))
+    raise web.HTTPSeeOther(f"/campaigns/{campaign.id}")
+
+
+async def _offer_of(request: web.Request) -> Offer:
+    """Return the offer of the URL, if the member may use it (404, or audited 403)."""
+    console = console_of(request)
+    principal = signed_in(request)
+    offer_id = int(request.match_info["id"])
+    try:
+        return await console.studio.offer(principal, offer_id)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    except OfferRefusedError:
+        await console.auth.audit(principal, "refused:offer", str(offer_id))
+        refused = forbidden(request)
+        raise web.HTTPForbidden(text=refused.text, content_type=refused.content_type) from None
+
+
+@access(STAFF)
+async def confirm_match(request: web.Request) -> web.StreamResponse:
+    """Show whom personal matching would bring an offer, before anything is sent."""
+    console = console_of(request)
+    offer = await _offer_of(request)
+    if not console.studio.matches_personally(offer):
+        raise web.HTTPNotFound()
+    now, digest, already = await console.studio.match_reach(offer)
+    return console.pages.render(
+        request,
+        "confirm.html",
+        action=f"/offers/{offer.id}/match",
+        back=None,
+        offer=offer,
+        purpose=console.studio.purpose_of(offer),
+        reach=now,
+        digest=digest,
+        already=already,
+        send_at=None,
+        changed=request.query.get("changed") == "1",
+        hidden=[],
+    )
+
+
+@access(STAFF)
+async def send_match(request: web.Request) -> web.StreamResponse:
+    """Send an offer to the alumni it matches, once confirmed with the numbers shown."""
+    console = console_of(request)
+    principal = signed_in(request)
+    offer = await _offer_of(request)
+    form = await request.post()
+    if not console.studio.matches_personally(offer):
+        raise web.HTTPNotFound()
+    now, digest, _ = await console.studio.match_reach(offer)
+    if form.get("confirm") != "yes" or form.get("expected") != str(now + digest):
+        raise web.HTTPSeeOther(f"/offers/{offer.id}/match?changed=1")
+    campaign = await console.studio.start_match(offer)
+    assert campaign is not None
     await console.auth.audit(principal, "send:campaign", str(campaign.id))
     raise web.HTTPSeeOther(f"/campaigns/{campaign.id}")
 

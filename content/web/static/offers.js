@@ -94,7 +94,9 @@
   if (composer) {
     live(composer, composer.dataset.count, function (data) {
       setText("audience-count", data.count);
+      setText("audience-suffix", data.count_suffix);
       setText("audience-already-count", data.already);
+      setText("audience-already-suffix", data.already_suffix);
       document.getElementById("audience-already").hidden = !data.already;
       setText("purpose-label", data.purpose_label);
     });

@@ -1,0 +1,154 @@
+"""Saving never sends; sending is a confirmed step that names how many it reaches (issue:
+first use at a school). Console over HTTP on a real database.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from storage.models import Alumnus, Campaign, DigestItem, OutboxMessage
+from tests.console_fixtures import people_deps, signed_in  # noqa: F401  (the deps fixture)
+from tests.test_web_offers import (
+    add_alumni,
+    add_offer,
+    audit_rows,
+    launched,
+    offer_rows,
+    page_token,
+    post_offer,
+)
+
+EXPECTED = re.compile(r'name="expected" value="(\d+)"')
+
+
+async def queued(deps) -> tuple[list[Campaign], list[OutboxMessage], list[DigestItem]]:
+    async with deps.storage.transaction() as tx:
+        campaigns = (await tx.session.execute(select(Campaign))).scalars().all()
+        rows = (await tx.session.execute(select(OutboxMessage))).scalars().all()
+        items = (await tx.session.execute(select(DigestItem))).scalars().all()
+    return list(campaigns), list(rows), list(items)
+
+
+async def interested(deps) -> None:
+    """The alumni of ``add_alumni``, all interested in "digitaal", two at once, one weekly."""
+    await add_alumni(deps)
+    async with deps.storage.transaction() as tx:
+        for alumnus in (await tx.session.execute(select(Alumnus))).scalars():
+            alumnus.interests = ["digitaal"]
+            alumnus.offer_frequency = "weekly" if alumnus.id == 2 else "immediately"
+
+
+async def test_saving_an_offer_with_interests_sends_nothing(deps):
+    await interested(deps)
+    async with signed_in(deps) as client:
+        token = await page_token(client)
+        status, _, location = await post_offer(
+            client, token, regions="", interests="digitaal", crebos="25998"
+        )
+        assert status == 303 and location
+        async with client.get(location) as page:
+            shown = await page.text()
+    assert await queued(deps) == ([], [], [])
+    [offer] = await offer_rows(deps)
+    assert "Er is nog niets verstuurd" in shown
+    assert f'href="/offers/{offer.id}/match"' in shown
+
+
+async def test_personal_matching_is_sent_only_after_a_confirmation_with_the_numbers(deps):
+    await interested(deps)
+    offer = await add_offer(deps, interests=["digitaal"], contact_team="llo")
+    async with signed_in(deps) as client:
+        async with client.get(f"/offers/{offer.id}/match") as page:
+            assert page.status == 200
+            shown = await page.text()
+        # Alumni 1 and 3 consent to LLO and want offers at once; 2 weekly.
+        assert '<strong id="confirm-count">2</strong> oud-studenten krijgen het meteen' in shown
+        assert '<strong id="confirm-digest-count">1</strong> oud-student krijgt het' in shown
+        assert "Ja, verstuur naar 3 oud-studenten" in shown
+        assert await queued(deps) == ([], [], [])
+        token = await page_token(client)
+        path = f"/offers/{offer.id}/match"
+        # A stale number (the audience changed) shows the page again; nothing is sent.
+        data = {"csrf_token": token, "confirm": "yes", "expected": "7"}
+        async with client.post(path, data=data, allow_redirects=False) as response:
+            assert response.status == 303
+            assert response.headers["Location"] == f"{path}?changed=1"
+        assert await queued(deps) == ([], [], [])
+        data["expected"] = "3"
+        async with client.post(path, data=data, allow_redirects=False) as response:
+            assert response.status == 303
+            campaign_id = int(response.headers["Location"].rsplit("/", 1)[1])
+        await launched(deps, campaign_id)
+    [campaign], rows, items = await queued(deps)
+    assert campaign.kind == "match" and len(rows) == 2 and len(items) == 1
+    assert ("send:campaign", str(campaign_id)) in await audit_rows(deps)
+
+
+async def test_a_coordinator_cannot_match_another_teams_offer(deps):
+    await interested(deps)
+    offer = await add_offer(deps, interests=["digitaal"], contact_team="llo")
+    async with signed_in(deps, "cor@school.example") as client:
+        async with client.get(f"/offers/{offer.id}/match") as page:
+            assert page.status == 403
+    assert ("refused:offer", str(offer.id)) in await audit_rows(deps)
+
+
+async def test_the_composer_sends_only_after_the_confirmation_page(deps):
+    await add_alumni(deps)
+    offer = await add_offer(deps)
+    async with signed_in(deps) as client:
+        token = await page_token(client)
+        data = {"csrf_token": token, "offer": str(offer.id), "levels": "3", "when": "now"}
+        async with client.post("/campaigns", data=data, allow_redirects=False) as response:
+            assert response.status == 200
+            shown = await response.text()
+        assert await queued(deps) == ([], [], [])
+        assert '<strong id="confirm-count">1</strong> oud-student krijgt dit bericht.' in shown
+        assert "Ja, verstuur naar 1 oud-student" in shown
+        assert '<input type="hidden" name="levels" value="3">' in shown
+        [expected] = EXPECTED.findall(shown)
+        # Back: the composer with the filters as they were.
+        async with client.post("/campaigns", data={**data, "back": "1"}) as response:
+            assert response.status == 200
+            composer = await response.text()
+        assert 'value="3" checked' in composer and await queued(deps) == ([], [], [])
+        confirmed = {**data, "confirm": "yes", "expected": expected}
+        async with client.post("/campaigns", data=confirmed, allow_redirects=False) as response:
+            assert response.status == 303
+            campaign_id = int(response.headers["Location"].rsplit("/", 1)[1])
+        await launched(deps, campaign_id)
+    [campaign], rows, _ = await queued(deps)
+    assert campaign.targeted == 1 and len(rows) == 1
+
+
+async def test_a_schedule_is_confirmed_too_and_nobody_cannot_be_sent_now(deps):
+    await add_alumni(deps)
+    offer = await add_offer(deps)
+    async with signed_in(deps) as client:
+        token = await page_token(client)
+        data = {"csrf_token": token, "offer": str(offer.id), "when": "later"}
+        data["send_at"] = "2026-06-16T14:30"
+        async with client.post("/campaigns", data=data) as response:
+            shown = await response.text()
+        assert "2026-06-16 14:30" in shown and "Ja, plan de campagne in" in shown
+        assert await queued(deps) == ([], [], [])
+        nobody = {"csrf_token": token, "offer": str(offer.id), "when": "now", "levels": "1"}
+        async with client.post("/campaigns", data=nobody) as response:
+            shown = await response.text()
+        assert 'id="confirm-nobody"' in shown and 'id="confirm-send"' not in shown
+
+
+async def test_the_audience_count_speaks_in_singular_and_plural(deps):
+    await add_alumni(deps)
+    offer = await add_offer(deps)
+    async with signed_in(deps) as client:
+        token = await page_token(client)
+        for levels, words in (("3", "oud-student krijgt"), ("", "oud-studenten krijgen")):
+            data = {"csrf_token": token, "offer": str(offer.id), "levels": levels}
+            async with client.post("/campaigns/count", data=data) as response:
+                answer = await response.json()
+            assert answer["count_suffix"].startswith(words), answer
+        async with client.get(f"/campaigns/new?offer={offer.id}") as page:
+            assert 'id="audience-suffix">oud-studenten krijgen' in await page.text()

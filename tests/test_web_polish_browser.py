@@ -1,0 +1,67 @@
+"""First use at a school, in real headless Chromium: saving an offer sends nothing, sending
+asks for a confirmation with the number it reaches.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import expect
+
+from bot.staff.service import StaffService
+from tests.browser import sign_in
+from tests.console_fixtures import PASSWORD
+from tests.factories import add_alumnus
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.model_copy(update={"web_cookie_secure": False})
+
+
+async def admin(app) -> None:
+    deps = app.bot_data.graph.deps
+    staff = StaffService(deps.storage, deps.clock)
+    await staff.add_team("llo", "Leven lang ontwikkelen", default=True)
+    await staff.add_staff("ann@school.example", "Ann Admin", "admin", PASSWORD, ["llo"])
+
+
+async def test_saving_sends_nothing_and_sending_is_confirmed(app, sim, page, console_url):
+    await admin(app)
+    people = []
+    for name, frequency in (("Sanne", "immediately"), ("Daan", "weekly")):
+        user = sim.create_user(first_name=name, language_code="nl")
+        await add_alumnus(
+            app, user.id, first_name=name, interests=["digitaal"], offer_frequency=frequency
+        )
+        people.append(user)
+    await sign_in(page, console_url, "ann@school.example", PASSWORD)
+    await page.goto(console_url + "/offers")
+    await page.select_option("#kind", "llo")
+    await page.fill("#title", "Werken met AI")
+    await page.fill("#text", "Drie avonden over AI in je werk.")
+    await page.select_option("#interests", ["digitaal"])
+    await page.click("#offer-save")
+    await expect(page.locator("#offer-created")).to_contain_text("nog niets verstuurd")
+    await page.screenshot(path="/tmp/polish-offer-saved.png", full_page=True)
+    assert all(sim.bot_messages(user.id) == [] for user in people)
+
+    await page.locator("#offers .match-link").first.click()
+    await expect(page.locator("#confirm-count")).to_have_text("1")
+    await expect(page.locator("#confirm-digest-count")).to_have_text("1")
+    await expect(page.locator("#confirm-send")).to_have_text("Ja, verstuur naar 2 oud-studenten")
+    await page.screenshot(path="/tmp/polish-match-confirm.png", full_page=True)
+    await page.click("#confirm-send")
+    await expect(page.locator("#campaign-heading")).to_contain_text("Werken met AI")
+    sanne, daan = people
+    [push] = await sim.wait_for_bot_messages(sanne.id, 1)
+    assert "Werken met AI" in push.text
+    assert sim.bot_messages(daan.id) == []  # weekly: in the digest
+
+    # The composer: "Controleer en verstuur" leads to the confirmation; back keeps the form.
+    await page.goto(console_url + "/campaigns/new?offer=1")
+    await page.check('input[name="levels"][value="4"]')
+    await page.click("#campaign-send")
+    await expect(page.locator("#confirm-nobody")).to_be_visible()
+    await page.screenshot(path="/tmp/polish-campaign-confirm.png", full_page=True)
+    await page.click("#confirm-back")
+    await expect(page.locator('input[name="levels"][value="4"]')).to_be_checked()
