@@ -152,3 +152,69 @@ async def test_the_audience_count_speaks_in_singular_and_plural(deps):
             assert answer["count_suffix"].startswith(words), answer
         async with client.get(f"/campaigns/new?offer={offer.id}") as page:
             assert 'id="audience-suffix">oud-studenten krijgen' in await page.text()
+
+
+# ---------------------------------------------------------------------------- regions, form kept
+
+
+async def test_regions_are_catalogue_choices_and_a_wrong_one_gives_no_count(deps):
+    await add_alumni(deps)
+    offer = await add_offer(deps)
+    async with signed_in(deps) as client:
+        async with client.get(f"/campaigns/new?offer={offer.id}") as page:
+            shown = await page.text()
+        assert '<option value="35">postcodegebied 35 (Utrecht)</option>' in shown
+        assert '<option value="NH">Noord-Holland</option>' in shown
+        token = await page_token(client)
+        data = {"csrf_token": token, "offer": str(offer.id), "regions": "UT"}
+        async with client.post("/campaigns/count", data=data) as response:
+            right = await response.json()
+        async with client.post("/campaigns/count", data={**data, "regions": "UT,XX"}) as response:
+            wrong = await response.json()
+    assert right["count"] == 1 and right["errors"] == {}
+    assert wrong["count"] is None and set(wrong["errors"]) == {"regions"}
+    assert "kijk de velden" in wrong["count_suffix"]
+
+
+async def test_a_wrong_field_keeps_what_was_chosen_and_typed(deps):
+    await add_alumni(deps)
+    offer = await add_offer(deps)
+    async with signed_in(deps) as client:
+        token = await page_token(client)
+        data = {
+            "csrf_token": token,
+            "offer": str(offer.id),
+            "regions": "UT,XX",
+            "cohort_from": "20x4",
+            "when": "now",
+        }
+        async with client.post("/campaigns", data=data) as response:
+            assert response.status == 422
+            shown = await response.text()
+    assert '<option value="UT" selected>Utrecht</option>' in shown
+    assert 'id="cohort_from" name="cohort_from" min="1950" max="2100" value="20x4"' in shown
+    assert 'id="regions-error"' in shown and 'id="cohort_from-error"' in shown
+
+
+async def test_a_preview_without_a_linked_account_keeps_the_filters(deps):
+    await add_alumni(deps)
+    offer = await add_offer(deps)
+    async with signed_in(deps) as client:
+        token = await page_token(client)
+        data = {
+            "csrf_token": token,
+            "offer": str(offer.id),
+            "regions": "35",
+            "levels": "2",
+            "when": "later",
+            "send_at": "2026-07-01T10:00",
+        }
+        async with client.post("/campaigns/preview", data=data, allow_redirects=False) as r:
+            location = r.headers["Location"]
+        assert "csrf_token" not in location
+        async with client.get(location) as page:
+            shown = await page.text()
+    assert 'id="preview-unlinked"' in shown
+    assert '<option value="35" selected>postcodegebied 35 (Utrecht)</option>' in shown
+    assert 'name="levels" value="2" checked' in shown
+    assert 'value="later" id="when-later" checked' in shown and 'value="2026-07-01T10:00"' in shown

@@ -8,6 +8,7 @@ import pytest
 from playwright.async_api import expect
 
 from bot.staff.service import StaffService
+from storage.models import Offer
 from tests.browser import sign_in
 from tests.console_fixtures import PASSWORD
 from tests.factories import add_alumnus
@@ -65,3 +66,46 @@ async def test_saving_sends_nothing_and_sending_is_confirmed(app, sim, page, con
     await page.screenshot(path="/tmp/polish-campaign-confirm.png", full_page=True)
     await page.click("#confirm-back")
     await expect(page.locator('input[name="levels"][value="4"]')).to_be_checked()
+
+
+async def test_regions_are_chosen_from_the_catalogue_and_a_preview_keeps_the_form(
+    app, sim, page, console_url
+):
+    await admin(app)
+    for name, region in (("Sanne", "35"), ("Daan", "NH"), ("Noor", "35")):
+        user = sim.create_user(first_name=name, language_code="nl")
+        await add_alumnus(app, user.id, first_name=name, region=region, level=4)
+    deps = app.bot_data.graph.deps
+    async with deps.storage.transaction() as tx:
+        await tx.offers.add_offers(
+            [Offer(kind="llo", title="Excel", body="Vier avonden.", created_at=deps.clock.now())]
+        )
+    await sign_in(page, console_url, "ann@school.example", PASSWORD)
+    await page.goto(console_url + "/campaigns/new?offer=1")
+    await expect(page.locator("#audience-count")).to_have_text("3")
+    await page.select_option("#regions", ["35"])
+    await expect(page.locator("#audience-count")).to_have_text("2")
+    await expect(page.locator("#audience-suffix")).to_contain_text("oud-studenten krijgen")
+    await page.select_option("#regions", ["NH"])
+    await expect(page.locator("#audience-count")).to_have_text("1")
+    await expect(page.locator("#audience-suffix")).to_contain_text("oud-student krijgt")
+    # A value that is not in the catalogue (an old bookmark, a typed URL) is named live.
+    await page.evaluate(
+        "() => { const o = new Option('XX', 'XX', true, true);"
+        " document.getElementById('regions').add(o);"
+        " document.getElementById('regions')"
+        ".dispatchEvent(new Event('change', {bubbles: true})); }"
+    )
+    await expect(page.locator("#regions-error")).to_be_visible()
+    await expect(page.locator("#audience-count")).to_have_text("–")
+    await page.screenshot(path="/tmp/polish-composer-region-error.png", full_page=True)
+    await page.select_option("#regions", ["NH"])
+    await expect(page.locator("#regions-error")).to_have_count(0)
+    await expect(page.locator("#audience-count")).to_have_text("1")
+    await page.check('input[name="levels"][value="4"]')
+    await page.click("#preview-to-me")
+    await expect(page.locator("#preview-unlinked")).to_be_visible()
+    await expect(page.locator("#regions option[value='NH']")).to_have_js_property("selected", True)
+    await expect(page.locator('input[name="levels"][value="4"]')).to_be_checked()
+    await expect(page.locator("#regions-chosen")).to_have_text("Gekozen: Noord-Holland")
+    await page.screenshot(path="/tmp/polish-composer-preview-unlinked.png", full_page=True)

@@ -192,7 +192,7 @@ class CampaignService:
         lists = {name: _as_list(get(name)) for name in LIST_FIELDS}
         regions = [c.upper() if not c.isdigit() else c for c in lists["regions"]]
         for code in regions:
-            if catalogue.item("region", code) is None and not catalogue.is_postcode_area(code):
+            if not catalogue.is_region(code):
                 bad("regions", "offers.error_region", code)
         for code in lists["sectors"]:
             if catalogue.item("sector", code) is None:

@@ -10,11 +10,19 @@ campaign is for admins, and for coordinators when the offer's contact team is th
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDict
 
-from bot.campaigns.segments import ACTIVE_DAYS, SITUATIONS, Filters, Form
+from bot.campaigns.segments import (
+    ACTIVE_DAYS,
+    FILTER_LISTS,
+    SITUATIONS,
+    Filters,
+    Form,
+    text_of,
+)
 from bot.campaigns.service import LIST_FIELDS
 from bot.campaigns.studio import CONTROL_ACTIONS, KINDS, NotFoundError, OfferRefusedError
 from handlers.web.pages import console_of, pick_page_locale, signed_in
@@ -145,18 +153,39 @@ async def _composer(
     )
 
 
+def _typed(form: Form) -> dict[str, str]:
+    """What was typed in the composer's free fields, kept as typed when the page comes back."""
+    return {
+        name: text_of(form, name)[:_MAX_NAME]
+        for name in ("when", "send_at", "segment_name", "cohort_from", "cohort_to")
+        if text_of(form, name)
+    }
+
+
 @access(STAFF)
 async def show_composer(request: web.Request) -> web.StreamResponse:
-    """Show the composer for ``?offer=``, with a saved segment's filters for ``?segment=``."""
+    """Show the composer for ``?offer=``, with a saved segment's filters for ``?segment=``.
+
+    Filters in the query (``regions=UT&levels=4``...) are shown as chosen: a preview sent
+    to yourself comes back to the composer as it was.
+    """
     console = console_of(request)
     chosen = Filters()
+    values: dict[str, str] = {}
     segment_id = _id(request.query.get("segment"))
     if segment_id is not None:
         try:
             chosen = console.studio.filters_of(await console.studio.saved_segment(segment_id))
         except NotFoundError:
             raise web.HTTPNotFound() from None
-    return await _composer(request, offer_id=_id(request.query.get("offer")), chosen=chosen)
+    elif any(name in request.query for name in (*FILTER_LISTS, "cohort_from", "cohort_to")):
+        chosen, _ = console.studio.filters(request.query)
+        values = _typed(request.query)
+    elif "when" in request.query:
+        values = _typed(request.query)
+    return await _composer(
+        request, offer_id=_id(request.query.get("offer")), chosen=chosen, values=values
+    )
 
 
 async def _posted_offer(request: web.Request, *, as_json: bool = False) -> tuple[Form, Offer]:
@@ -194,6 +223,19 @@ async def count_audience(request: web.Request) -> web.StreamResponse:
     purpose = console.studio.purpose_of(offer)
     reach, already = await console.studio.count(offer, chosen)
     t = console.pages.words(request)
+    if reasons:
+        # A count without the wrong values would look right and be wrong: none until fixed.
+        return web.json_response(
+            {
+                "count": None,
+                "count_suffix": t("audience_invalid"),
+                "already": 0,
+                "already_suffix": "",
+                "purpose": purpose,
+                "purpose_label": t(f"purpose_{purpose}"),
+                "errors": _words(request, reasons),
+            }
+        )
     return web.json_response(
         {
             "count": reach,
@@ -208,7 +250,7 @@ async def count_audience(request: web.Request) -> web.StreamResponse:
 
 
 # Form fields the confirmation page does not carry on (they steer the step itself).
-_STEP_FIELDS = frozenset({"csrf_token", "confirm", "back", "expected"})
+_STEP_FIELDS = frozenset({"csrf_token", "confirm", "back", "expected", "preview_locale"})
 
 
 @access(STAFF)
@@ -227,11 +269,7 @@ async def send_campaign(request: web.Request) -> web.StreamResponse:
     send_at, late = console.studio.send_at(form)
     if late:
         reasons["send_at"] = late
-    values = {
-        "when": str(form.get("when") or ""),
-        "send_at": str(form.get("send_at") or ""),
-        "segment_name": str(form.get("segment_name") or "")[:_MAX_NAME],
-    }
+    values = _typed(form)
     if reasons or form.get("back"):
         return await _composer(
             request,
@@ -335,7 +373,7 @@ async def save_segment(request: web.Request) -> web.StreamResponse:
             offer_id=offer.id,
             chosen=chosen,
             errors=_words(request, reasons),
-            values={"segment_name": name[:_MAX_NAME]},
+            values=_typed(form),
             status=422,
         )
     saved = await console.studio.save_segment(principal, name, chosen)
@@ -448,5 +486,8 @@ async def preview_to_me(request: web.Request) -> web.StreamResponse:
     )
     if sent:
         await console.auth.audit(principal, "preview:offer", str(offer.id))
-    outcome = "sent" if sent else "unlinked"
-    raise web.HTTPSeeOther(f"/campaigns/new?offer={offer.id}&preview={outcome}")
+    # Back to the composer as it was: its filters and moment travel in the query (codes and
+    # numbers only, nothing about a person).
+    kept = [(k, v) for k, v in form.items() if k not in _STEP_FIELDS and isinstance(v, str)]
+    query = urlencode([*kept, ("preview", "sent" if sent else "unlinked")])
+    raise web.HTTPSeeOther(f"/campaigns/new?{query}")
