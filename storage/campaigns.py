@@ -177,6 +177,23 @@ class OfferRepository:
         )
         return {int(i or 0): (status, int(offer)) for i, status, offer in result.all()}
 
+    async def with_open_pushes(self, ids: Iterable[int]) -> set[int]:
+        """Return which of these campaigns still have pushes waiting or in flight."""
+        wanted = set(ids)
+        if not wanted:
+            return set()
+        result = await self._session.execute(
+            select(col(OutboxMessage.campaign_id))
+            .where(
+                col(OutboxMessage.campaign_id).in_(wanted),
+                col(OutboxMessage.status).in_(
+                    [OutboxStatus.PENDING.value, OutboxStatus.SENDING.value]
+                ),
+            )
+            .distinct()
+        )
+        return {int(i) for i in result.scalars() if i is not None}
+
     async def alumnus(self, alumnus_id: int) -> Alumnus | None:
         """Return one alumnus (for their digest)."""
         return await self._session.get(Alumnus, alumnus_id)

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import pytest
 from playwright.async_api import expect
+from sqlalchemy import update
+from sqlmodel import col
 
 from bot.staff.service import StaffService
-from storage.models import Offer
+from storage.models import Alumnus, Offer
 from tests.browser import sign_in
+from tests.chat import alumnus_asks
 from tests.console_fixtures import PASSWORD
-from tests.factories import add_alumnus
+from tests.factories import add_alumnus, two_teams
 
 
 @pytest.fixture
@@ -109,3 +112,34 @@ async def test_regions_are_chosen_from_the_catalogue_and_a_preview_keeps_the_for
     await expect(page.locator('input[name="levels"][value="4"]')).to_be_checked()
     await expect(page.locator("#regions-chosen")).to_have_text("Gekozen: Noord-Holland")
     await page.screenshot(path="/tmp/polish-composer-preview-unlinked.png", full_page=True)
+
+
+async def test_words_a_coordinator_reads_at_a_glance(app, sim, page, console_url):
+    await two_teams(app, sim)
+    await alumnus_asks(app, sim, "Sanne", "Ik zoek een stage in de zorg", "Werk en")
+    deps = app.bot_data.graph.deps
+    async with deps.storage.transaction() as tx:
+        await tx.session.execute(
+            update(Alumnus)
+            .where(col(Alumnus.first_name) == "Sanne")
+            .values(region="35", locale="en")
+        )
+    await sign_in(page, console_url, "cor@school.example", PASSWORD)
+    await page.click("#conversations a >> text=Sanne")
+    await expect(page.locator("#canned-language")).to_contain_text("Gaat in het Engels")
+    await expect(page.locator("dd >> text=postcodegebied 35 (Utrecht)")).to_be_visible()
+    await page.screenshot(path="/tmp/polish-conversation.png", full_page=True)
+
+    # An offer in English: a Dutch reader is told so in the push.
+    await page.goto(console_url + "/offers")
+    await page.select_option("#language", "en")
+    await page.fill("#title", "Welding for beginners")
+    await expect(page.locator("#preview-text")).to_contain_text("Dit aanbod is in het Engels.")
+    await page.select_option("#preview_locale", "en")
+    await expect(page.locator("#preview-text")).not_to_contain_text("is in")
+    await page.screenshot(path="/tmp/polish-offer-language.png", full_page=True)
+
+    response = await page.goto(console_url + "/campaigns/4242")
+    assert response is not None and response.status == 404
+    await expect(page.locator("h1")).to_have_text("Niet gevonden")
+    await page.screenshot(path="/tmp/polish-not-found.png", full_page=True)

@@ -24,7 +24,7 @@ from bot.core.callbacks import CALLBACKS, parts
 from bot.core.callbacks import number as id_in
 from bot.core.deps import Deps
 from bot.core.messenger import Button, Outgoing
-from bot.core.render import DEFAULT_LOCALE
+from bot.core.render import DEFAULT_LOCALE, LOCALES
 from bot.delivery.dispatcher import enqueue, row
 from bot.inbox.service import InboxService
 from bot.privacy.service import ConsentService
@@ -217,6 +217,9 @@ class CampaignService:
         team = str(get("contact_team") or "").strip() or None
         if team and team not in teams:
             bad("contact_team", "offers.error_team", team)
+        language = str(get("language") or "").strip().lower() or DEFAULT_LOCALE
+        if language not in LOCALES:
+            bad("language", "offers.error_language", language)
         if found:
             return found
         return Offer(
@@ -234,6 +237,7 @@ class CampaignService:
             deadline=dates["deadline"],
             cost=str(get("cost") or "").strip()[:64] or None,
             contact_team=team,
+            language=language,
             created_at=self.deps.clock.now(),
         )
 

@@ -43,6 +43,7 @@ TEXT_FIELDS = (
     "deadline",
     "cost",
     "contact_team",
+    "language",
 )
 CONTROL_ACTIONS = ("pause", "resume", "cancel")
 # Which (shown) campaign states each control fits; the service checks again.
@@ -448,12 +449,20 @@ class Studio(ConsoleService):
             may_act=self.may_use(principal, offer),
         )
 
-    async def recent_campaigns(self) -> list[tuple[Campaign, Offer | None]]:
-        """Return the newest campaigns with their offers."""
+    async def recent_campaigns(self) -> list[tuple[Campaign, Offer | None, str]]:
+        """Return the newest campaigns with their offers and their status as the page shows it.
+
+        The list says what each campaign's own page says (:func:`shown_status`): a campaign
+        whose every push went out is "finished" in both places.
+        """
         async with self.storage.transaction() as tx:
             found = await tx.offers.recent_campaigns()
             offers = {o.id: o for o in await tx.offers.offers()}
-        return [(c, offers.get(c.offer_id)) for c in found]
+            busy = await tx.offers.with_open_pushes(c.id for c in found if c.id is not None)
+        return [
+            (c, offers.get(c.offer_id), shown_status(c.status, c.id not in busy))
+            for c in found
+        ]
 
     async def progress(self, campaign_id: int) -> dict[str, Any]:
         """Return the campaign's numbers and how far it is (for the page and its poll)."""
@@ -465,7 +474,7 @@ class Studio(ConsoleService):
         total, done = int(progress["total"]), int(progress["done"])
         finished = bool(progress["finished"])
         percent = 100 if finished else (min(100, round(100 * done / total)) if total else 0)
-        status = "finished" if finished else str(progress["status"])
+        status = shown_status(str(progress["status"]), finished)
         return {
             "status": status,
             "stats": stats,
@@ -518,6 +527,15 @@ class Studio(ConsoleService):
         return True
 
 
+def shown_status(status: str, drained: bool) -> str:
+    """The one status word of a campaign, for its page and for the list alike.
+
+    A sending campaign with no push waiting or in flight is "finished"; every other state
+    shows as it is (a cancelled campaign stays "cancelled", however far it got).
+    """
+    return "finished" if status == "sending" and drained else status
+
+
 def _first_reason_per_field(errors: list[RowError]) -> dict[str, str]:
     reasons: dict[str, str] = {}
     for error in errors:
@@ -537,6 +555,7 @@ def _draft(row: Mapping[str, Any], reasons: Mapping[str, str], empty: str, now: 
         return date.fromisoformat(value) if value else None
 
     kind = str(row.get("kind") or "").strip().lower()
+    language = ok("language") or DEFAULT_LOCALE
     return Offer(
         kind=kind if kind in KINDS else OfferKind.NEWS.value,
         title=str(row.get("title") or "").strip()[:120] or empty,
@@ -546,5 +565,6 @@ def _draft(row: Mapping[str, Any], reasons: Mapping[str, str], empty: str, now: 
         starts_on=day("starts_on"),
         deadline=day("deadline"),
         cost=str(row.get("cost") or "").strip()[:64] or None,
+        language=language if language in LOCALES else DEFAULT_LOCALE,
         created_at=now,
     )

@@ -9,6 +9,7 @@ from aiohttp import web
 from bot.staff.service import LoginFormToken
 from handlers.graph import Graph
 from handlers.web import account, auth, inbox, offers
+from handlers.web.errors import show_not_found
 from handlers.web.pages import CONSOLE, Console, Pages
 from handlers.web.security import (
     PUBLIC,
@@ -47,9 +48,11 @@ def console_app(graph: Graph, *, bot_username: str | None = None) -> web.Applica
         bot_username=bot_username,
     )
     # Order matters: the session is loaded before the role check, and the role check runs
-    # before the CSRF check, so a signed-out POST is sent to the login form.
+    # before the CSRF check, so a signed-out POST is sent to the login form. The 404 page
+    # is outermost, so it covers unknown URLs too (and shows the menu to who is signed in).
     app = web.Application(
-        middlewares=[load_session, check_access, check_csrf], client_max_size=_MAX_BODY
+        middlewares=[show_not_found, load_session, check_access, check_csrf],
+        client_max_size=_MAX_BODY,
     )
     app[CONSOLE] = console
     app.on_response_prepare.append(add_security_headers)

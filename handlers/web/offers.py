@@ -398,9 +398,9 @@ async def show_campaigns(request: web.Request) -> web.StreamResponse:
             campaign,
             offer,
             studio.when(campaign.send_at or campaign.created_at),
-            _status_label(request, campaign.status),
+            _status_label(request, status),
         )
-        for campaign, offer in await studio.recent_campaigns()
+        for campaign, offer, status in await studio.recent_campaigns()
     ]
     return console.pages.render(request, "campaigns.html", rows=rows)
 

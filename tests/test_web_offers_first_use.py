@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from storage.models import Alumnus, Campaign, DigestItem, OutboxMessage
 from tests.console_fixtures import people_deps, signed_in  # noqa: F401  (the deps fixture)
 from tests.test_web_offers import (
+    GOOD,
     add_alumni,
     add_offer,
     audit_rows,
+    confirmed,
+    console_of_client,
     launched,
     offer_rows,
     page_token,
     post_offer,
+    words,
 )
 
 EXPECTED = re.compile(r'name="expected" value="(\d+)"')
@@ -218,3 +222,76 @@ async def test_a_preview_without_a_linked_account_keeps_the_filters(deps):
     assert '<option value="35" selected>postcodegebied 35 (Utrecht)</option>' in shown
     assert 'name="levels" value="2" checked' in shown
     assert 'value="later" id="when-later" checked' in shown and 'value="2026-07-01T10:00"' in shown
+
+
+# ---------------------------------------------------------------------------- words
+
+
+async def test_the_list_and_the_page_use_one_status_vocabulary(deps):
+    await add_alumni(deps)
+    offer = await add_offer(deps)
+    async with signed_in(deps) as client:
+        token = await page_token(client)
+        data = {"csrf_token": token, "offer": str(offer.id), "when": "now", "levels": "3"}
+        data = await confirmed(client, data)
+        async with client.post("/campaigns", data=data, allow_redirects=False) as response:
+            location = response.headers["Location"]
+        campaign_id = int(location.rsplit("/", 1)[1])
+        await launched(deps, campaign_id)
+        async with deps.storage.transaction() as tx:  # as the dispatcher records a 200
+            await tx.session.execute(update(OutboxMessage).values(status="sent"))
+        async with client.get(location) as page:
+            shown = await page.text()
+        async with client.get("/campaigns") as page:
+            listed = await page.text()
+    assert 'id="campaign-status">Klaar<' in shown
+    assert '<span class="state">Klaar</span>' in listed and "Wordt verstuurd" not in listed
+
+
+async def test_a_cancelled_campaign_reads_cancelled_not_done(deps):
+    await add_alumni(deps)
+    offer = await add_offer(deps, contact_team="llo")
+    async with signed_in(deps) as client:
+        token = await page_token(client)
+        data = await confirmed(
+            client, {"csrf_token": token, "offer": str(offer.id), "when": "now"}
+        )
+        async with client.post("/campaigns", data=data, allow_redirects=False) as response:
+            location = response.headers["Location"]
+        await launched(deps, int(location.rsplit("/", 1)[1]))
+        async with client.post(f"{location}/cancel", data={"csrf_token": token}) as response:
+            shown = await response.text()
+        async with client.get("/campaigns") as page:
+            listed = await page.text()
+    assert 'id="campaign-status">Geannuleerd<' in shown
+    assert '<span class="state">Geannuleerd</span>' in listed
+
+
+async def test_an_offer_has_a_language_and_the_push_says_so_to_other_readers(deps):
+    async with signed_in(deps) as client:
+        token = await page_token(client)
+        status, _, _ = await post_offer(client, token, language="en", title="Welding course")
+        assert status == 303
+        status, shown, _ = await post_offer(client, token, language="fr")
+        assert status == 422 and 'id="language-error"' in shown
+        for reader in ("nl", "en"):
+            data = {"csrf_token": token, **GOOD, "language": "nl", "preview_locale": reader}
+            async with client.post("/offers/preview", data=data) as response:
+                runs = "".join(run["text"] for run in (await response.json())["runs"])
+            assert ("This offer is in Dutch." in runs) == (reader == "en"), reader
+    [offer] = await offer_rows(deps)
+    assert offer.language == "en"
+    push = console_of_client(client).studio.campaigns.push(offer, 1, "nl").text
+    assert "Dit aanbod is in het Engels." in push
+    assert (
+        "Dit aanbod is in het"
+        not in console_of_client(client)
+        .studio.campaigns.push(offer.model_copy(update={"language": "nl"}), 1, "nl")
+        .text
+    )
+
+
+def test_counts_in_bot_texts_have_their_singular_too():
+    assert "1 werkuur op antwoord" in words.text(
+        "inbox.reminder", "nl", hours=1, weekday=0, time="09:00", to=None
+    )
