@@ -295,3 +295,63 @@ def test_counts_in_bot_texts_have_their_singular_too():
     assert "1 werkuur op antwoord" in words.text(
         "inbox.reminder", "nl", hours=1, weekday=0, time="09:00", to=None
     )
+
+
+# ---------------------------------------------------------------------------- edit, withdraw
+
+
+async def test_an_offer_is_edited_with_the_same_checks_and_audited(deps):
+    offer = await add_offer(deps, contact_team="llo", regions=["UT"], language="en")
+    async with signed_in(deps) as client:
+        async with client.get(f"/offers/{offer.id}/edit") as page:
+            shown = await page.text()
+        assert 'value="Excel voor beginners"' in shown
+        assert '<option value="UT" selected>Utrecht</option>' in shown
+        assert '<option value="en" selected>English</option>' in shown
+        token = await page_token(client)
+        data = {"csrf_token": token, **GOOD, "title": "Excel voor gevorderden", "link": "ftp://x"}
+        async with client.post(f"/offers/{offer.id}", data=data) as response:
+            assert response.status == 422
+            shown = await response.text()
+        assert 'value="Excel voor gevorderden"' in shown and 'id="link-error"' in shown
+        data["link"] = "https://example.org/excel"
+        async with client.post(f"/offers/{offer.id}", data=data, allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"].startswith("/offers?updated=")
+    [stored] = await offer_rows(deps)
+    assert stored.title == "Excel voor gevorderden" and stored.regions == ["UT", "NH"]
+    assert ("edit:offer", str(offer.id)) in await audit_rows(deps)
+    async with signed_in(deps, "cor@school.example") as client:
+        async with client.get(f"/offers/{offer.id}/edit") as page:
+            assert page.status == 403
+
+
+async def test_a_withdrawn_offer_is_not_sent_edited_or_matched_any_more(deps):
+    await interested(deps)
+    offer = await add_offer(deps, contact_team="llo", interests=["digitaal"])
+    async with signed_in(deps) as client:
+        token = await page_token(client)
+        path = f"/offers/{offer.id}/withdraw"
+        async with client.post(path, data={"csrf_token": token}) as response:
+            assert response.status == 422
+            assert 'id="withdraw-error"' in await response.text()
+        assert (await offer_rows(deps))[0].withdrawn_at is None
+        data = {"csrf_token": token, "confirm": "yes"}
+        async with client.post(path, data=data, allow_redirects=False) as response:
+            assert response.status == 303
+        async with client.get("/offers") as page:
+            listed = await page.text()
+        assert f'id="offer-{offer.id}-withdrawn">Ingetrokken<' in listed
+        assert f"/campaigns/new?offer={offer.id}" not in listed
+        for method, url in (
+            ("GET", f"/offers/{offer.id}/edit"),
+            ("GET", f"/offers/{offer.id}/match"),
+        ):
+            async with client.request(method, url) as response:
+                assert response.status == 404, url
+        send = {"csrf_token": token, "offer": str(offer.id), "confirm": "yes", "expected": "2"}
+        async with client.post("/campaigns", data=send) as response:
+            assert response.status == 404
+        async with client.get("/campaigns/new") as page:
+            assert 'id="no-usable-offers"' in await page.text()
+    assert await queued(deps) == ([], [], [])
+    assert ("withdraw:offer", str(offer.id)) in await audit_rows(deps)

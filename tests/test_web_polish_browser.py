@@ -143,3 +143,31 @@ async def test_words_a_coordinator_reads_at_a_glance(app, sim, page, console_url
     assert response is not None and response.status == 404
     await expect(page.locator("h1")).to_have_text("Niet gevonden")
     await page.screenshot(path="/tmp/polish-not-found.png", full_page=True)
+
+
+async def test_an_offer_is_edited_and_withdrawn(app, sim, page, console_url):
+    await admin(app)
+    deps = app.bot_data.graph.deps
+    async with deps.storage.transaction() as tx:
+        await tx.offers.add_offers(
+            [Offer(kind="llo", title="Excel", body="Vier avonden.", created_at=deps.clock.now())]
+        )
+    await sign_in(page, console_url, "ann@school.example", PASSWORD)
+    await page.goto(console_url + "/offers")
+    await page.click("#offer-1 .edit-link")
+    await expect(page.locator("#title")).to_have_value("Excel")
+    await page.fill("#title", "Excel voor gevorderden")
+    await expect(page.locator("#preview-text")).to_contain_text("Excel voor gevorderden")
+    await page.screenshot(path="/tmp/polish-offer-edit.png", full_page=True)
+    await page.click("#offer-save")
+    await expect(page.locator("#offer-updated")).to_be_visible()
+    await expect(page.locator("#offer-1 .offer-title")).to_have_text("Excel voor gevorderden")
+    await page.click("#offer-1 .edit-link")
+    await page.click("#offer-withdraw")  # not ticked: nothing happens but a message
+    await expect(page.locator("#withdraw-error")).to_be_visible()
+    await page.check("#withdraw-confirm")
+    await page.click("#offer-withdraw")
+    await expect(page.locator("#offer-withdrawn")).to_be_visible()
+    await expect(page.locator("#offer-1-withdrawn")).to_have_text("Ingetrokken")
+    await expect(page.locator("#offer-1 .compose-link")).to_have_count(0)
+    await page.screenshot(path="/tmp/polish-offer-withdrawn.png", full_page=True)

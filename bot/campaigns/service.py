@@ -73,6 +73,10 @@ class CampaignStateError(Exception):
     """
 
 
+class OfferWithdrawnError(Exception):
+    """The offer is withdrawn: no new campaign, and what is queued is dropped at send time."""
+
+
 class PreviewError(Exception):
     """A preview can only go to a linked, active staff member's own chat."""
 
@@ -261,6 +265,27 @@ class CampaignService:
                 await self.match(offer.id)
         return offers
 
+    async def edit(self, offer_id: int, changed: Offer) -> bool:
+        """Give an offer the fields of ``changed`` (validated); False if it is gone or withdrawn.
+
+        A push already sent is not changed; the edit applies to what is sent afterwards
+        (new campaigns and digests).
+        """
+        values = changed.model_dump(exclude={"id", "created_at", "updated_at", "withdrawn_at"})
+        async with self.deps.storage.transaction() as tx:
+            return await tx.offers.update_offer(
+                offer_id, **values, updated_at=self.deps.clock.now()
+            )
+
+    async def withdraw(self, offer_id: int) -> bool:
+        """Withdraw an offer: not sent any more; False if it is gone or withdrawn already.
+
+        Its queued pushes and digest items are dropped at send time (``CampaignPolicy``,
+        the digest), so nothing is lost if a push is being sent at this very moment.
+        """
+        async with self.deps.storage.transaction() as tx:
+            return await tx.offers.update_offer(offer_id, withdrawn_at=self.deps.clock.now())
+
     # ------------------------------------------------------------------ audience and launch
 
     def purpose_of(self, offer: Offer) -> str:
@@ -304,6 +329,7 @@ class CampaignService:
 
         Raises:
             LookupError: no such offer.
+            OfferWithdrawnError: the offer is withdrawn.
             ValueError: ``send_at`` is not in the future.
         """
         now = self.deps.clock.now()
@@ -313,6 +339,10 @@ class CampaignService:
             offer = await tx.offers.offer(offer_id)
             if offer is None:
                 raise LookupError(f"no offer {offer_id}")
+            if offer.withdrawn_at is not None:
+                raise OfferWithdrawnError(
+                    f"offer {offer_id} is withdrawn: it is not sent any more"
+                )
             segment = self.segment_for(offer, **filters)
             return await tx.offers.add_campaign(
                 Campaign(
@@ -837,8 +867,8 @@ class CampaignService:
 
         One message per alumnus and purpose lists what waits for them (at most
         ``DIGEST_MAX_OFFERS`` in all; more go in the next run), each offer with its interest
-        button and link, and the purpose's one-tap opt-out. Offers of cancelled campaigns or
-        whose purpose lost consent are left out.
+        button and link, and the purpose's one-tap opt-out. Offers of cancelled campaigns,
+        withdrawn offers and offers whose purpose lost consent are left out.
         """
         now = self.deps.clock.now()
         async with self.deps.storage.transaction() as tx:
@@ -861,7 +891,9 @@ class CampaignService:
         dropped: list[int] = []
         for item, offer, status in found:
             wanted = (
-                status != CampaignStatus.CANCELLED and (alumnus_id, item.purpose) in consenting
+                status != CampaignStatus.CANCELLED
+                and offer.withdrawn_at is None
+                and (alumnus_id, item.purpose) in consenting
             )
             if wanted and alumnus.unreachable_since is None:
                 keep.append((item, offer))

@@ -263,6 +263,38 @@ class Studio(ConsoleService):
         # or personal matching from the offer's row), see docs/console.md.
         return offer, {}
 
+    async def edit_offer(
+        self, principal: Principal, offer_id: int, row: Mapping[str, Any]
+    ) -> tuple[Offer | None, dict[str, str]]:
+        """Validate a changed offer as a new one; store it, or nothing on any error.
+
+        Raises:
+            NotFoundError: no such offer, or it is withdrawn.
+            OfferRefusedError: the member may not use this offer.
+        """
+        current = await self.offer(principal, offer_id)
+        if current.withdrawn_at is not None:
+            raise NotFoundError()
+        async with self.storage.transaction() as tx:
+            teams = await tx.offers.team_codes()
+        offer, reasons = self.check(principal, row, teams)
+        if offer is None:
+            return None, reasons
+        if not await self.campaigns.edit(offer_id, offer):
+            raise NotFoundError()
+        offer.id = offer_id
+        return offer, {}
+
+    async def withdraw_offer(self, principal: Principal, offer_id: int) -> bool:
+        """Withdraw an offer the member may use; False if it was withdrawn already.
+
+        Raises:
+            NotFoundError: no such offer.
+            OfferRefusedError: the member may not use this offer.
+        """
+        await self.offer(principal, offer_id)
+        return await self.campaigns.withdraw(offer_id)
+
     async def preview(self, principal: Principal, row: Mapping[str, Any], locale: str) -> PushView:
         """Render the push for a form as it stands, even half filled in."""
         async with self.storage.transaction() as tx:
@@ -280,8 +312,14 @@ class Studio(ConsoleService):
             return await tx.offers.offers()
 
     async def offer_list(self, principal: Principal) -> list[tuple[Offer, bool]]:
-        """Return every offer, newest first, and whether the member may use it."""
-        return [(offer, self.may_use(principal, offer)) for offer in await self.offers()]
+        """Return every offer, newest first, and whether the member may use it now.
+
+        Using is sending, editing and withdrawing: never once an offer is withdrawn.
+        """
+        return [
+            (offer, self.may_use(principal, offer) and offer.withdrawn_at is None)
+            for offer in await self.offers()
+        ]
 
     async def offer(self, principal: Principal, offer_id: int) -> Offer:
         """Return an offer the member may use."""
@@ -308,7 +346,9 @@ class Studio(ConsoleService):
         self, principal: Principal, offer_id: int | None, chosen: Filters
     ) -> Composer:
         """Return the composer for an offer the member may use (the newest one by default)."""
-        usable = [o for o in await self.offers() if self.may_use(principal, o)]
+        usable = [
+            o for o in await self.offers() if self.may_use(principal, o) and o.withdrawn_at is None
+        ]
         offer = next((o for o in usable if o.id == offer_id), usable[0] if usable else None)
         reach, already = await self.count(offer, chosen) if offer is not None else (0, 0)
         return Composer(
@@ -460,8 +500,7 @@ class Studio(ConsoleService):
             offers = {o.id: o for o in await tx.offers.offers()}
             busy = await tx.offers.with_open_pushes(c.id for c in found if c.id is not None)
         return [
-            (c, offers.get(c.offer_id), shown_status(c.status, c.id not in busy))
-            for c in found
+            (c, offers.get(c.offer_id), shown_status(c.status, c.id not in busy)) for c in found
         ]
 
     async def progress(self, campaign_id: int) -> dict[str, Any]:

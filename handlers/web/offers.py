@@ -80,6 +80,8 @@ async def _offers_page(
         catalogue=studio.catalogue,
         preview=preview,
         created=_id(request.query.get("created")),
+        updated=_id(request.query.get("updated")),
+        withdrawn=_id(request.query.get("withdrawn")),
     )
 
 
@@ -201,7 +203,7 @@ async def _posted_offer(request: web.Request, *, as_json: bool = False) -> tuple
     if offer_id is None:
         raise web.HTTPNotFound()
     try:
-        return form, await console.studio.offer(principal, offer_id)
+        offer = await console.studio.offer(principal, offer_id)
     except NotFoundError:
         raise web.HTTPNotFound() from None
     except OfferRefusedError:
@@ -212,6 +214,9 @@ async def _posted_offer(request: web.Request, *, as_json: bool = False) -> tuple
             else forbidden(request)
         )
         raise web.HTTPForbidden(text=refused.text, content_type=refused.content_type) from None
+    if offer.withdrawn_at is not None:  # withdrawn: never sent again
+        raise web.HTTPNotFound()
+    return form, offer
 
 
 @access(STAFF)
@@ -306,13 +311,112 @@ async def _offer_of(request: web.Request) -> Offer:
     principal = signed_in(request)
     offer_id = int(request.match_info["id"])
     try:
-        return await console.studio.offer(principal, offer_id)
+        offer = await console.studio.offer(principal, offer_id)
     except NotFoundError:
         raise web.HTTPNotFound() from None
     except OfferRefusedError:
         await console.auth.audit(principal, "refused:offer", str(offer_id))
         refused = forbidden(request)
         raise web.HTTPForbidden(text=refused.text, content_type=refused.content_type) from None
+    if offer.withdrawn_at is not None:  # withdrawn: not sent, edited or withdrawn again
+        raise web.HTTPNotFound()
+    return offer
+
+
+@access(STAFF)
+async def show_offer_edit(request: web.Request) -> web.StreamResponse:
+    """Show the form of an offer, filled in, to change it; and the button to withdraw it."""
+    offer = await _offer_of(request)
+    return await _offer_edit_page(request, offer, row=_row_of(offer))
+
+
+async def _offer_edit_page(
+    request: web.Request,
+    offer: Offer,
+    *,
+    row: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    console = console_of(request)
+    principal = signed_in(request)
+    studio = console.studio
+    return console.pages.render(
+        request,
+        "offer_edit.html",
+        status=status,
+        offer=offer,
+        kinds=KINDS,
+        form=_form_of(row),
+        errors=errors or {},
+        teams=await studio.team_choices(principal),
+        catalogue=studio.catalogue,
+        preview=await studio.preview(principal, row, pick_page_locale(request)),
+    )
+
+
+def _row_of(offer: Offer) -> dict[str, Any]:
+    """An offer as the form holds it (and as an import row would)."""
+    row: dict[str, Any] = {
+        "kind": offer.kind,
+        "title": offer.title,
+        "text": offer.body,
+        "provider": offer.provider or "",
+        "link": offer.link or "",
+        "starts_on": offer.starts_on.isoformat() if offer.starts_on else "",
+        "deadline": offer.deadline.isoformat() if offer.deadline else "",
+        "cost": offer.cost or "",
+        "contact_team": offer.contact_team or "",
+        "language": offer.language,
+    }
+    for name in LIST_FIELDS:
+        row[name] = ",".join(str(v) for v in getattr(offer, name))
+    return row
+
+
+@access(STAFF)
+async def edit_offer(request: web.Request) -> web.StreamResponse:
+    """Save a changed offer (the same checks as a new one); what was sent stays as it was."""
+    console = console_of(request)
+    principal = signed_in(request)
+    offer = await _offer_of(request)
+    assert offer.id is not None
+    row = console.studio.offer_row(await request.post())
+    try:
+        changed, reasons = await console.studio.edit_offer(principal, offer.id, row)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    if changed is None:
+        return await _offer_edit_page(
+            request, offer, row=row, errors=_words(request, reasons), status=422
+        )
+    await console.auth.audit(principal, "edit:offer", str(offer.id))
+    raise web.HTTPSeeOther(f"/offers?updated={offer.id}#offer-{offer.id}")
+
+
+@access(STAFF)
+async def withdraw_offer(request: web.Request) -> web.StreamResponse:
+    """Withdraw an offer once the member ticked that they mean it; it is not sent any more."""
+    console = console_of(request)
+    principal = signed_in(request)
+    offer = await _offer_of(request)
+    assert offer.id is not None
+    form = await request.post()
+    if form.get("confirm") != "yes":
+        return await _offer_edit_page(
+            request,
+            offer,
+            row=_row_of(offer),
+            errors={"withdraw": console.pages.words(request)("offer_withdraw_unconfirmed")},
+            status=422,
+        )
+    try:
+        await console.studio.withdraw_offer(principal, offer.id)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    console.studio.wake()
+    await console.auth.audit(principal, "withdraw:offer", str(offer.id))
+    raise web.HTTPSeeOther(f"/offers?withdrawn={offer.id}#offer-{offer.id}")
 
 
 @access(STAFF)
