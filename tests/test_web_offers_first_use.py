@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from storage.models import Alumnus, Campaign, DigestItem, OutboxMessage
 from tests.console_fixtures import people_deps, signed_in  # noqa: F401  (the deps fixture)
-from tests.test_web_offers import (
+from tests.offers_fixtures import (
     GOOD,
     add_alumni,
     add_offer,
