@@ -99,6 +99,27 @@ class OfferRepository:
         result = await self._session.execute(select(Offer).order_by(col(Offer.id).desc()))
         return list(result.scalars())
 
+    async def update_offer(self, offer_id: int, **values: Any) -> bool:
+        """Change columns of an offer that is not withdrawn; False if there is none such."""
+        result = await self._session.execute(
+            update(Offer)
+            .where(col(Offer.id) == offer_id, col(Offer.withdrawn_at).is_(None))
+            .values(**values)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def withdrawn(self, offer_ids: Iterable[int]) -> set[int]:
+        """Return which of these offers are withdrawn."""
+        wanted = set(offer_ids)
+        if not wanted:
+            return set()
+        result = await self._session.execute(
+            select(col(Offer.id)).where(
+                col(Offer.id).in_(wanted), col(Offer.withdrawn_at).is_not(None)
+            )
+        )
+        return {int(i) for i in result.scalars() if i is not None}
+
     async def recent_campaigns(self, limit: int = 200) -> list[Campaign]:
         """Return the newest campaigns (the console's list)."""
         result = await self._session.execute(
@@ -176,6 +197,23 @@ class OfferRepository:
             )
         )
         return {int(i or 0): (status, int(offer)) for i, status, offer in result.all()}
+
+    async def with_open_pushes(self, ids: Iterable[int]) -> set[int]:
+        """Return which of these campaigns still have pushes waiting or in flight."""
+        wanted = set(ids)
+        if not wanted:
+            return set()
+        result = await self._session.execute(
+            select(col(OutboxMessage.campaign_id))
+            .where(
+                col(OutboxMessage.campaign_id).in_(wanted),
+                col(OutboxMessage.status).in_(
+                    [OutboxStatus.PENDING.value, OutboxStatus.SENDING.value]
+                ),
+            )
+            .distinct()
+        )
+        return {int(i) for i in result.scalars() if i is not None}
 
     async def alumnus(self, alumnus_id: int) -> Alumnus | None:
         """Return one alumnus (for their digest)."""

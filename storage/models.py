@@ -310,7 +310,16 @@ class Offer(SQLModel, table=True):
     deadline: date | None = None
     cost: str | None = Field(default=None, max_length=64)
     contact_team: str | None = Field(default=None, max_length=32)
+    language: str = Field(
+        default="nl",
+        max_length=2,
+        sa_column_kwargs={"server_default": "nl"},
+        description="The language the offer is written in (nl or en).",
+    )
     created_at: datetime = _ts()
+    updated_at: datetime | None = _ts(nullable=True)
+    # Withdrawn: never sent again; its queued pushes and digest items are dropped at send time.
+    withdrawn_at: datetime | None = _ts(nullable=True)
 
 
 class Campaign(SQLModel, table=True):

@@ -154,9 +154,3 @@ def session_cookie(client: TestClient) -> str | None:
         if cookie.key.endswith("alumnibot_session"):
             return cookie.value
     return None
-
-
-async def page_token(client, path="/offers") -> str:
-    async with client.get(path) as page:
-        assert page.status == 200
-        return csrf_in(await page.text())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.staff.service import StaffService
-from storage.models import Alumnus, ConsentEvent, Offer, StaffMember, Team
+from storage.models import Alumnus, Offer, StaffMember, Team
 from tests.console_fixtures import PASSWORD
 
 
@@ -107,50 +107,3 @@ async def hold_in_digest(app, alumnus_id: int) -> None:
                 }
             ]
         )
-
-
-async def add_alumni(deps) -> None:
-    """Five alumni: three consent to LLO offers, one only to job leads, one to nothing."""
-    now = deps.clock.now()
-    people = [
-        ({"crebo": "25998", "level": 4, "region": "UT", "graduation_year": 2022}, ["llo"]),
-        ({"crebo": "25491", "level": 3, "region": "NH", "graduation_year": 2024}, ["llo"]),
-        ({"crebo": "25180", "level": 2, "region": "35", "graduation_year": 2025}, ["llo", "jobs"]),
-        ({"crebo": "25998", "level": 4, "region": "UT", "graduation_year": 2023}, ["jobs"]),
-        ({"crebo": "25998", "level": 4, "region": "UT", "graduation_year": 2023}, []),
-    ]
-    async with deps.storage.transaction() as tx:
-        for number, (profile, purposes) in enumerate(people, start=1):
-            alumnus = await tx.alumni.create(1000 + number, now)
-            alumnus.onboarded_at = now
-            alumnus.locale = "nl"
-            for name, value in profile.items():
-                setattr(alumnus, name, value)
-            tx.alumni.save(alumnus, now)
-            await tx.session.flush()
-            for purpose in purposes:
-                tx.session.add(
-                    ConsentEvent(
-                        alumnus_id=alumnus.id,
-                        purpose=purpose,
-                        granted=True,
-                        text_version="test",
-                        locale="nl",
-                        source="privacy",
-                        occurred_at=now,
-                    )
-                )
-
-
-async def add_offer(deps, **fields) -> Offer:
-    values = {
-        "kind": "llo",
-        "title": "Excel voor beginners",
-        "body": "In vier avonden.",
-        "created_at": deps.clock.now(),
-        **fields,
-    }
-    offer = Offer(**values)
-    async with deps.storage.transaction() as tx:
-        await tx.offers.add_offers([offer])
-    return offer

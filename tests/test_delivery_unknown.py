@@ -17,8 +17,8 @@ from handlers.cli.common import EXIT_OK, EXIT_REFUSED
 from handlers.graph import build_graph
 from storage.models import AuditEvent, Campaign, OutboxMessage
 from tests.cli import alumnibot, clean_env, in_process
-from tests.console_fixtures import page_token, people_deps, signed_in  # noqa: F401  (the deps fixture)
-from tests.factories import add_alumni, add_offer
+from tests.console_fixtures import people_deps, signed_in  # noqa: F401  (the deps fixture)
+from tests.offers_fixtures import add_alumni, add_offer, page_token
 
 
 async def campaign_with_one_unknown(deps) -> tuple[int, int, OutboxMessage]:

@@ -7,13 +7,14 @@ from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlmodel import col
 
 from bot.core.render import Renderer
 from bot.core.settings import CONTENT_DIR
 from bot.staff.service import StaffService
 from handlers.web import console_app
-from storage.models import AuditEvent, InboxConversation, InboxMessage, OutboxMessage
+from storage.models import Alumnus, AuditEvent, InboxConversation, InboxMessage, OutboxMessage
 from tests.chat import alumnus_asks, catalogue, texts_in
 from tests.console_fixtures import PASSWORD, page, post, web_as
 from tests.factories import two_teams
@@ -331,3 +332,45 @@ async def test_the_bots_own_html_is_shown_as_plain_text(app, world):
     async with web_as(app, "cor@school.example") as cor:
         _, html = await page(cor, f"/inbox/c/{world['sanne_id']}")
     assert "&lt;b&gt;" not in html and "Nieuw gesprek" in html
+
+
+# ---------------------------------------------------------------------------- words (first use)
+
+
+async def set_profile(app, first_name: str, **values: object) -> None:
+    async with app.bot_data.graph.deps.storage.transaction() as tx:
+        await tx.session.execute(
+            update(Alumnus).where(col(Alumnus.first_name) == first_name).values(**values)
+        )
+
+
+async def test_the_card_names_a_postcode_area_and_canned_replies_say_their_language(app, world):
+    await set_profile(app, "Sanne", region="35", locale="en")
+    async with web_as(app, "cor@school.example") as cor:
+        status, html = await page(cor, f"/inbox/c/{world['sanne_id']}")
+    assert status == 200
+    assert "<dd>postcodegebied 35 (Utrecht)</dd>" in html
+    assert '<p class="hint" id="canned-language">Gaat in het Engels' in html
+    await set_profile(app, "Sanne", locale="nl")
+    async with web_as(app, "cor@school.example") as cor:
+        _, html = await page(cor, f"/inbox/c/{world['sanne_id']}")
+    assert '<p class="hint" id="canned-language">Gaat in het Nederlands' in html
+
+
+async def test_unknown_pages_and_records_get_the_consoles_404_page(app, world):
+    async with web_as(app, "cor@school.example") as cor:
+        for path in ("/nergens", "/inbox/c/999999", "/campaigns/424242", "/offers/77/match"):
+            status, html = await page(cor, path)
+            assert status == 404, path
+            assert "<h1>Niet gevonden</h1>" in html and 'href="/campaigns"' in html, path
+            assert "404: Not Found" not in html
+        async with cor.get(
+            "/campaigns/424242/progress", headers={"Accept": "application/json"}
+        ) as response:
+            assert response.status == 404
+            assert "Niet gevonden" not in await response.text()
+            assert response.headers["X-Frame-Options"] == "DENY"
+    async with TestClient(TestServer(console_app(app.bot_data.graph))) as anyone:
+        async with anyone.get("/nergens", headers={"Accept-Language": "en"}) as response:
+            assert response.status == 404
+            assert "<h1>Not found</h1>" in await response.text()

@@ -91,6 +91,10 @@ async def test_create_an_offer_compose_send_and_follow_a_campaign(app, sim, page
     await expect(page.locator("#audience-count")).to_have_text("2")
 
     await page.click("#campaign-send")
+    # Nothing leaves before the confirmation, which names how many it reaches.
+    await expect(page.locator("#confirm-count")).to_have_text("2")
+    await expect(page.locator("#confirm-send")).to_have_text("Ja, verstuur naar 2 oud-studenten")
+    await page.click("#confirm-send")
     await expect(page).to_have_url(f"{console_url}/campaigns/1")
     await expect(page.locator("#stat-targeted")).to_have_text("2")
     # The bot delivers; the page polls and shows it without a reload.

@@ -1,4 +1,4 @@
-"""The campaigns' send-time policy: cancelled campaigns, the weekly cap and the digest.
+"""The campaigns' send-time policy: cancelled campaigns, withdrawn offers, cap and digest.
 
 Registered with the dispatcher (``Dispatcher.screen``) by the composition root; the delivery
 engine itself knows nothing of campaigns.
@@ -17,7 +17,7 @@ from storage.repositories import Tx
 
 
 class CampaignPolicy:
-    """Pushes of a cancelled campaign are dropped; pushes over the cap wait for the digest."""
+    """Drops pushes of cancelled campaigns and withdrawn offers; the cap holds the rest."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -25,15 +25,16 @@ class CampaignPolicy:
     async def screen(
         self, tx: Tx, rows: Sequence[OutboxMessage], now: datetime
     ) -> dict[int | None, Verdict]:
-        """Drop pushes of cancelled campaigns; move pushes over the cap to the digest.
+        """Drop pushes of cancelled campaigns and withdrawn offers; hold those over the cap.
 
-        The cap is ``PUSH_CAP_PER_WEEK`` pushes sent, maybe sent or being sent in the last
-        7 days.
+        Held pushes move to the digest. The cap is ``PUSH_CAP_PER_WEEK`` pushes sent, maybe
+        sent or being sent in the last 7 days.
         """
         pushes = [r for r in rows if r.campaign_id]
         if not pushes:
             return {}
         campaigns = await tx.offers.campaign_states(r.campaign_id for r in pushes if r.campaign_id)
+        withdrawn = await tx.offers.withdrawn(offer for _, offer in campaigns.values())
         pushed = await tx.outbox.recent_pushes(
             {r.alumnus_id for r in pushes if r.alumnus_id},
             now - CAP_WINDOW,
@@ -48,6 +49,8 @@ class CampaignPolicy:
                 continue
             if campaign[0] == CampaignStatus.CANCELLED.value:
                 verdicts[r.id] = (OutboxStatus.CANCELLED, "campaign cancelled")
+            elif campaign[1] in withdrawn:
+                verdicts[r.id] = (OutboxStatus.CANCELLED, "offer withdrawn")
             elif r.alumnus_id is not None:
                 if pushed.get(r.alumnus_id, 0) >= cap:
                     held.append(r)

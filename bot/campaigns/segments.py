@@ -111,9 +111,7 @@ def parse_filters(form: Form, catalogue: Catalogue) -> tuple[Filters, dict[str, 
     checks: dict[str, Callable[[str], bool]] = {
         "crebos": lambda v: catalogue.programme(v) is not None,
         "locations": lambda v: catalogue.item("location", v) is not None,
-        "regions": lambda v: (
-            catalogue.item("region", v) is not None or catalogue.is_postcode_area(v)
-        ),
+        "regions": catalogue.is_region,
         "situations": lambda v: v in SITUATIONS,
         "sectors": lambda v: catalogue.item("sector", v) is not None,
         "interests": lambda v: catalogue.item("interest", v) is not None,

@@ -24,7 +24,7 @@ from bot.core.callbacks import CALLBACKS, parts
 from bot.core.callbacks import number as id_in
 from bot.core.deps import Deps
 from bot.core.messenger import Button, Outgoing
-from bot.core.render import DEFAULT_LOCALE
+from bot.core.render import DEFAULT_LOCALE, LOCALES
 from bot.core.text import is_clean, strip_controls
 from bot.delivery.dispatcher import enqueue, row
 from bot.inbox.service import InboxService
@@ -72,6 +72,10 @@ class CampaignStateError(Exception):
 
     ``str(error)`` is an operator-facing explanation.
     """
+
+
+class OfferWithdrawnError(Exception):
+    """The offer is withdrawn: no new campaign, and what is queued is dropped at send time."""
 
 
 class PreviewError(Exception):
@@ -201,7 +205,7 @@ class CampaignService:
         lists = {name: _as_list(get(name)) for name in LIST_FIELDS}
         regions = [c.upper() if not c.isdigit() else c for c in lists["regions"]]
         for code in regions:
-            if catalogue.item("region", code) is None and not catalogue.is_postcode_area(code):
+            if not catalogue.is_region(code):
                 bad("regions", "offers.error_region", code)
         for code in lists["sectors"]:
             if catalogue.item("sector", code) is None:
@@ -226,6 +230,9 @@ class CampaignService:
         team = str(get("contact_team") or "").strip() or None
         if team and team not in teams:
             bad("contact_team", "offers.error_team", team)
+        language = str(get("language") or "").strip().lower() or DEFAULT_LOCALE
+        if language not in LOCALES:
+            bad("language", "offers.error_language", language)
         if found:
             return found
         return Offer(
@@ -243,13 +250,16 @@ class CampaignService:
             deadline=dates["deadline"],
             cost=str(get("cost") or "").strip()[:64] or None,
             contact_team=team,
+            language=language,
             created_at=self.deps.clock.now(),
         )
 
-    async def import_file(self, path: Path) -> list[Offer]:
+    async def import_file(self, path: Path, *, match: bool = True) -> list[Offer]:
         """Import every offer of a file, or none of them (raises OfferImportError).
 
-        Each new offer then reaches the alumni it matches (:meth:`match`).
+        With ``match`` each new offer then reaches the alumni it matches (:meth:`match`):
+        the command line's documented behaviour (README). The console never matches on
+        saving; there sending is a separate, confirmed step.
         """
         rows = read_rows(path)
         async with self.deps.storage.transaction() as tx:
@@ -258,10 +268,32 @@ class CampaignService:
             if errors:
                 raise OfferImportError(errors)
             await tx.offers.add_offers(offers)
-        for offer in offers:
-            assert offer.id is not None
-            await self.match(offer.id)
+        if match:
+            for offer in offers:
+                assert offer.id is not None
+                await self.match(offer.id)
         return offers
+
+    async def edit(self, offer_id: int, changed: Offer) -> bool:
+        """Give an offer the fields of ``changed`` (validated); False if it is gone or withdrawn.
+
+        A push already sent is not changed; the edit applies to what is sent afterwards
+        (new campaigns and digests).
+        """
+        values = changed.model_dump(exclude={"id", "created_at", "updated_at", "withdrawn_at"})
+        async with self.deps.storage.transaction() as tx:
+            return await tx.offers.update_offer(
+                offer_id, **values, updated_at=self.deps.clock.now()
+            )
+
+    async def withdraw(self, offer_id: int) -> bool:
+        """Withdraw an offer: not sent any more; False if it is gone or withdrawn already.
+
+        Its queued pushes and digest items are dropped at send time (``CampaignPolicy``,
+        the digest), so nothing is lost if a push is being sent at this very moment.
+        """
+        async with self.deps.storage.transaction() as tx:
+            return await tx.offers.update_offer(offer_id, withdrawn_at=self.deps.clock.now())
 
     # ------------------------------------------------------------------ audience and launch
 
@@ -308,6 +340,7 @@ class CampaignService:
 
         Raises:
             LookupError: no such offer.
+            OfferWithdrawnError: the offer is withdrawn.
             ValueError: ``send_at`` is not in the future.
         """
         now = self.deps.clock.now()
@@ -317,6 +350,10 @@ class CampaignService:
             offer = await tx.offers.offer(offer_id)
             if offer is None:
                 raise LookupError(f"no offer {offer_id}")
+            if offer.withdrawn_at is not None:
+                raise OfferWithdrawnError(
+                    f"offer {offer_id} is withdrawn: it is not sent any more"
+                )
             segment = self.segment_for(offer, **filters)
             return await tx.offers.add_campaign(
                 Campaign(
@@ -831,32 +868,67 @@ class CampaignService:
 
     # ------------------------------------------------------------------ personal matching
 
+    @staticmethod
+    def matches_personally(offer: Offer) -> bool:
+        """Return whether personal matching applies: the offer has interests or programmes."""
+        return bool(offer.interests or offer.crebos)
+
+    @staticmethod
+    def match_filters(offer: Offer, *frequencies: OfferFrequency) -> dict[str, Any]:
+        """The filters of a personal-matching campaign (``create(..., kind="match")``)."""
+        chosen = frequencies or (
+            OfferFrequency.IMMEDIATELY,
+            OfferFrequency.WEEKLY,
+            OfferFrequency.MONTHLY,
+        )
+        return {
+            "interests": list(offer.interests),
+            "frequencies": [frequency.value for frequency in chosen],
+        }
+
+    async def match_reach(self, offer_id: int) -> tuple[int, int, int]:
+        """Return (now, digest, already) for :meth:`match` of an offer, before it is sent.
+
+        ``now``: who chose "immediately" and get a push; ``digest``: who chose weekly or
+        monthly; ``already``: whom a campaign already brought the offer (left out).
+        """
+        async with self.deps.storage.transaction() as tx:
+            offer = await tx.offers.offer(offer_id)
+            if offer is None:
+                raise LookupError(f"no offer {offer_id}")
+            if not self.matches_personally(offer):
+                return 0, 0, 0
+            now, had, _ = await tx.offers.reach(
+                self.segment_for(offer, **self.match_filters(offer, OfferFrequency.IMMEDIATELY)),
+                offer_id,
+            )
+            later, had_later, _ = await tx.offers.reach(
+                self.segment_for(
+                    offer,
+                    **self.match_filters(offer, OfferFrequency.WEEKLY, OfferFrequency.MONTHLY),
+                ),
+                offer_id,
+            )
+        return now, later, had + had_later
+
     async def match(self, offer_id: int) -> int:
-        """Bring a new offer to the alumni it matches, as they chose (personal matching).
+        """Bring an offer to the alumni it matches, as they chose (personal matching).
 
         Matching alumni meet the offer's own targeting and share an interest with it, or,
         for an offer without interests, its programmes. Those who chose "immediately" get
         a push now (consent and the push cap still apply), weekly and monthly ones get it in
         their digest, "never" (or no choice) nothing. An offer with neither interests nor
         programmes matches no one personally: send it with a campaign. Returns how many
-        pushes and digest items were queued.
+        pushes and digest items were queued. Saving an offer never calls this: it is a
+        deliberate step (the console's confirmation page, or the import's choice).
         """
         async with self.deps.storage.transaction() as tx:
             offer = await tx.offers.offer(offer_id)
         if offer is None:
             raise LookupError(f"no offer {offer_id}")
-        if not offer.interests and not offer.crebos:
+        if not self.matches_personally(offer):
             return 0
-        campaign = await self.create(
-            offer_id,
-            kind="match",
-            interests=list(offer.interests),
-            frequencies=[
-                OfferFrequency.IMMEDIATELY.value,
-                OfferFrequency.WEEKLY.value,
-                OfferFrequency.MONTHLY.value,
-            ],
-        )
+        campaign = await self.create(offer_id, kind="match", **self.match_filters(offer))
         assert campaign.id is not None
         return await self.launch(campaign.id)
 
@@ -920,8 +992,8 @@ class CampaignService:
 
         One message per alumnus and purpose lists what waits for them (at most
         ``DIGEST_MAX_OFFERS`` in all; more go in the next run), each offer with its interest
-        button and link, and the purpose's one-tap opt-out. Offers of cancelled campaigns or
-        whose purpose lost consent are left out.
+        button and link, and the purpose's one-tap opt-out. Offers of cancelled campaigns,
+        withdrawn offers and offers whose purpose lost consent are left out.
         """
         now = self.deps.clock.now()
         async with self.deps.storage.transaction() as tx:
@@ -944,7 +1016,9 @@ class CampaignService:
         dropped: list[int] = []
         for item, offer, status in found:
             wanted = (
-                status != CampaignStatus.CANCELLED and (alumnus_id, item.purpose) in consenting
+                status != CampaignStatus.CANCELLED
+                and offer.withdrawn_at is None
+                and (alumnus_id, item.purpose) in consenting
             )
             if wanted and alumnus.unreachable_since is None:
                 keep.append((item, offer))

@@ -43,6 +43,7 @@ TEXT_FIELDS = (
     "deadline",
     "cost",
     "contact_team",
+    "language",
 )
 CONTROL_ACTIONS = ("pause", "resume", "cancel")
 # Which (shown) campaign states each control fits; the service checks again.
@@ -259,11 +260,41 @@ class Studio(ConsoleService):
             if offer is None:
                 return None, reasons
             await tx.offers.add_offers([offer])
-        assert offer.id is not None
-        # A new offer reaches the alumni it matches, as an imported one does.
-        await self.campaigns.match(offer.id)
-        self.wake()
+        # Saving never sends: reaching alumni is a deliberate, confirmed step (a campaign,
+        # or personal matching from the offer's row), see docs/console.md.
         return offer, {}
+
+    async def edit_offer(
+        self, principal: Principal, offer_id: int, row: Mapping[str, Any]
+    ) -> tuple[Offer | None, dict[str, str]]:
+        """Validate a changed offer as a new one; store it, or nothing on any error.
+
+        Raises:
+            NotFoundError: no such offer, or it is withdrawn.
+            OfferRefusedError: the member may not use this offer.
+        """
+        current = await self.offer(principal, offer_id)
+        if current.withdrawn_at is not None:
+            raise NotFoundError()
+        async with self.storage.transaction() as tx:
+            teams = await tx.offers.team_codes()
+        offer, reasons = self.check(principal, row, teams)
+        if offer is None:
+            return None, reasons
+        if not await self.campaigns.edit(offer_id, offer):
+            raise NotFoundError()
+        offer.id = offer_id
+        return offer, {}
+
+    async def withdraw_offer(self, principal: Principal, offer_id: int) -> bool:
+        """Withdraw an offer the member may use; False if it was withdrawn already.
+
+        Raises:
+            NotFoundError: no such offer.
+            OfferRefusedError: the member may not use this offer.
+        """
+        await self.offer(principal, offer_id)
+        return await self.campaigns.withdraw(offer_id)
 
     async def preview(self, principal: Principal, row: Mapping[str, Any], locale: str) -> PushView:
         """Render the push for a form as it stands, even half filled in."""
@@ -282,8 +313,14 @@ class Studio(ConsoleService):
             return await tx.offers.offers()
 
     async def offer_list(self, principal: Principal) -> list[tuple[Offer, bool]]:
-        """Return every offer, newest first, and whether the member may use it."""
-        return [(offer, self.may_use(principal, offer)) for offer in await self.offers()]
+        """Return every offer, newest first, and whether the member may use it now.
+
+        Using is sending, editing and withdrawing: never once an offer is withdrawn.
+        """
+        return [
+            (offer, self.may_use(principal, offer) and offer.withdrawn_at is None)
+            for offer in await self.offers()
+        ]
 
     async def offer(self, principal: Principal, offer_id: int) -> Offer:
         """Return an offer the member may use."""
@@ -310,7 +347,9 @@ class Studio(ConsoleService):
         self, principal: Principal, offer_id: int | None, chosen: Filters
     ) -> Composer:
         """Return the composer for an offer the member may use (the newest one by default)."""
-        usable = [o for o in await self.offers() if self.may_use(principal, o)]
+        usable = [
+            o for o in await self.offers() if self.may_use(principal, o) and o.withdrawn_at is None
+        ]
         offer = next((o for o in usable if o.id == offer_id), usable[0] if usable else None)
         reach, already, maybe = await self.count(offer, chosen) if offer else (0, 0, 0)
         return Composer(
@@ -399,6 +438,32 @@ class Studio(ConsoleService):
             task.add_done_callback(self._launches.discard)
         return campaign
 
+    def matches_personally(self, offer: Offer) -> bool:
+        """Return whether the offer can go to alumni by their own interests or programme."""
+        return self.campaigns.matches_personally(offer)
+
+    async def match_reach(self, offer: Offer) -> tuple[int, int, int]:
+        """Return (now, digest, already) for sending an offer by personal matching."""
+        assert offer.id is not None
+        return await self.campaigns.match_reach(offer.id)
+
+    async def start_match(self, offer: Offer) -> Campaign | None:
+        """Send an offer to the alumni it matches, as they chose; None if it matches nobody.
+
+        Queued in the background like "send now" (the campaign page shows the progress).
+        """
+        assert offer.id is not None
+        if not self.matches_personally(offer):
+            return None
+        campaign = await self.campaigns.create(
+            offer.id, kind="match", **self.campaigns.match_filters(offer)
+        )
+        assert campaign.id is not None
+        task = asyncio.create_task(self._launch(campaign.id))
+        self._launches.add(task)
+        task.add_done_callback(self._launches.discard)
+        return campaign
+
     async def _launch(self, campaign_id: int) -> None:
         try:
             await self.campaigns.launch(campaign_id)
@@ -427,12 +492,19 @@ class Studio(ConsoleService):
             may_act=self.may_use(principal, offer),
         )
 
-    async def recent_campaigns(self) -> list[tuple[Campaign, Offer | None]]:
-        """Return the newest campaigns with their offers."""
+    async def recent_campaigns(self) -> list[tuple[Campaign, Offer | None, str]]:
+        """Return the newest campaigns with their offers and their status as the page shows it.
+
+        The list says what each campaign's own page says (:func:`shown_status`): a campaign
+        whose every push went out is "finished" in both places.
+        """
         async with self.storage.transaction() as tx:
             found = await tx.offers.recent_campaigns()
             offers = {o.id: o for o in await tx.offers.offers()}
-        return [(c, offers.get(c.offer_id)) for c in found]
+            busy = await tx.offers.with_open_pushes(c.id for c in found if c.id is not None)
+        return [
+            (c, offers.get(c.offer_id), shown_status(c.status, c.id not in busy)) for c in found
+        ]
 
     async def progress(self, campaign_id: int) -> dict[str, Any]:
         """Return the campaign's numbers and how far it is (for the page and its poll)."""
@@ -444,7 +516,7 @@ class Studio(ConsoleService):
         total, done = int(progress["total"]), int(progress["done"])
         finished = bool(progress["finished"])
         percent = 100 if finished else (min(100, round(100 * done / total)) if total else 0)
-        status = "finished" if finished else str(progress["status"])
+        status = shown_status(str(progress["status"]), finished)
         return {
             "status": status,
             "stats": stats,
@@ -516,6 +588,15 @@ class Studio(ConsoleService):
         return True
 
 
+def shown_status(status: str, drained: bool) -> str:
+    """The one status word of a campaign, for its page and for the list alike.
+
+    A sending campaign with no push waiting or in flight is "finished"; every other state
+    shows as it is (a cancelled campaign stays "cancelled", however far it got).
+    """
+    return "finished" if status == "sending" and drained else status
+
+
 def _first_reason_per_field(errors: list[RowError]) -> dict[str, str]:
     reasons: dict[str, str] = {}
     for error in errors:
@@ -535,6 +616,7 @@ def _draft(row: Mapping[str, Any], reasons: Mapping[str, str], empty: str, now: 
         return date.fromisoformat(value) if value else None
 
     kind = str(row.get("kind") or "").strip().lower()
+    language = ok("language") or DEFAULT_LOCALE
     return Offer(
         kind=kind if kind in KINDS else OfferKind.NEWS.value,
         title=str(row.get("title") or "").strip()[:120] or empty,
@@ -544,5 +626,6 @@ def _draft(row: Mapping[str, Any], reasons: Mapping[str, str], empty: str, now: 
         starts_on=day("starts_on"),
         deadline=day("deadline"),
         cost=str(row.get("cost") or "").strip()[:64] or None,
+        language=language if language in LOCALES else DEFAULT_LOCALE,
         created_at=now,
     )

@@ -56,6 +56,8 @@ class Catalogue:
         ]
         self.locations = self._items(directory / "locations.yaml")
         self.regions = self._items(directory / "regions.yaml")
+        # The first two digits of a postcode, each named: "postcodegebied 35 (Utrecht)".
+        self.postcode_areas = self._items(directory / "postcode_areas.yaml")
         self.sectors = self._items(directory / "sectors.yaml")
         self.interests = self._items(directory / "interests.yaml")
         self._programmes = {p.code: p for p in self.programmes}
@@ -64,6 +66,7 @@ class Catalogue:
             for name, items in (
                 ("location", self.locations),
                 ("region", self.regions),
+                ("postcode_area", self.postcode_areas),
                 ("sector", self.sectors),
                 ("interest", self.interests),
             )
@@ -88,7 +91,7 @@ class Catalogue:
         return self._programmes.get(crebo or "")
 
     def item(self, kind: str, code: str | None) -> Item | None:
-        """Return the location, region, sector or interest with this code."""
+        """Return the location, region, postcode area, sector or interest with this code."""
         return self._index[kind].get(code or "")
 
     def search_programmes(self, query: str, limit: int = 8) -> list[Programme]:
@@ -109,11 +112,17 @@ class Catalogue:
         return [programme for _, _, programme in scored][:limit]
 
     def region_label(self, code: str | None, locale: str) -> str | None:
-        """Return a readable region: a province name, or the postcode area as given."""
+        """Return a readable region: a province's or a postcode area's name, else the code."""
         if not code:
             return None
-        item = self.item("region", code)
+        item = self.item("region", code) or self.item("postcode_area", code)
         return item.label(locale) if item else code
+
+    def is_region(self, code: str) -> bool:
+        """Return whether ``code`` is a province code or a postcode area of the catalogue."""
+        return (
+            self.item("region", code) is not None or self.item("postcode_area", code) is not None
+        )
 
     @staticmethod
     def is_postcode_area(text: str) -> bool:

@@ -99,6 +99,7 @@ class Thread:
     canned: list[tuple[str, str]]
     assigned: str | None
     overdue: bool
+    canned_locale: str = DEFAULT_LOCALE  # canned replies go out in the alumnus' language
 
 
 class Desk(ConsoleService):
@@ -261,6 +262,7 @@ class Desk(ConsoleService):
             canned=canned,
             assigned=names.get(conversation.assigned_staff_id or 0),
             overdue=self.overdue(conversation),
+            canned_locale=locale,
         )
 
     async def lines_after(

@@ -9,6 +9,7 @@ from aiohttp import web
 from bot.staff.service import LoginFormToken
 from handlers.graph import Graph
 from handlers.web import account, auth, inbox, monitor, offers, registry
+from handlers.web.errors import show_not_found
 from handlers.web.pages import CONSOLE, Console, Pages
 from handlers.web.security import (
     PUBLIC,
@@ -47,12 +48,13 @@ def console_app(graph: Graph, *, bot_username: str | None = None) -> web.Applica
         links=graph.staff_links,
         bot_username=bot_username,
     )
-    # Order matters: the session is loaded first (the 400 page shows who is signed in);
-    # then every query and form is read and checked once, so bad input gets 400 on every
+    # Order matters: the 404 page is outermost, so it covers unknown URLs too (and shows the
+    # menu to who is signed in); the session is loaded next (the 400 page shows who is signed
+    # in); then every query and form is read and checked once, so bad input gets 400 on every
     # route, signed in or not; the role check runs before the CSRF check, so a signed-out
     # POST is sent to the login form.
     app = web.Application(
-        middlewares=[load_session, check_input, check_access, check_csrf],
+        middlewares=[show_not_found, load_session, check_input, check_access, check_csrf],
         client_max_size=_MAX_BODY,
     )
     app[CONSOLE] = console
@@ -68,6 +70,11 @@ def console_app(graph: Graph, *, bot_username: str | None = None) -> web.Applica
     app.router.add_get("/offers", offers.show_offers)
     app.router.add_post("/offers", offers.create_offer)
     app.router.add_post("/offers/preview", offers.preview_offer)
+    app.router.add_get(r"/offers/{id:\d{1,12}}/edit", offers.show_offer_edit)
+    app.router.add_post(r"/offers/{id:\d{1,12}}", offers.edit_offer)
+    app.router.add_post(r"/offers/{id:\d{1,12}}/withdraw", offers.withdraw_offer)
+    app.router.add_get(r"/offers/{id:\d{1,12}}/match", offers.confirm_match)
+    app.router.add_post(r"/offers/{id:\d{1,12}}/match", offers.send_match)
     app.router.add_get("/campaigns", offers.show_campaigns)
     app.router.add_post("/campaigns", offers.send_campaign)
     app.router.add_get("/campaigns/new", offers.show_composer)

@@ -10,11 +10,19 @@ campaign is for admins, and for coordinators when the offer's contact team is th
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDict
 
-from bot.campaigns.segments import ACTIVE_DAYS, SITUATIONS, Filters, Form
+from bot.campaigns.segments import (
+    ACTIVE_DAYS,
+    FILTER_LISTS,
+    SITUATIONS,
+    Filters,
+    Form,
+    text_of,
+)
 from bot.campaigns.service import LIST_FIELDS
 from bot.campaigns.studio import CONTROL_ACTIONS, KINDS, NotFoundError, OfferRefusedError
 from handlers.web.pages import console_of, pick_page_locale, signed_in
@@ -73,6 +81,8 @@ async def _offers_page(
         catalogue=studio.catalogue,
         preview=preview,
         created=_id(request.query.get("created")),
+        updated=_id(request.query.get("updated")),
+        withdrawn=_id(request.query.get("withdrawn")),
     )
 
 
@@ -147,18 +157,39 @@ async def _composer(
     )
 
 
+def _typed(form: Form) -> dict[str, str]:
+    """What was typed in the composer's free fields, kept as typed when the page comes back."""
+    return {
+        name: text_of(form, name)[:_MAX_NAME]
+        for name in ("when", "send_at", "segment_name", "cohort_from", "cohort_to")
+        if text_of(form, name)
+    }
+
+
 @access(STAFF)
 async def show_composer(request: web.Request) -> web.StreamResponse:
-    """Show the composer for ``?offer=``, with a saved segment's filters for ``?segment=``."""
+    """Show the composer for ``?offer=``, with a saved segment's filters for ``?segment=``.
+
+    Filters in the query (``regions=UT&levels=4``...) are shown as chosen: a preview sent
+    to yourself comes back to the composer as it was.
+    """
     console = console_of(request)
     chosen = Filters()
+    values: dict[str, str] = {}
     segment_id = _id(request.query.get("segment"))
     if segment_id is not None:
         try:
             chosen = console.studio.filters_of(await console.studio.saved_segment(segment_id))
         except NotFoundError:
             raise web.HTTPNotFound() from None
-    return await _composer(request, offer_id=_id(request.query.get("offer")), chosen=chosen)
+    elif any(name in request.query for name in (*FILTER_LISTS, "cohort_from", "cohort_to")):
+        chosen, _ = console.studio.filters(request.query)
+        values = _typed(request.query)
+    elif "when" in request.query:
+        values = _typed(request.query)
+    return await _composer(
+        request, offer_id=_id(request.query.get("offer")), chosen=chosen, values=values
+    )
 
 
 async def _posted_offer(request: web.Request, *, as_json: bool = False) -> tuple[Form, Offer]:
@@ -174,7 +205,7 @@ async def _posted_offer(request: web.Request, *, as_json: bool = False) -> tuple
     if offer_id is None:
         raise web.HTTPNotFound()
     try:
-        return form, await console.studio.offer(principal, offer_id)
+        offer = await console.studio.offer(principal, offer_id)
     except NotFoundError:
         raise web.HTTPNotFound() from None
     except OfferRefusedError:
@@ -185,6 +216,9 @@ async def _posted_offer(request: web.Request, *, as_json: bool = False) -> tuple
             else forbidden(request)
         )
         raise web.HTTPForbidden(text=refused.text, content_type=refused.content_type) from None
+    if offer.withdrawn_at is not None:  # withdrawn: never sent again
+        raise web.HTTPNotFound()
+    return form, offer
 
 
 @access(STAFF)
@@ -195,21 +229,48 @@ async def count_audience(request: web.Request) -> web.StreamResponse:
     chosen, reasons = console.studio.filters(form)
     purpose = console.studio.purpose_of(offer)
     reach, already, maybe = await console.studio.count(offer, chosen)
+    t = console.pages.words(request)
+    if reasons:
+        # A count without the wrong values would look right and be wrong: none until fixed.
+        return web.json_response(
+            {
+                "count": None,
+                "count_suffix": t("audience_invalid"),
+                "already": 0,
+                "already_suffix": "",
+                "maybe": 0,
+                "purpose": purpose,
+                "purpose_label": t(f"purpose_{purpose}"),
+                "errors": _words(request, reasons),
+            }
+        )
     return web.json_response(
         {
             "count": reach,
+            "count_suffix": t("audience_suffix", count=reach),
             "already": already,
             "maybe": maybe,
+            "already_suffix": t("audience_already_suffix", count=already),
             "purpose": purpose,
-            "purpose_label": console.pages.words(request)(f"purpose_{purpose}"),
+            "purpose_label": t(f"purpose_{purpose}"),
             "errors": _words(request, reasons),
         }
     )
 
 
+# Form fields the confirmation page does not carry on (they steer the step itself).
+_STEP_FIELDS = frozenset({"csrf_token", "confirm", "back", "expected", "preview_locale"})
+
+
 @access(STAFF)
 async def send_campaign(request: web.Request) -> web.StreamResponse:
-    """Create the campaign and queue it, now or at a school-time moment; then its page."""
+    """Confirm, then create the campaign and queue it (now or at a school-time moment).
+
+    The composer's button only leads to a confirmation page that names how many alumni the
+    campaign reaches; only its own button (``confirm=yes``, with the number it showed)
+    sends. Should the number have changed meanwhile, the page is shown again with the new
+    one. "Back" returns to the composer with everything as it was.
+    """
     console = console_of(request)
     principal = signed_in(request)
     form, offer = await _posted_offer(request)
@@ -217,16 +278,189 @@ async def send_campaign(request: web.Request) -> web.StreamResponse:
     send_at, late = console.studio.send_at(form)
     if late:
         reasons["send_at"] = late
-    if reasons:
+    values = _typed(form)
+    if reasons or form.get("back"):
         return await _composer(
             request,
             offer_id=offer.id,
             chosen=chosen,
             errors=_words(request, reasons),
-            values={"when": str(form.get("when") or ""), "send_at": str(form.get("send_at"))},
-            status=422,
+            values=values,
+            status=422 if reasons else 200,
+        )
+    reach, already, _maybe = await console.studio.count(offer, chosen)
+    if form.get("confirm") != "yes" or form.get("expected") != str(reach):
+        return console.pages.render(
+            request,
+            "confirm.html",
+            action="/campaigns",
+            back="/campaigns",
+            offer=offer,
+            purpose=console.studio.purpose_of(offer),
+            reach=reach,
+            digest=None,
+            already=already,
+            send_at=console.studio.when(send_at) if send_at else None,
+            changed=form.get("confirm") == "yes",
+            hidden=[(k, v) for k, v in form.items() if k not in _STEP_FIELDS],
         )
     campaign = await console.studio.start_campaign(offer, chosen, send_at)
+    await console.auth.audit(principal, "send:campaign", str(campaign.id))
+    raise web.HTTPSeeOther(f"/campaigns/{campaign.id}")
+
+
+async def _offer_of(request: web.Request) -> Offer:
+    """Return the offer of the URL, if the member may use it (404, or audited 403)."""
+    console = console_of(request)
+    principal = signed_in(request)
+    offer_id = int(request.match_info["id"])
+    try:
+        offer = await console.studio.offer(principal, offer_id)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    except OfferRefusedError:
+        await console.auth.audit(principal, "refused:offer", str(offer_id))
+        refused = forbidden(request)
+        raise web.HTTPForbidden(text=refused.text, content_type=refused.content_type) from None
+    if offer.withdrawn_at is not None:  # withdrawn: not sent, edited or withdrawn again
+        raise web.HTTPNotFound()
+    return offer
+
+
+@access(STAFF)
+async def show_offer_edit(request: web.Request) -> web.StreamResponse:
+    """Show the form of an offer, filled in, to change it; and the button to withdraw it."""
+    offer = await _offer_of(request)
+    return await _offer_edit_page(request, offer, row=_row_of(offer))
+
+
+async def _offer_edit_page(
+    request: web.Request,
+    offer: Offer,
+    *,
+    row: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    console = console_of(request)
+    principal = signed_in(request)
+    studio = console.studio
+    return console.pages.render(
+        request,
+        "offer_edit.html",
+        status=status,
+        offer=offer,
+        kinds=KINDS,
+        form=_form_of(row),
+        errors=errors or {},
+        teams=await studio.team_choices(principal),
+        catalogue=studio.catalogue,
+        preview=await studio.preview(principal, row, pick_page_locale(request)),
+    )
+
+
+def _row_of(offer: Offer) -> dict[str, Any]:
+    """An offer as the form holds it (and as an import row would)."""
+    row: dict[str, Any] = {
+        "kind": offer.kind,
+        "title": offer.title,
+        "text": offer.body,
+        "provider": offer.provider or "",
+        "link": offer.link or "",
+        "starts_on": offer.starts_on.isoformat() if offer.starts_on else "",
+        "deadline": offer.deadline.isoformat() if offer.deadline else "",
+        "cost": offer.cost or "",
+        "contact_team": offer.contact_team or "",
+        "language": offer.language,
+    }
+    for name in LIST_FIELDS:
+        row[name] = ",".join(str(v) for v in getattr(offer, name))
+    return row
+
+
+@access(STAFF)
+async def edit_offer(request: web.Request) -> web.StreamResponse:
+    """Save a changed offer (the same checks as a new one); what was sent stays as it was."""
+    console = console_of(request)
+    principal = signed_in(request)
+    offer = await _offer_of(request)
+    assert offer.id is not None
+    row = console.studio.offer_row(await request.post())
+    try:
+        changed, reasons = await console.studio.edit_offer(principal, offer.id, row)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    if changed is None:
+        return await _offer_edit_page(
+            request, offer, row=row, errors=_words(request, reasons), status=422
+        )
+    await console.auth.audit(principal, "edit:offer", str(offer.id))
+    raise web.HTTPSeeOther(f"/offers?updated={offer.id}#offer-{offer.id}")
+
+
+@access(STAFF)
+async def withdraw_offer(request: web.Request) -> web.StreamResponse:
+    """Withdraw an offer once the member ticked that they mean it; it is not sent any more."""
+    console = console_of(request)
+    principal = signed_in(request)
+    offer = await _offer_of(request)
+    assert offer.id is not None
+    form = await request.post()
+    if form.get("confirm") != "yes":
+        return await _offer_edit_page(
+            request,
+            offer,
+            row=_row_of(offer),
+            errors={"withdraw": console.pages.words(request)("offer_withdraw_unconfirmed")},
+            status=422,
+        )
+    try:
+        await console.studio.withdraw_offer(principal, offer.id)
+    except NotFoundError:
+        raise web.HTTPNotFound() from None
+    console.studio.wake()
+    await console.auth.audit(principal, "withdraw:offer", str(offer.id))
+    raise web.HTTPSeeOther(f"/offers?withdrawn={offer.id}#offer-{offer.id}")
+
+
+@access(STAFF)
+async def confirm_match(request: web.Request) -> web.StreamResponse:
+    """Show whom personal matching would bring an offer, before anything is sent."""
+    console = console_of(request)
+    offer = await _offer_of(request)
+    if not console.studio.matches_personally(offer):
+        raise web.HTTPNotFound()
+    now, digest, already = await console.studio.match_reach(offer)
+    return console.pages.render(
+        request,
+        "confirm.html",
+        action=f"/offers/{offer.id}/match",
+        back=None,
+        offer=offer,
+        purpose=console.studio.purpose_of(offer),
+        reach=now,
+        digest=digest,
+        already=already,
+        send_at=None,
+        changed=request.query.get("changed") == "1",
+        hidden=[],
+    )
+
+
+@access(STAFF)
+async def send_match(request: web.Request) -> web.StreamResponse:
+    """Send an offer to the alumni it matches, once confirmed with the numbers shown."""
+    console = console_of(request)
+    principal = signed_in(request)
+    offer = await _offer_of(request)
+    form = await request.post()
+    if not console.studio.matches_personally(offer):
+        raise web.HTTPNotFound()
+    now, digest, _ = await console.studio.match_reach(offer)
+    if form.get("confirm") != "yes" or form.get("expected") != str(now + digest):
+        raise web.HTTPSeeOther(f"/offers/{offer.id}/match?changed=1")
+    campaign = await console.studio.start_match(offer)
+    assert campaign is not None
     await console.auth.audit(principal, "send:campaign", str(campaign.id))
     raise web.HTTPSeeOther(f"/campaigns/{campaign.id}")
 
@@ -247,7 +481,7 @@ async def save_segment(request: web.Request) -> web.StreamResponse:
             offer_id=offer.id,
             chosen=chosen,
             errors=_words(request, reasons),
-            values={"segment_name": name[:_MAX_NAME]},
+            values=_typed(form),
             status=422,
         )
     saved = await console.studio.save_segment(principal, name, chosen)
@@ -272,9 +506,9 @@ async def show_campaigns(request: web.Request) -> web.StreamResponse:
             campaign,
             offer,
             studio.when(campaign.send_at or campaign.created_at),
-            _status_label(request, campaign.status),
+            _status_label(request, status),
         )
-        for campaign, offer in await studio.recent_campaigns()
+        for campaign, offer, status in await studio.recent_campaigns()
     ]
     return console.pages.render(request, "campaigns.html", rows=rows)
 
@@ -367,8 +601,11 @@ async def preview_to_me(request: web.Request) -> web.StreamResponse:
     )
     if sent:
         await console.auth.audit(principal, "preview:offer", str(offer.id))
-    outcome = "sent" if sent else "unlinked"
-    raise web.HTTPSeeOther(f"/campaigns/new?offer={offer.id}&preview={outcome}")
+    # Back to the composer as it was: its filters and moment travel in the query (codes and
+    # numbers only, nothing about a person).
+    kept = [(k, v) for k, v in form.items() if k not in _STEP_FIELDS and isinstance(v, str)]
+    query = urlencode([*kept, ("preview", "sent" if sent else "unlinked")])
+    raise web.HTTPSeeOther(f"/campaigns/new?{query}")
 
 
 @access(STAFF)

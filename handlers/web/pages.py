@@ -105,11 +105,14 @@ class Pages:
         return web.Response(text=html, content_type="text/html", charset="utf-8", status=status)
 
     def words(self, request: web.Request) -> Callable[..., str]:
-        """Return ``t(block, **data)``: a console word in the request's language, plain text."""
+        """Return ``t(block, **values)``: a console word in the request's language, plain text.
+
+        ``values`` fill the block: a ``count`` for its plural form, for example.
+        """
         locale = pick_page_locale(request)
 
-        def t(block: str, **data: Any) -> str:
+        def t(block: str, **values: Any) -> str:
             # Plain text (unescaped) so the page's autoescape escapes it exactly once.
-            return self._renderer.label(f"web.{block}", locale, **data)
+            return self._renderer.label(f"web.{block}", locale, **values)
 
         return t

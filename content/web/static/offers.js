@@ -58,6 +58,46 @@
     if (node) node.textContent = String(value);
   }
 
+  // Name a wrong filter at its field while the member is still choosing (the same words
+  // as after sending), and take the message away once it is right.
+  var FILTERS = ["crebos", "levels", "locations", "regions", "cohort_from", "cohort_to",
+    "situations", "sectors", "interests", "active_days"];
+
+  function showErrors(form, errors) {
+    FILTERS.forEach(function (name) {
+      var field = document.getElementById(name);
+      var node = document.getElementById(name + "-error");
+      if (!(name in errors)) {
+        if (node) node.remove();
+        if (field) field.removeAttribute("aria-invalid");
+        return;
+      }
+      if (!field || field.form !== form) return;
+      if (!node) {
+        node = document.createElement("p");
+        node.className = "field-error";
+        node.id = name + "-error";
+        field.insertAdjacentElement("afterend", node);
+      }
+      var text = String(errors[name]);
+      node.textContent = text.charAt(0).toUpperCase() + text.slice(1);
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-describedby", node.id);
+    });
+  }
+
+  // A long list scrolls its choices out of sight: say below it what is chosen.
+  Array.prototype.forEach.call(document.querySelectorAll("[data-chosen-for]"), function (note) {
+    var select = document.getElementById(note.dataset.chosenFor);
+    if (!select) return;
+    select.addEventListener("change", function () {
+      var names = Array.prototype.map.call(select.selectedOptions, function (option) {
+        return option.textContent.trim();
+      });
+      note.textContent = names.length ? note.dataset.prefix + names.join(", ") : note.dataset.none;
+    });
+  });
+
   var offerForm = document.getElementById("offer-form");
   if (offerForm) {
     live(offerForm, offerForm.dataset.preview, function (data) {
@@ -93,8 +133,11 @@
   var composer = document.getElementById("composer");
   if (composer) {
     live(composer, composer.dataset.count, function (data) {
-      setText("audience-count", data.count);
+      setText("audience-count", data.count === null ? "–" : data.count);
+      setText("audience-suffix", data.count_suffix);
+      showErrors(composer, data.errors || {});
       setText("audience-already-count", data.already);
+      setText("audience-already-suffix", data.already_suffix);
       document.getElementById("audience-already").hidden = !data.already;
       setText("audience-maybe-count", data.maybe);
       document.getElementById("audience-maybe").hidden = !data.maybe;
