@@ -433,6 +433,7 @@ class MonitorService:
             "width": 720,
             "height": 360,
             "print_values": False,
+            "no_data_text": words("monitor_no_data"),  # pygal's own is English
         }
         if name == "situation":
             table = report.tables["situation_by_moment"]
