@@ -159,3 +159,16 @@ async def test_the_monitor_over_a_coordinator_account_is_readable(deps):
         async with client.get("/monitor") as page:
             assert page.status == 200
             assert "Alumnimonitor" in await page.text()
+
+
+async def test_an_empty_monitor_says_so_in_the_page_language_also_in_its_charts(deps):
+    """No check-ins yet: the charts said "No data" (pygal's English) on a Dutch page."""
+    async with signed_in(deps) as client:
+        async with client.get("/monitor") as page:
+            html = await page.text()
+        assert "Nog geen gegevens voor deze tabel." in html
+        for name in ("situation", "response"):
+            async with client.get(f"/monitor/chart/{name}.svg") as chart:
+                assert chart.status == 200
+                svg = await chart.text()
+            assert "No data" not in svg and "Nog geen gegevens" in svg

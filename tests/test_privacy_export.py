@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Table, select
 from sqlmodel import SQLModel
 
+from bot.core.render import LOCALES
 from bot.privacy.export import NOT_ABOUT_A_PERSON
 from storage.models import Alumnus, InboxConversation, OutboxMessage, StaffMember
 from tests.chat import ask, buttons, onboard_nl, staff_says, texts_in
@@ -58,6 +59,17 @@ def test_every_table_that_refers_to_a_person_is_declared(app):
         "`personal.declare(...)` line in handlers/graph.py (or a reason in NOT_ABOUT_A_PERSON)"
     )
     assert declared <= person_tables()  # nothing declared that holds no one
+
+
+def test_every_declared_table_is_named_in_words_in_the_summary(app):
+    """/mijngegevens says what is held in words: no table name ("checkin: 5") in any language."""
+    renderer = app.bot_data.graph.deps.renderer
+    declared = app.bot_data.graph.privacy.personal.tables() - {"alumnus"}
+    for locale in LOCALES:
+        missing = sorted(
+            t for t in declared if f"held_{t}" not in renderer.blocks("privacy", locale)
+        )
+        assert not missing, f"content/{locale}/privacy.j2 has no held_<table> block for {missing}"
 
 
 async def rows_about(app, alumnus: Alumnus) -> dict[str, set[tuple]]:

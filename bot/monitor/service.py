@@ -424,7 +424,10 @@ class MonitorService:
         """A chart as SVG (no scripts), drawn from the suppressed table it stands for."""
         pygal, Style = _pygal()  # noqa: N806 (a class)
         style = Style(
-            font_family="system-ui, sans-serif", background="white", plot_background="white"
+            font_family="system-ui, sans-serif",
+            background="white",
+            plot_background="white",
+            no_data_font_size=28,  # the default (64) cuts off "Nog geen gegevens"
         )
         config: dict[str, Any] = {
             "style": style,
@@ -433,6 +436,7 @@ class MonitorService:
             "width": 720,
             "height": 360,
             "print_values": False,
+            "no_data_text": words("monitor_no_data"),  # pygal's own is English
         }
         if name == "situation":
             table = report.tables["situation_by_moment"]
