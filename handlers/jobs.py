@@ -18,8 +18,9 @@ AFTERCARE_INTERVAL = timedelta(minutes=1)
 
 
 async def purge_retention(context: AlumniContext) -> None:
-    """Enforce the retention periods."""
+    """Enforce the retention periods (update ids, digest items, unlinked registry records)."""
     await purge_expired(context.deps)
+    await context.graph.registry.purge()
 
 
 async def reap_outbox(context: AlumniContext) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot.registry.importer import ImportFileError
+from handlers import jobs
 from handlers.cli.common import EXIT_OK, EXIT_REFUSED
 from storage.models import Graduate
 from tests.cli import in_process
@@ -207,6 +209,14 @@ async def test_unlinked_records_are_purged_after_the_retention_period(graph, clo
     clock.advance(timedelta(days=40))  # person 1 last seen 740 days ago
     assert await graph.registry.purge() == 1
     assert set(await records(graph)) == {"100002"}
+
+
+async def test_the_hourly_retention_job_purges_the_registry_too(graph, clock):
+    """The purge is not only a command: the bot's retention job runs it."""
+    await graph.registry.import_file("x.csv", csv_bytes([person(1)]), dry_run=False)
+    clock.advance(timedelta(days=740))
+    await jobs.purge_retention(SimpleNamespace(deps=graph.deps, graph=graph))  # type: ignore[arg-type]
+    assert not await records(graph)
 
 
 # ---------------------------------------------------------------------------- the CLI
