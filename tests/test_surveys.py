@@ -10,6 +10,7 @@ from bot.core.settings import CONTENT_DIR
 from bot.surveys.definition import Survey, load_surveys
 from storage.models import OutboxMessage, SurveyMark, SurveyProgress, SurveyResponse
 from tests.chat import Chat, buttons
+from tests.cli import alumnibot, clean_env
 from tests.factories import add_alumnus
 from tests.harness import processed_of, rows
 
@@ -147,3 +148,21 @@ async def test_the_export_has_marks_and_erasure_leaves_the_anonymous_response(ap
     assert await rows(app, SurveyMark) == []
     assert len(await rows(app, SurveyResponse)) == 1  # not personal data: it stays
     assert [r for r in await rows(app, OutboxMessage) if r.alumnus_id == ada.id] == []
+
+
+async def test_a_school_sends_a_survey_from_the_command_line(app, sim, settings, tmp_path):
+    """`alumnibot surveys send CODE` queues the invitations; the running bot sends them."""
+    ada, _chat = await respondent(app, sim)
+    await respondent(app, sim, purposes=())  # no consent to surveys: not invited
+    env = clean_env(ALUMNIBOT_DATABASE_URL=settings.database_url, ALUMNIBOT_CLI_LOCALE="en")
+    code, out, err = await alumnibot(env, tmp_path, "surveys", "list")
+    assert code == 0 and "tevredenheid" in out, err
+    code, out, err = await alumnibot(env, tmp_path, "surveys", "send", "tevredenheid")
+    assert code == 0, err
+    assert "Survey tevredenheid: 1 invitation is queued to be sent." in out
+    code, _, err = await alumnibot(env, tmp_path, "surveys", "send", "onbekend")
+    assert code == 1 and "There is no survey onbekend" in err
+    # Queued for Ada only (the command's own clock is the real one, the bot's is frozen in
+    # these tests, so the row is checked rather than sent).
+    invited = [r.alumnus_id for r in await rows(app, OutboxMessage)]
+    assert invited == [ada.id]

@@ -16,7 +16,18 @@ import typer
 
 from bot.core.logs import configure_logging
 from bot.core.text import TextError, checked_text
-from handlers.cli import campaigns, db, delivery, graduates, offers, run, setup, staff, teams
+from handlers.cli import (
+    campaigns,
+    db,
+    delivery,
+    graduates,
+    offers,
+    run,
+    setup,
+    staff,
+    surveys,
+    teams,
+)
 from handlers.cli.campaigns import progress_line, watch
 from handlers.cli.common import EXIT_REFUSED, Cli, Locale, pick_locale
 
@@ -62,6 +73,7 @@ def build_app(cli: Cli) -> typer.Typer:
     app.add_typer(campaigns.group(cli), name="campaigns")
     app.add_typer(graduates.group(cli), name="graduates")
     app.add_typer(delivery.group(cli), name="delivery")
+    app.add_typer(surveys.group(cli), name="surveys")
     return app
 
 
