@@ -58,7 +58,8 @@ async def test_a_member_links_their_telegram_from_the_console_in_one_step(app, s
         async with client.get("/account/telegram") as page:
             html = await page.text()
         assert "Je Telegram-account is nog niet gekoppeld." in html
-        assert 'href="/account/telegram">Mijn Telegram</a>' in html  # in the navigation
+        # In the navigation, marked as the page you are on.
+        assert 'href="/account/telegram" aria-current="page">Mijn Telegram</a>' in html
 
         token, html = await make_link(client)
         assert len(token) <= 64  # Telegram's limit for a start parameter
