@@ -6,7 +6,7 @@ State lives in the ``conversation_state`` table, so a restart continues at the s
 Features register into the table (``bot/<feature>/chat.py``, wired in the composition root)
 and answer with an *outcome*: a :class:`Reply`, or one of the rules the router owns for
 every feature alike: :data:`STALE` (an old or forged button), :data:`RESUME` (show where the
-person is), :data:`PASS` (a flow does not handle this button; the table does).
+person is).
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ class _Rule:
 
 STALE = _Rule("STALE")  # an old or forged button: say so, show where the person is
 RESUME = _Rule("RESUME")  # "you were here": show the open flow's question again
-PASS = _Rule("PASS")  # a flow leaves this button to the table
 
 Outcome = Reply | _Rule
 
@@ -284,9 +283,7 @@ class ChatRouter:
             if flow is not None and kind.prefix in self._flow_buttons:
                 if self._flow_buttons[kind.prefix] is not flow:
                     return STALE  # a button of another flow than the open one
-                outcome = await flow.answer(turn, value)
-                if outcome is not PASS:
-                    return outcome
+                return await flow.answer(turn, value)
             button = self._buttons.get(kind.prefix)
             return STALE if button is None else await button(turn, value)
         if flow is not None:
@@ -309,7 +306,7 @@ class ChatRouter:
             toast = renderer.label("common.stale_button", turn.locale)
             actions: list[Action] = [Send(await flow.prompt(turn))] if flow else []
             return Reply(actions, toast)
-        if outcome is RESUME or outcome is PASS:
+        if outcome is RESUME:
             if flow is None:
                 text = renderer.text(
                     "common.welcome_back", turn.locale, first_name=turn.alumnus.first_name

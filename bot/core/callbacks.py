@@ -42,10 +42,6 @@ class CallbackKind(Generic[T]):
             )
         return data
 
-    def prefix_of(self) -> str:
-        """Return what every data of this kind starts with (``<prefix>:``)."""
-        return self.prefix + SEPARATOR
-
 
 class CallbackRegistry:
     """All kinds of button data in the bot; a prefix can be declared only once."""
