@@ -207,12 +207,14 @@ def _render(settings: Settings, deps: Any, report: Any) -> float:
 
     pages = _PAGES.setdefault(id(deps), Pages(deps.renderer, settings.content_dir / "web"))
 
-    def t(block: str) -> str:
-        return str(deps.renderer.label(f"web.{block}", "nl"))
-
     started = time.perf_counter()
     pages.env.get_template("monitor.html").render(
-        t=t, locale="nl", principal=None, path="/monitor", report=report, charts=CHARTS
+        t=pages.words_in("nl"),
+        locale="nl",
+        principal=None,
+        path="/monitor",
+        report=report,
+        charts=CHARTS,
     )
     return time.perf_counter() - started
 

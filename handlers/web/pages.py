@@ -109,7 +109,10 @@ class Pages:
 
         ``values`` fill the block: a ``count`` for its plural form, for example.
         """
-        locale = pick_page_locale(request)
+        return self.words_in(pick_page_locale(request))
+
+    def words_in(self, locale: str) -> Callable[..., str]:
+        """Return ``t(block, **values)`` for one language (``words`` picks it per request)."""
 
         def t(block: str, **values: Any) -> str:
             # Plain text (unescaped) so the page's autoescape escapes it exactly once.
