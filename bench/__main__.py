@@ -138,10 +138,10 @@ async def main(args: argparse.Namespace) -> int:
         document = merge_section(document or "# Benchmarks\n", section, REGISTRY_HEADING)
     if args.suite in ("all", "aftercare"):
         alumni = 10_000 if args.quick else 100_000
-        results = await run_aftercare(
+        aftercare = await run_aftercare(
             backends, alumni=alumni, due=alumni // 10, answered=alumni // 2
         )
-        section = render_aftercare(results, command, code_version(str(ROOT)))
+        section = render_aftercare(aftercare, command, code_version(str(ROOT)))
         print(section)
         document = merge_section(document or "# Benchmarks\n", section, AFTERCARE_HEADING)
     if str(args.output) != "-":
