@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -128,6 +128,18 @@ class InboxRepository:
             .where(col(InboxConversation.id) == conversation_id)
             .values(**values)
         )
+
+    async def mark_urgent(self, conversation_id: int, now: datetime) -> bool:
+        """Mark a conversation urgent; return whether it was not urgent before (any process)."""
+        result = await self._session.execute(
+            update(InboxConversation)
+            .where(
+                col(InboxConversation.id) == conversation_id,
+                col(InboxConversation.urgent_since).is_(None),
+            )
+            .values(urgent_since=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def unanswered(
         self, started_before: datetime
@@ -281,12 +293,25 @@ class InboxRepository:
     async def listing(
         self, team_ids: Sequence[int], status: str | None, search: str | None, limit: int = 200
     ) -> list[tuple[InboxConversation, Alumnus]]:
-        """Conversations of these teams, newest activity first, optionally by status or text."""
+        """Conversations of these teams, optionally by status or text.
+
+        Urgent conversations that are not closed come first, then newest activity first.
+        """
+        urgent_first = case(
+            (
+                and_(
+                    col(InboxConversation.urgent_since).is_not(None),
+                    col(InboxConversation.status) != InboxStatus.CLOSED.value,
+                ),
+                0,
+            ),
+            else_=1,
+        )
         query = (
             select(InboxConversation, Alumnus)
             .join(Alumnus, col(Alumnus.id) == col(InboxConversation.alumnus_id))
             .where(col(InboxConversation.team_id).in_(list(team_ids)))
-            .order_by(col(InboxConversation.updated_at).desc())
+            .order_by(urgent_first, col(InboxConversation.updated_at).desc())
             .limit(limit)
         )
         if status:

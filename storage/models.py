@@ -472,6 +472,9 @@ class InboxConversation(SQLModel, table=True):
     away_notice_on: date | None = None
     closed_at: datetime | None = _ts(nullable=True)
     rating: int | None = None
+    # When words that need a person soon (content/escalation.yaml) first reached this
+    # conversation; an urgent conversation that is not closed leads the inbox.
+    urgent_since: datetime | None = _ts(nullable=True)
 
 
 class InboxMessage(SQLModel, table=True):

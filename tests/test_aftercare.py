@@ -8,14 +8,16 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from bot.aftercare.questions import QUESTIONS, next_question
-from bot.aftercare.schedule import Escalation, Schedule
+from bot.aftercare.schedule import Schedule
 from bot.core.settings import CONTENT_DIR
+from bot.inbox.escalation import Escalation
 from storage.models import (
     Alumnus,
     Checkin,
     CheckinAnswer,
     DigestItem,
     InboxConversation,
+    InboxMessage,
     OutboxMessage,
 )
 from tests.aftercare import DIPLOMA, checkins, graduate, to
@@ -172,10 +174,12 @@ async def test_two_years_of_check_ins_every_branch(app, sim, clock):
     assert any("113" in (m.text or "") for m in replies)
     [*_, urgent] = await rows(app, CheckinAnswer)
     assert urgent.escalated and urgent.text.startswith("Ik ben dakloos")
-    conversations = await rows(app, InboxConversation)
-    assert len(conversations) == 1 or any(
-        c.context.get("priority") == "urgent" for c in conversations
-    )
+    # The conversation of "looking for work" was still open: joined, and now urgent (it was
+    # once marked urgent only when the escalation opened a new one).
+    [conversation] = await rows(app, InboxConversation)
+    assert conversation.urgent_since == clock.now()
+    notes = [m.text for m in await rows(app, InboxMessage) if m.direction == "system"]
+    assert sum("MET VOORRANG" in (n or "") for n in notes) == 1
 
     # Every answer is history: nothing overwritten, one row per answer.
     answers = await rows(app, CheckinAnswer)

@@ -376,3 +376,42 @@ async def test_unknown_pages_and_records_get_the_consoles_404_page(app, world):
         async with anyone.get("/nergens", headers={"Accept-Language": "en"}) as response:
             assert response.status == 404
             assert "<h1>Not found</h1>" in await response.text()
+
+
+async def test_words_that_need_a_person_soon_put_a_conversation_first_until_closed(
+    app, sim, world
+):
+    deps = app.bot_data.graph.deps
+    await StaffService(deps.storage, deps.clock).add_staff(
+        "ann@school.example", "Ann Admin", "admin", PASSWORD
+    )
+    badge = words.label("web.urgent", "nl")
+    async with web_as(app, "ann@school.example") as ann:
+        _, html = await page(ann, "/inbox")
+        assert badge not in html
+        deps.clock.advance(timedelta(minutes=5))
+        await world["sanne"].say("Ik ben mijn huis uit gezet en ben nu DAKLOOS")
+        await settle(app)
+        deps.clock.advance(timedelta(minutes=5))
+        await world["piet"].say("Nog een vraag over de cursus")  # newer, yet below Sanne
+        await settle(app)
+        _, html = await page(ann, "/inbox")
+        assert html.index("Sanne") < html.index("Piet")
+        assert html.count(f'<span class="badge urgent">{badge}</span>') == 1
+        _, thread = await page(ann, f"/inbox/c/{world['sanne_id']}")
+        assert 'id="urgent"' in thread
+        # The team reads why once, in its topic and in the thread; a second such message
+        # does not repeat it.
+        await world["sanne"].say("Ik ben echt dakloos")
+        await settle(app)
+        notes = [
+            m.text
+            for m in await rows(app, InboxMessage)
+            if m.conversation_id == world["sanne_id"] and m.direction == "system"
+        ]
+        assert sum("MET VOORRANG" in (n or "") for n in notes) == 1
+        topic = (await conversation_of(app, "Sanne")).thread_id
+        assert sum("MET VOORRANG" in t for t in texts_in(sim, world["nazorg"], topic)) == 1
+        assert (await post(ann, f"/inbox/c/{world['sanne_id']}/close"))[0] == 303
+        _, html = await page(ann, "/inbox?status=all")
+        assert badge not in html and 'class="urgent"' not in html  # closed: an ordinary row

@@ -1,11 +1,9 @@
-"""The check-in schedule and the escalation words, read from content/ (school-editable)."""
+"""The check-in schedule, read from content/aftercare.yaml (school-editable)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -86,35 +84,3 @@ class Schedule:
             ZoneInfo(timezone),
         )
         return local.astimezone(ZoneInfo("UTC"))
-
-
-def _plain(text: str) -> str:
-    """Lower case without accents (suïcide, suicide and SUÏCIDE match alike)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-@dataclass(frozen=True)
-class Escalation:
-    """content/escalation.yaml: words in a typed answer that need a person soon."""
-
-    pattern: re.Pattern[str] | None
-
-    @classmethod
-    def load(cls, path: Path) -> Escalation:
-        """Read the words of every language into one whole-word pattern."""
-        data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        words = sorted(
-            {_plain(str(w)).strip() for ws in (data.get("words") or {}).values() for w in ws}
-            - {""},
-            key=len,
-            reverse=True,
-        )
-        if not words:
-            return cls(None)
-        alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in words)
-        return cls(re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)"))
-
-    def matches(self, text: str) -> bool:
-        """Return whether ``text`` holds one of the words."""
-        return self.pattern is not None and self.pattern.search(_plain(text)) is not None

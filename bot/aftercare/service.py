@@ -23,12 +23,13 @@ from bot.aftercare.questions import (
     next_question,
     situation_of,
 )
-from bot.aftercare.schedule import Escalation, Schedule
+from bot.aftercare.schedule import Schedule
 from bot.campaigns.service import CampaignService
 from bot.core.callbacks import CALLBACKS, number, parts
 from bot.core.deps import Deps
 from bot.core.hours import outside_quiet_hours
 from bot.core.messenger import Button, Outgoing, RejectedError, rows
+from bot.core.render import DEFAULT_LOCALE
 from bot.delivery.dispatcher import Dispatcher
 from bot.inbox.service import InboxService
 from storage.aftercare import OPEN
@@ -110,7 +111,6 @@ class AftercareService:
         self.campaigns = campaigns
         content = deps.settings.content_dir
         self.schedule = Schedule.load(content / "aftercare.yaml")
-        self.escalation = Escalation.load(content / "escalation.yaml")
         self._months = {m.code: m.months for m in self.schedule.moments}
         dispatcher.register("checkin", self._deliver)
 
@@ -220,7 +220,7 @@ class AftercareService:
         self, step: str, checkin: Checkin, alumnus: Alumnus, given: dict[str, str | None]
     ) -> Outgoing:
         """The message of a check-in at the question the person is at."""
-        locale = alumnus.locale or "nl"
+        locale = alumnus.locale or DEFAULT_LOCALE
         renderer = self.deps.renderer
         question = next_question(given)
         if question is None:
@@ -277,7 +277,7 @@ class AftercareService:
         open check-in (an old message): the caller treats it as stale.
         """
         assert alumnus.id is not None
-        locale = alumnus.locale or "nl"
+        locale = alumnus.locale or DEFAULT_LOCALE
         checkin = await tx.aftercare.get(checkin_id, lock=True)
         if checkin is None or checkin.alumnus_id != alumnus.id:
             return None
@@ -292,7 +292,7 @@ class AftercareService:
             return None
         now = self.deps.clock.now()
         typed = (text or "")[:TEXT_LIMIT] if value is None else None
-        escalated = bool(typed) and self.escalation.matches(typed or "")
+        escalated = bool(typed) and self.inbox.escalation.matches(typed or "")
         await tx.aftercare.add_answer(
             CheckinAnswer(
                 checkin_id=checkin.id,
@@ -337,7 +337,7 @@ class AftercareService:
         """Send matching leads and courses; tell the aftercare team in the inbox."""
         sent = await self.campaigns.send_leads(tx, alumnus, self.schedule.max_leads)
         note = self.deps.renderer.text(
-            "aftercare.note_looking", "nl", n=self.months(checkin), count=sent
+            "aftercare.note_looking", self.inbox.staff_locale, n=self.months(checkin), count=sent
         )
         await self.inbox.open_or_join(
             tx,
@@ -354,7 +354,10 @@ class AftercareService:
             alumnus,
             topic=self.schedule.topic,
             context={"source": "checkin", "checkin_id": checkin.id, "priority": "urgent"},
-            note=self.deps.renderer.text("aftercare.note_urgent", "nl", text=text),
+            note=self.deps.renderer.text(
+                "aftercare.note_urgent", self.inbox.staff_locale, text=text
+            ),
+            urgent=True,
         )
         assert checkin.id is not None
         await tx.aftercare.set(checkin.id, help_conversation_id=conversation.id)
@@ -367,8 +370,8 @@ class AftercareService:
         renderer = self.deps.renderer
         summary = [
             (
-                renderer.text(f"aftercare.q_{code}", "nl"),
-                renderer.label(f"aftercare.v_{code}_{answer}", "nl")
+                renderer.text(f"aftercare.q_{code}", self.inbox.staff_locale),
+                renderer.label(f"aftercare.v_{code}_{answer}", self.inbox.staff_locale)
                 if BY_CODE[code].values and answer
                 else answer,
             )
@@ -385,7 +388,12 @@ class AftercareService:
                 "moment": checkin.moment,
                 "answers": dict(given),
             },
-            note=renderer.text("aftercare.note_help", "nl", n=self.months(checkin), rows=summary),
+            note=renderer.text(
+                "aftercare.note_help",
+                self.inbox.staff_locale,
+                n=self.months(checkin),
+                rows=summary,
+            ),
         )
         assert checkin.id is not None
         await tx.aftercare.set(checkin.id, help_conversation_id=conversation.id)

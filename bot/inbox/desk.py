@@ -47,6 +47,7 @@ class Row:
     team: str
     last_activity: str
     overdue: bool
+    urgent: bool = False  # escalation words reached it, and it is not closed (leads the list)
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ class Desk(ConsoleService):
     async def listing(
         self, principal: Principal, status: str | None, team_code: str | None, search: str | None
     ) -> tuple[list[Team], list[Row]]:
-        """Return the member's teams and their conversations, newest activity first."""
+        """Return the member's teams and their conversations: urgent first, then newest."""
         async with self.storage.transaction() as tx:
             teams = await self.visible_teams(tx, principal)
             chosen = [t for t in teams if not team_code or t.code == team_code]
@@ -208,6 +209,8 @@ class Desk(ConsoleService):
                 team=names.get(conversation.team_id, ""),
                 last_activity=self.when(conversation.updated_at),
                 overdue=self.overdue(conversation),
+                urgent=conversation.urgent_since is not None
+                and conversation.status != InboxStatus.CLOSED.value,
             )
             for conversation, alumnus in found
         ]
@@ -340,5 +343,5 @@ def _int(value: object) -> int:
 
 def marker_of(rows: list[Row]) -> str:
     """Return a short digest of what the list shows."""
-    seen = "|".join(f"{r.id}:{r.status}:{r.last_activity}:{r.overdue}" for r in rows)
+    seen = "|".join(f"{r.id}:{r.status}:{r.last_activity}:{r.overdue}:{r.urgent}" for r in rows)
     return hashlib.sha256(seen.encode()).hexdigest()[:16]

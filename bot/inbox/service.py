@@ -42,6 +42,7 @@ from bot.core.messenger import (
 )
 from bot.core.render import DEFAULT_LOCALE
 from bot.delivery.dispatcher import Dispatcher, enqueue, row
+from bot.inbox.escalation import Escalation
 from storage.models import (
     Alumnus,
     InboxConversation,
@@ -195,6 +196,7 @@ class InboxService:
         business_hours = data.get("business_hours") or {}
         self.hours = BusinessHours.from_config(business_hours, deps.settings.timezone)
         self.reminders = Reminders.from_config(business_hours)
+        self.escalation = Escalation.load(deps.settings.content_dir / "escalation.yaml")
         # A team's group is "at its limit" when more relays wait for it than it may receive
         # in burst_merge_after_seconds (Telegram: 20 a minute); then texts are merged.
         seconds = float(data.get("burst_merge_after_seconds", DEFAULT_BURST_SECONDS))
@@ -215,6 +217,7 @@ class InboxService:
         context: dict[str, Any] | None = None,
         messages: Sequence[Incoming] = (),
         note: str | None = None,
+        urgent: bool = False,
     ) -> tuple[InboxConversation, bool]:
         """Join the alumnus' open conversation or open a routed one; return it and "new".
 
@@ -225,6 +228,8 @@ class InboxService:
             context: what started it (``{"source": "offer", "offer_id": 3}``), kept with it.
             messages: the alumnus' own messages to add (copied to the team's topic).
             note: a system line for the team (e.g. which offer the interest is about).
+            urgent: it needs a person soon (the note says why): it leads the inbox, also
+                when it joins a conversation that was already open.
         """
         assert alumnus.id is not None
         now = self.deps.clock.now()
@@ -251,9 +256,25 @@ class InboxService:
             await self._system(tx, conversation, self._intro(conversation, alumnus))
         if note:
             await self._system(tx, conversation, note)
+        if urgent:
+            await self._mark_urgent(tx, conversation, explained=bool(note))
         for message in messages:
             await self.add_from_alumnus(tx, conversation, message)
         return conversation, new
+
+    async def _mark_urgent(
+        self, tx: Tx, conversation: InboxConversation, *, explained: bool
+    ) -> None:
+        """Let the conversation lead the inbox; without a note of its own, the team reads why."""
+        assert conversation.id is not None
+        now = self.deps.clock.now()
+        if not await tx.inbox.mark_urgent(conversation.id, now):
+            return  # urgent already: the team knows
+        conversation.urgent_since = now
+        if not explained:
+            note = self.deps.renderer.text("inbox.note_urgent", self.staff_locale)
+            await self._system(tx, conversation, note)
+        logger.warning("inbox: conversation %s marked urgent", conversation.id)
 
     async def add_from_alumnus(
         self, tx: Tx, conversation: InboxConversation, message: Incoming
@@ -293,6 +314,8 @@ class InboxService:
         copy = {"from_chat_id": message.chat_id, "message_id": message.message_id}
         said = message.text if message.kind == "text" and message.text else None
         await self._relay(tx, conversation, f"in:{stored.id}", {"copy": copy}, said=said)
+        if message.text and self.escalation.matches(message.text):
+            await self._mark_urgent(tx, conversation, explained=False)
         return stored
 
     async def _away_notice(self, tx: Tx, conversation: InboxConversation, now: datetime) -> None:
