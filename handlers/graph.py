@@ -104,7 +104,7 @@ def build_graph(deps: Deps) -> Graph:
     campaigns = CampaignService(deps, consent, inbox)
     aftercare = AftercareService(deps, dispatcher, inbox, campaigns)
     dispatcher.screen(AftercarePolicy(aftercare.schedule))
-    surveys = SurveyService(deps, dispatcher)
+    surveys = SurveyService(deps, dispatcher, inbox)
     staff_links = StaffLinks(deps.storage, deps.clock, secret)
     registry = RegistryService(deps)
 

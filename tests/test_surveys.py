@@ -8,10 +8,17 @@ import pytest
 
 from bot.core.settings import CONTENT_DIR
 from bot.surveys.definition import Survey, load_surveys
-from storage.models import OutboxMessage, SurveyMark, SurveyProgress, SurveyResponse
+from storage.models import (
+    InboxConversation,
+    InboxMessage,
+    OutboxMessage,
+    SurveyMark,
+    SurveyProgress,
+    SurveyResponse,
+)
 from tests.chat import Chat, buttons
 from tests.cli import alumnibot, clean_env
-from tests.factories import add_alumnus
+from tests.factories import add_alumnus, staff_team
 from tests.harness import processed_of, rows
 
 
@@ -110,6 +117,64 @@ async def test_a_survey_is_answered_resumed_and_stored_without_the_person(app, s
     assert len(await rows(app, SurveyResponse)) == 1
     _, again = await app.bot_data.graph.surveys.send("tevredenheid", crebos=["25180"])
     assert again == 0  # one invitation per person and survey; ada responded
+
+
+async def answer_until_typed(chat):
+    """Answer the first three questions so the typed one ("Wat kon er beter?") is open."""
+    invitation = chat.last
+    await chat.tap("4", message=invitation)
+    await chat.tap("9", message=invitation)
+    await chat.tap("Een beetje", message=invitation)
+    assert "Wat kon er beter" in chat.last.text
+    return invitation
+
+
+async def test_a_worrying_typed_answer_offers_help_and_contact_not_the_answer(app, sim, clock):
+    team, _ = await staff_team(app, sim, "nazorg")
+    (ada, chat), (bob, bobs) = await respondent(app, sim), await respondent(app, sim)
+    await send_and_deliver(app, sim, "tevredenheid", [chat, bobs])
+    await answer_until_typed(chat)
+    replies = await chat.say("Sinds de stage ben ik depressief en zie ik geen uitweg")
+    [offer] = [m for m in replies if "113" in (m.text or "")]
+    assert "anoniem" in offer.text
+    assert [t for t, _ in buttons(offer)] == ["Ja, neem contact op", "Nee, dank je"]
+    assert "Waar wil je meer over horen" in replies[-1].text  # the survey goes on
+    # Nothing reaches the school before the person says yes.
+    assert await rows(app, InboxConversation) == []
+
+    replies = await chat.tap("Ja, neem contact op", message=offer)
+    assert "zo snel mogelijk" in replies[-1].text
+    offer = next(m for m in chat.messages if m.message_id == offer.message_id)
+    assert buttons(offer) == []
+    [conversation] = await rows(app, InboxConversation)
+    assert conversation.alumnus_id == ada.id and conversation.urgent_since is not None
+    said = " ".join(m.text or "" for m in await rows(app, InboxMessage))
+    assert "MET VOORRANG" in said and "vraagt deze alumnus om contact" in said
+    assert "depressief" not in said  # the answer stays anonymous
+    # A replayed tap adds nothing.
+    await chat.press(f"sc:{conversation.context['send_id']}:y", offer)
+    notes = [m for m in await rows(app, InboxMessage) if "MET VOORRANG" in (m.text or "")]
+    assert len(notes) == 1
+
+    # "No" opens nothing; an ordinary answer offers nothing.
+    await answer_until_typed(bobs)
+    replies = await bobs.say("Ik voel me wanhopig")
+    offer = next(m for m in replies if buttons(m))
+    replies = await bobs.tap("Nee, dank je", message=offer)
+    assert "/vraag" in replies[-1].text
+    assert len(await rows(app, InboxConversation)) == 1
+    (_, carl) = await respondent(app, sim)
+    await send_and_deliver(app, sim, "tevredenheid", [carl])
+    await answer_until_typed(carl)
+    replies = await carl.say("Meer stageplekken in de buurt")
+    assert not any("113" in (m.text or "") for m in replies)
+    # A forged contact button (an unknown send, or a survey never sent to this person) is
+    # stale, not a conversation.
+    await carl.press("sc:999999:y")
+    (_, dan) = await respondent(app, sim)
+    await dan.say("/help")
+    await dan.press(f"sc:{conversation.context['send_id']}:y")
+    assert len(await rows(app, InboxConversation)) == 1
 
 
 async def test_small_groups_are_stored_coarser(app, sim, clock):

@@ -71,6 +71,7 @@ SAMPLE = {
     "staff": "Coördinator <i>",
     "to": "Ann",
     "team": "Nazorg",
+    "title": "Enquête <x>",
     "topic": "work",
     "context": {"source": "offer", "title": "Excel <b>"},
     "studying": False,

@@ -7,7 +7,13 @@ from typing import Any
 from bot.chat.router import STALE, ChatRouter, Outcome, Reply, Turn
 from bot.core.callbacks import CallbackKind
 from bot.core.messenger import Action, ClearButtons, Edit, Outgoing, Send
-from bot.surveys.service import SURVEY_BUTTON, SurveyService, SurveyStep
+from bot.surveys.service import (
+    CONTACT_BUTTON,
+    NO,
+    SURVEY_BUTTON,
+    SurveyService,
+    SurveyStep,
+)
 
 FLOW = "survey"
 
@@ -53,7 +59,22 @@ class SurveyChat:
             return Reply([Send(Outgoing(self.renderer.text(block, turn.locale)))])
         await self._follow(turn, send_id, result)
         actions: list[Action] = [Send(self._message(result))]
+        if result.worried is not None:
+            # Help first: where to find it now, and whether school may get in touch.
+            actions.insert(0, Send(result.worried))
         return Reply(actions)
+
+    async def contact(self, turn: Turn, value: tuple[int, str]) -> Outcome:
+        """Yes or no to contact after a worrying answer; the buttons go, the choice shows."""
+        send_id, choice = value
+        message_id = turn.event.message_id or 0
+        if choice == NO:
+            said = self.renderer.text("surveys.contact_declined", turn.locale)
+        elif not await self.surveys.contact(turn.tx, turn.alumnus, send_id):
+            return STALE
+        else:
+            said = self.renderer.text("surveys.contact_asked", turn.locale)
+        return Reply([ClearButtons(message_id), Send(Outgoing(said))])
 
     async def prompt(self, turn: Turn) -> Outgoing:
         """The open survey question, shown again."""
@@ -85,3 +106,4 @@ def register(router: ChatRouter, chat: SurveyChat) -> None:
     """Register the survey buttons and the typed-answer flow."""
     router.flow(chat)
     router.button(SURVEY_BUTTON, chat.tap)
+    router.button(CONTACT_BUTTON, chat.contact)

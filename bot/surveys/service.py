@@ -20,7 +20,9 @@ from bot.core.callbacks import CALLBACKS, number, parts
 from bot.core.deps import Deps
 from bot.core.hours import outside_quiet_hours
 from bot.core.messenger import Button, Outgoing, RejectedError, rows
+from bot.core.render import DEFAULT_LOCALE
 from bot.delivery.dispatcher import Dispatcher
+from bot.inbox.service import InboxService
 from bot.surveys.definition import Survey, SurveyQuestion, load_surveys
 from storage.campaigns import Segment
 from storage.models import (
@@ -37,6 +39,7 @@ from storage.repositories import Tx
 logger = logging.getLogger(__name__)
 
 START, DONE, SKIP, TOGGLE = "go", "ok", "-", "t."
+TOPIC = "aftercare"  # the inbox topic of a request for contact after a survey answer
 TEXT_LIMIT = 1000
 COHORT_BAND = 5  # a cohort too small is widened to five graduation years
 
@@ -58,6 +61,20 @@ def _parse_survey_button(payload: str) -> tuple[int, int, str] | None:
 SURVEY_BUTTON = CALLBACKS.declare(
     "s", _parse_survey_button, longest="999999999999:99:t.abcdefghijkl"
 )
+YES, NO = "y", "n"
+
+
+def _parse_contact_button(payload: str) -> tuple[int, str] | None:
+    found = parts(payload, 2)
+    if found is None:
+        return None
+    send = number(found[0])
+    return (send, found[1]) if send is not None and found[1] in (YES, NO) else None
+
+
+# ``sc:<send>:<y|n>``: after a typed answer with words that need a person soon, whether
+# someone from school may get in touch (the answer itself stays anonymous).
+CONTACT_BUTTON = CALLBACKS.declare("sc", _parse_contact_button, longest="999999999999:y")
 
 
 @dataclass
@@ -69,13 +86,17 @@ class SurveyStep:
     step: int = 0
     done: str | None = None
     refused: str | None = None
+    # A typed answer held words that need a person soon (content/escalation.yaml): the
+    # person is offered contact; nothing about the answer reaches the school.
+    worried: Outgoing | None = None
 
 
 class SurveyService:
     """Sends surveys and records their responses."""
 
-    def __init__(self, deps: Deps, dispatcher: Dispatcher) -> None:
+    def __init__(self, deps: Deps, dispatcher: Dispatcher, inbox: InboxService) -> None:
         self.deps = deps
+        self.inbox = inbox
         self.surveys: dict[str, Survey] = load_surveys(deps.settings.content_dir / "surveys")
         dispatcher.register("survey", self._deliver)
 
@@ -119,7 +140,7 @@ class SurveyService:
                 raise RejectedError("survey gone before it was sent")
             if await tx.surveys.responded(alumnus.id, survey.code):
                 raise RejectedError("responded already")
-            message = self.invitation(survey, send, alumnus.locale or "nl")
+            message = self.invitation(survey, send, alumnus.locale or DEFAULT_LOCALE)
         return await self.deps.messenger.deliver(row.chat_id, message, row.message_thread_id)
 
     def invitation(self, survey: Survey, send: SurveySend, locale: str) -> Outgoing:
@@ -179,7 +200,7 @@ class SurveyService:
             return None
         q = survey.questions[progress.step]
         prompt = self.question(
-            survey, send_id, progress.step, progress.answers, alumnus.locale or "nl"
+            survey, send_id, progress.step, progress.answers, alumnus.locale or DEFAULT_LOCALE
         )
         return SurveyStep(prompt, typed=q.type == "text", step=progress.step)
 
@@ -214,21 +235,76 @@ class SurveyService:
             return None
         q = survey.questions[step]
         answers = dict(progress.answers)
-        locale = alumnus.locale or "nl"
+        locale = alumnus.locale or DEFAULT_LOCALE
         if not self._take(q, answers, value, text):
             return None
         progress.answers, progress.updated_at = answers, now
+        worried = None
+        if q.type == "text" and text and self.inbox.escalation.matches(text):
+            worried = self.contact_offer(send_id, locale)
         if q.type == "multi" and value != DONE:
             await tx.surveys.save_progress(progress)
             return SurveyStep(self.question(survey, send_id, step, answers, locale))
         following = survey.next_step(answers, step)
         if following is None:
             await self._complete(tx, alumnus, survey, answers, now)
-            return SurveyStep(done=self.deps.renderer.text("surveys.thanks", locale))
+            done = self.deps.renderer.text("surveys.thanks", locale)
+            return SurveyStep(done=done, worried=worried)
         progress.step = following
         await tx.surveys.save_progress(progress)
         prompt = self.question(survey, send_id, following, answers, locale)
-        return SurveyStep(prompt, typed=survey.questions[following].type == "text", step=following)
+        typed = survey.questions[following].type == "text"
+        return SurveyStep(prompt, typed=typed, step=following, worried=worried)
+
+    def contact_offer(self, send_id: int, locale: str) -> Outgoing:
+        """Where to find help now, and whether someone from school may get in touch."""
+        renderer = self.deps.renderer
+        return Outgoing(
+            renderer.text("surveys.worried", locale),
+            [
+                [
+                    Button(
+                        renderer.label("surveys.contact_yes", locale),
+                        CONTACT_BUTTON.build(send_id, YES),
+                    ),
+                    Button(
+                        renderer.label("surveys.contact_no", locale),
+                        CONTACT_BUTTON.build(send_id, NO),
+                    ),
+                ]
+            ],
+        )
+
+    async def contact(self, tx: Tx, alumnus: Alumnus, send_id: int) -> bool:
+        """The person asked for contact: their conversation in the inbox, marked urgent.
+
+        The team reads that the request came after a survey answer, never the answer. A
+        second tap (a stale button, a double tap) adds nothing once the conversation is
+        urgent. False: the button is not one this person was given (stale or forged).
+        """
+        assert alumnus.id is not None
+        send = await tx.surveys.send(send_id)
+        survey = self.surveys.get(send.survey) if send else None
+        if survey is None or not (
+            await tx.surveys.responded(alumnus.id, survey.code)
+            or await tx.surveys.progress(alumnus.id, survey.code)
+        ):
+            return False  # not a survey this person is answering or answered: forged
+        staff = self.inbox.staff_locale
+        current = await tx.inbox.open_for(alumnus.id)
+        if current is not None and current.urgent_since is not None:
+            return True
+        await self.inbox.open_or_join(
+            tx,
+            alumnus,
+            topic=TOPIC,
+            context={"source": "survey", "send_id": send_id, "priority": "urgent"},
+            note=self.deps.renderer.text(
+                "surveys.note_contact", staff, title=survey.titles.get(staff) or survey.code
+            ),
+            urgent=True,
+        )
+        return True
 
     @staticmethod
     def _take(
