@@ -7,8 +7,12 @@ import io
 from datetime import timedelta
 
 from bot.monitor.suppression import suppress
+from handlers.graph import build_graph
+from handlers.web import console_app
 from storage.models import Checkin, CheckinAnswer, InboxConversation, SurveyResponse, Team
+from tests.browser import served, sign_in
 from tests.console_fixtures import (
+    PASSWORD,
     people_deps,  # noqa: F401  (the deps fixture)
     signed_in,
 )
@@ -38,8 +42,16 @@ def test_a_table_without_small_cells_is_shown_whole():
     assert hidden == [[False, False], [False, False]] and totals == [False, False]
 
 
-async def seed(deps, people: int, crebo: str, year: int, situation: str, start: int = 0):
-    """``people`` graduates who answered the diploma check-in with ``situation``."""
+async def seed(
+    deps,
+    people: int,
+    crebo: str,
+    year: int,
+    situation: str,
+    start: int = 0,
+    moment: str = "diploma",
+):
+    """``people`` graduates who answered the ``moment`` check-in with ``situation``."""
     from storage.models import Alumnus
 
     now = deps.clock.now()
@@ -61,7 +73,7 @@ async def seed(deps, people: int, crebo: str, year: int, situation: str, start: 
             assert alumnus.id is not None
             checkin = Checkin(
                 alumnus_id=alumnus.id,
-                moment="diploma",
+                moment=moment,
                 due_at=now - timedelta(days=30),
                 status="answered",
                 asked_at=now - timedelta(days=30),
@@ -77,7 +89,7 @@ async def seed(deps, people: int, crebo: str, year: int, situation: str, start: 
                     CheckinAnswer(
                         checkin_id=checkin.id,
                         alumnus_id=alumnus.id,
-                        moment="diploma",
+                        moment=moment,
                         question=question,
                         value=value,
                         answered_at=now,
@@ -172,3 +184,58 @@ async def test_an_empty_monitor_says_so_in_the_page_language_also_in_its_charts(
                 assert chart.status == 200
                 svg = await chart.text()
             assert "No data" not in svg and "Nog geen gegevens" in svg
+
+
+async def test_the_monitor_reads_well_in_a_browser(deps, page):
+    """Charts with a colour per situation that tells them apart, each with its table."""
+    start = 0
+    for moment, mix in (
+        ("diploma", {"working": 10, "studying": 8, "both": 5, "looking": 6, "other": 5}),
+        ("m6", {"working": 14, "studying": 7, "both": 5, "looking": 5, "other": 5}),
+    ):
+        for situation, people in mix.items():
+            await seed(deps, people, "25180", 2025, situation, start=start, moment=moment)
+            start += people
+    async with served(console_app(build_graph(deps))) as base:
+        await sign_in(page, base, "ann@school.example", PASSWORD)
+        await page.goto(base + "/monitor")
+        # Both charts load as images, and each says in words what it shows.
+        for name in ("situation", "response"):
+            chart = page.locator(f'img[src="/monitor/chart/{name}.svg"]')
+            assert await chart.evaluate("i => i.complete && i.naturalWidth > 0")
+            assert (await chart.get_attribute("alt") or "").strip()
+        await page.screenshot(path="/tmp/monitor-desktop.png", full_page=True)
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await page.goto(base + "/monitor")
+        await page.screenshot(path="/tmp/monitor-mobile.png", full_page=True)
+        # Nothing is wider than a phone's screen but the tables, which scroll in their box.
+        wide = await page.evaluate(
+            "() => document.documentElement.scrollWidth <= window.innerWidth"
+        )
+        assert wide
+        drawn = await (
+            await page.context.request.get(base + "/monitor/chart/situation.svg")
+        ).text()
+    # The five situations get five colours far enough apart to tell apart.
+    colours = _series_colours(drawn)
+    assert len(set(colours[:5])) == 5
+    for n, a in enumerate(colours[:5]):
+        for b in colours[n + 1 : 5]:
+            assert _distance(a, b) > 60, (a, b)
+
+
+def _series_colours(svg: str) -> list[str]:
+    """The colours pygal gives its series, in order (its style block: .color-N)."""
+    import re
+
+    found = dict(
+        re.findall(r"\.color-(\d+)[^{]*\{[^}]*?(?:fill|stroke|color):\s*(#[0-9a-fA-F]{6})", svg)
+    )
+    return [found[k].lower() for k in sorted(found, key=int)]
+
+
+def _distance(a: str, b: str) -> float:
+    """Euclidean distance of two #rrggbb colours (0-441)."""
+    x = [int(a[i : i + 2], 16) for i in (1, 3, 5)]
+    y = [int(b[i : i + 2], 16) for i in (1, 3, 5)]
+    return sum((p - q) ** 2 for p, q in zip(x, y, strict=True)) ** 0.5

@@ -130,8 +130,8 @@ async def answer_until_typed(chat):
 
 
 async def test_a_worrying_typed_answer_offers_help_and_contact_not_the_answer(app, sim, clock):
-    team, _ = await staff_team(app, sim, "nazorg")
-    (ada, chat), (bob, bobs) = await respondent(app, sim), await respondent(app, sim)
+    await staff_team(app, sim, "nazorg")
+    (ada, chat), (_, bobs) = await respondent(app, sim), await respondent(app, sim)
     await send_and_deliver(app, sim, "tevredenheid", [chat, bobs])
     await answer_until_typed(chat)
     replies = await chat.say("Sinds de stage ben ik depressief en zie ik geen uitweg")

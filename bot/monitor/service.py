@@ -26,6 +26,10 @@ from bot.surveys.definition import Survey, load_surveys
 from storage.repositories import Tx
 
 SITUATIONS = ("working", "studying", "both", "looking", "other")
+# One colour per situation, from the Okabe-Ito palette (told apart also with the common kinds
+# of colour blindness); "other" is grey. pygal's default gives red and orange to the first
+# and the fifth series, which read as one.
+COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#8C8C8C")
 # One page view asks for the page, two charts and maybe the CSV: they share one report, and
 # the monitor is not a live view (check-ins and surveys change by the day).
 CACHE = timedelta(seconds=60)
@@ -428,6 +432,7 @@ class MonitorService:
             background="white",
             plot_background="white",
             no_data_font_size=28,  # the default (64) cuts off "Nog geen gegevens"
+            colors=COLOURS,
         )
         config: dict[str, Any] = {
             "style": style,
@@ -453,7 +458,12 @@ class MonitorService:
                     totals[row[2]][0] += int(row[4])
                     totals[row[2]][1] += int(row[4]) + int(row[5])
             moments = sorted(totals, key=lambda m: (isinstance(m, str), str(m).zfill(4)))
-            chart = pygal.Bar(**config, title=words("monitor_chart_response"), range=(0, 100))
+            chart = pygal.Bar(
+                **config,
+                title=words("monitor_chart_response"),
+                range=(0, 100),
+                show_legend=False,  # one series: the title says what it is
+            )
             chart.x_labels = [f"{m} {words('monitor_months')}" for m in moments]
             chart.add(
                 words("monitor_h_rate"),
