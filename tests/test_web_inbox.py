@@ -137,6 +137,15 @@ async def test_the_thread_shows_messages_and_only_the_profile_staff_need(app, wo
     assert words.label("web.situation_working", "nl") in html
     assert catalogue.regions[0].labels["nl"] in html
     assert str(sanne.chat_id) not in html  # no chat id on staff screens
+    # How to answer in a Telegram topic (/sjabloon, /sluit) is for the topic, not the page.
+    assert "Nieuw gesprek" in html and "/sjabloon" not in html
+
+
+async def test_the_topic_opens_with_how_to_answer_there(app, sim, world):
+    group = world["nazorg"]
+    [thread_id] = sim.topics(group)
+    first = texts_in(sim, group, thread_id)[0]
+    assert "Nieuw gesprek" in first and "/sjabloon" in first and "/sluit" in first
 
 
 async def test_a_web_reply_reaches_the_alumnus_once_and_is_mirrored_into_the_topic(
@@ -172,6 +181,7 @@ async def test_a_note_never_reaches_the_alumnus(app, sim, world):
         _, html = await page(cor, f"/inbox/c/{cid}")
     assert len(sanne.messages) == before
     assert "Bellen na 15:00" in html and 'class="msg msg-note"' in html
+    assert "Interne notitie · Cor Coördinator" in html  # labelled where it is read
     [thread_id] = sim.topics(group)
     assert any("Bellen na 15:00" in t for t in texts_in(sim, group, thread_id))
 

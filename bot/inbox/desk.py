@@ -172,6 +172,8 @@ class Desk(ConsoleService):
             who = names.get(message.staff_id or 0, words("who_staff"))
             if message.via == "web":
                 who = f"{who} ({words('via_web')})"
+            if message.direction == "note":
+                who = f"{words('who_note')} · {who}"  # never sent: say so where it is read
         media = None
         if message.kind != "text":
             media = words("media_" + (message.kind if message.kind in MEDIA_KINDS else "other"))

@@ -253,7 +253,13 @@ class InboxService:
                     away_notice_on=self._today(now) if messages and self._closed(now) else None,
                 )
             )
-            await self._system(tx, conversation, self._intro(conversation, alumnus))
+            await self._system(
+                tx,
+                conversation,
+                self._intro(conversation, alumnus),
+                # How to answer in a topic is for the group; the console has its own buttons.
+                topic_only=self.deps.renderer.text("inbox.topic_howto", self.staff_locale),
+            )
         if note:
             await self._system(tx, conversation, note)
         if urgent:
@@ -764,7 +770,15 @@ class InboxService:
         await tx.inbox.set_relay_payload(waiting.id, payload, self.deps.clock.now())
         return True
 
-    async def _system(self, tx: Tx, conversation: InboxConversation, text: str) -> None:
+    async def _system(
+        self,
+        tx: Tx,
+        conversation: InboxConversation,
+        text: str,
+        *,
+        topic_only: str | None = None,
+    ) -> None:
+        """Store a line for the team and put it in their topic (``topic_only``: there only)."""
         assert conversation.id is not None
         stored = await tx.inbox.add_message(
             InboxMessage(
@@ -774,7 +788,8 @@ class InboxService:
                 created_at=self.deps.clock.now(),
             )
         )
-        await self._relay(tx, conversation, f"system:{stored.id}", {"text": text})
+        relayed = f"{text.rstrip()}\n\n{topic_only}" if topic_only else text
+        await self._relay(tx, conversation, f"system:{stored.id}", {"text": relayed})
 
     async def _deliver_relay(self, row: OutboxMessage) -> int:
         """Send a relay row into the conversation's topic, creating the topic when needed.
