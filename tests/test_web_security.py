@@ -378,7 +378,8 @@ async def test_admin_sees_the_staff_list(deps):
         async with client.get("/inbox/staff") as page:
             html = await page.text()
         assert page.status == 200
-        assert "cor@school.example" in html and "Coördinator" in html and "nazorg" in html
+        assert "cor@school.example" in html and "Coördinator" in html and "Nazorg" in html
+        assert "Leven lang ontwikkelen" in html  # teams by name, not by code ("llo")
 
 
 async def test_signed_out_visitors_are_sent_to_the_login_form(client):

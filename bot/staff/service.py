@@ -78,8 +78,9 @@ class StaffView:
     display_name: str
     role: str
     active: bool
-    teams: tuple[str, ...]
+    teams: tuple[str, ...]  # codes, as the CLI takes them
     last_login_at: datetime | None
+    team_names: tuple[str, ...] = ()  # the same teams by name, as people read them
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,7 @@ class StaffService:
             repos = tx
             members = await repos.staff.all()
             codes = await repos.teams.codes_by_staff()
+            names = {t.code: t.name for t in await repos.teams.all()}
             if reader_id is not None:
                 repos.audit.record(reader_id, "read:staff_list", None, self._clock.now())
         views = []
@@ -224,6 +226,7 @@ class StaffService:
                     active=m.active,
                     teams=tuple(codes.get(m.id, [])),
                     last_login_at=m.last_login_at,
+                    team_names=tuple(names.get(c, c) for c in codes.get(m.id, [])),
                 )
             )
         return views
