@@ -95,7 +95,8 @@ async def run_webhook(
     ``ready`` is awaited with the console's URL once the webhook is set.
     """
     if not settings.webhook_url:
-        raise SystemExit("webhook mode needs ALUMNIBOT_WEBHOOK_URL")
+        # `alumnibot run --webhook` refuses this first, in the CLI's words.
+        raise ValueError("webhook mode needs ALUMNIBOT_WEBHOOK_URL")
     secret = (
         settings.webhook_secret.get_secret_value()
         if settings.webhook_secret

@@ -220,3 +220,16 @@ async def test_offers_import_reports_every_bad_row_and_imports_nothing(tmp_path)
     process = await start(["campaigns", "stats", "1"], env, tmp_path)
     stdout, _ = await asyncio.wait_for(process.communicate(), timeout=30)
     assert "targeted\t0" in stdout.decode()
+
+
+def test_webhook_mode_without_its_address_says_so_in_the_clis_language(settings):
+    from pydantic import SecretStr
+
+    from handlers.cli.common import EXIT_REFUSED
+    from tests.cli import in_process
+
+    live = settings.model_copy(update={"telegram_token": SecretStr("1:x"), "webhook_url": None})
+    for locale, words in (("nl", "moet ALUMNIBOT_WEBHOOK_URL gezet zijn"), ("en", "needs")):
+        result = in_process(live, "run", "--webhook", locale=locale)
+        assert result.exit_code == EXIT_REFUSED
+        assert words in result.stderr and "Traceback" not in result.output

@@ -21,4 +21,7 @@ def command(cli: Cli, app: typer.Typer) -> None:
     ) -> None:
         from handlers.runner import run as run_bot  # PTB and aiohttp only for this command
 
+        if webhook and cli.settings.telegram_token and not cli.settings.webhook_url:
+            cli.fail("run.no_webhook_url")
+
         asyncio.run(run_bot(cli.settings, webhook=webhook, locale=cli.locale))
