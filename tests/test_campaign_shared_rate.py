@@ -79,11 +79,12 @@ async def test_two_dispatchers_share_one_campaign_at_one_global_rate(bot, sim, d
     average = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
     busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
     # Together the two stay at the one global rate. Slots are 1/25 s apart; on a busy
-    # machine a late slot can bunch a few into one second, but never up to Telegram's 30
-    # (which the simulator would have answered with 429). How fast the budget is used is
-    # a benchmark's business (bench/), not a unit test's.
+    # machine (load 12) a late event loop bunched 33 arrivals into one second, which
+    # Telegram allows: its limit is a bucket of 30 refilled at 30/s, which the simulator
+    # enforces (rate_limited == 0 above). Unpaced, the 100 would arrive within a second.
+    # How fast the budget is used is a benchmark's business (bench/), not a unit test's.
     assert average <= RATE * 1.02, average
-    assert busiest < 30, busiest
+    assert busiest <= 2 * 30, busiest
     stats = await campaigns.stats(campaign.id)
     assert (stats["sent"], stats["pending"]) == (RECIPIENTS, 0)
 
