@@ -239,3 +239,14 @@ def _distance(a: str, b: str) -> float:
     x = [int(a[i : i + 2], 16) for i in (1, 3, 5)]
     y = [int(b[i : i + 2], 16) for i in (1, 3, 5)]
     return sum((p - q) ** 2 for p, q in zip(x, y, strict=True)) ** 0.5
+
+
+def test_the_csv_never_holds_a_formula():
+    """A team or survey label that starts with = + - @ is written as text (CSV injection)."""
+    from bot.monitor.service import MonitorService, Report, Table
+
+    table = Table("inbox", ["team", "closed"], rows=[["=cmd|' /C calc'!A0", 7], ["-Team", None]])
+    written = MonitorService.csv(None, Report(5, {"inbox": table}), lambda key: key)  # type: ignore[arg-type]
+    lines = written.splitlines()
+    assert "'=cmd|' /C calc'!A0" in lines[1] and lines[2].endswith(",7")
+    assert "'-Team" in lines[3] and lines[4].endswith(",<5")

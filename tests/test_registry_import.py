@@ -334,3 +334,31 @@ async def test_an_xlsx_with_number_and_date_cells_as_spreadsheets_hold_them(grap
     stored = await records(graph)
     assert stored["100001"].graduation_date == date(2025, 7, 4)
     assert stored["100002"].last_name == "de Vries" and stored["100002"].level == 4
+
+
+async def test_a_name_that_looks_like_a_formula_stays_text_in_every_export(graph):
+    """A spreadsheet runs a cell starting with = + - @ as a formula (CSV injection)."""
+    from io import BytesIO
+
+    from bot.core.text import csv_cell
+    from bot.registry.documents import invitations_csv
+
+    formula = '=HYPERLINK("http://evil.example","klik")'
+    rows = [person(1, first=formula, last="@SUM(A1)"), person(2)]
+    report = await graph.registry.import_file("export.csv", csv_bytes(rows), dry_run=False)
+    assert report.applied, report
+    stored = await records(graph)
+    assert stored["100001"].first_name == formula  # kept as given
+
+    data = await graph.registry.export_xlsx("nl")
+    sheet = load_workbook(BytesIO(data)).active
+    assert sheet is not None
+    cells = [c for row in sheet.iter_rows() for c in row if c.value == formula]
+    assert cells and all(c.data_type == "s" for c in cells)  # text, not a formula
+    again = await graph.registry.import_file("export.xlsx", data)
+    assert again.ok and again.unchanged == 2  # and it imports back unchanged
+
+    text = invitations_csv([[formula, "@SUM(A1)", "-1", "https://t.me/x"]], ["a", "b", "c", "d"])
+    line = text.decode("utf-8-sig").splitlines()[1]
+    assert line.startswith("\"'=HYPERLINK") and ";'@SUM(A1);'-1;https://t.me/x" in line
+    assert csv_cell(5) == 5 and csv_cell("Kok") == "Kok"

@@ -54,3 +54,15 @@ def is_clean(value: str) -> bool:
 def strip_controls(value: str) -> str:
     """Drop the refused characters from ``value`` (for messages that must get through)."""
     return _REFUSED.sub("", value)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) in a
+# name from an imported file, say). OWASP's advice for CSV: start such a text with a quote.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A value for a CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value

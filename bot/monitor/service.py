@@ -21,6 +21,7 @@ from typing import Any
 
 from bot.aftercare.schedule import Schedule
 from bot.core.deps import Deps
+from bot.core.text import csv_cell
 from bot.monitor.suppression import hidden_total, suppress
 from bot.surveys.definition import Survey, load_surveys
 from storage.repositories import Tx
@@ -421,7 +422,9 @@ class MonitorService:
             for number, line in enumerate(lines, start=1):
                 for header, cell in zip(table.headers, line, strict=True):
                     value = hidden if cell is None else cell
-                    writer.writerow([table.key, number, table.header(header, words), value])
+                    writer.writerow(
+                        [table.key, number, csv_cell(table.header(header, words)), csv_cell(value)]
+                    )
         return out.getvalue()
 
     def chart(self, report: Report, name: str, words: Any) -> str | None:

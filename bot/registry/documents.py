@@ -13,10 +13,12 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import segno
 from fpdf import FPDF
 
+from bot.core.text import csv_cell
 from storage.models import Graduate
 from storage.registry import FIELDS
 
@@ -38,25 +40,34 @@ class Card:
 def export_xlsx(graduates: Sequence[Graduate], headers: Sequence[str]) -> bytes:
     """Return the registry as a workbook the school can open (and import again)."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Registry")
-    sheet.append(list(headers))
+
+    def cell(value: Any) -> Any:
+        # openpyxl writes a text that starts with "=" as a formula: a name from an imported
+        # file must stay a name (and import again unchanged), so every text is a text.
+        written = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            written.data_type = "s"
+        return written
+
+    sheet.append([cell(h) for h in headers])
     for g in graduates:
-        sheet.append(
-            [
-                g.student_number,
-                g.first_name,
-                g.last_name,
-                g.email or "",
-                g.crebo,
-                g.level,
-                g.track,
-                g.location,
-                g.graduation_date,
-                "x" if g.alumnus_id is not None else "",
-            ]
-        )
+        values: list[object] = [
+            g.student_number,
+            g.first_name,
+            g.last_name,
+            g.email or "",
+            g.crebo,
+            g.level,
+            g.track,
+            g.location,
+            g.graduation_date,
+            "x" if g.alumnus_id is not None else "",
+        ]
+        sheet.append([cell(v) for v in values])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
@@ -67,7 +78,7 @@ def invitations_csv(rows: Sequence[Sequence[object]], headers: Sequence[str]) ->
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(headers)
-    writer.writerows(rows)
+    writer.writerows([csv_cell(v) for v in row] for row in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
