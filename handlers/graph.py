@@ -38,6 +38,7 @@ from bot.registry.service import RegistryService
 from bot.staff.chat import StaffLinkChat
 from bot.staff.service import ConsoleAuth, StaffLinks, StaffService
 from bot.surveys import chat as surveys_chat
+from bot.surveys.console import SurveyConsole
 from bot.surveys.service import SurveyService
 from storage.db import make_engine
 from storage.repositories import Storage
@@ -57,6 +58,7 @@ class Graph:
     studio: Studio  # the console's offers and campaigns
     aftercare: AftercareService
     surveys: SurveyService
+    survey_console: SurveyConsole  # the console's surveys page
     monitor: MonitorService
     staff: StaffService
     auth: ConsoleAuth
@@ -150,6 +152,7 @@ def build_graph(deps: Deps) -> Graph:
         studio=Studio(deps, campaigns, dispatcher.wake),
         aftercare=aftercare,
         surveys=surveys,
+        survey_console=SurveyConsole(deps, surveys, dispatcher.wake),
         monitor=MonitorService(deps, aftercare.schedule),
         staff=StaffService(deps.storage, deps.clock),
         auth=ConsoleAuth(deps.storage, deps.clock, settings),

@@ -690,6 +690,9 @@ class SurveySend(SQLModel, table=True):
     segment: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     targeted: int = 0
     created_at: datetime = _ts()
+    # The console's confirmed form carries a one-time key: the same form posted twice (a
+    # double click, a reload) finds this send instead of making a second one.
+    form_key: str | None = Field(default=None, max_length=64, unique=True, index=True)
 
 
 class SurveyProgress(SQLModel, table=True):

@@ -19,7 +19,7 @@ from storage.models import (
 from tests.chat import Chat, buttons
 from tests.cli import alumnibot, clean_env
 from tests.factories import add_alumnus, staff_team
-from tests.harness import processed_of, rows
+from tests.harness import processed_of, rows, settle
 
 
 async def respondent(app, sim, purposes=("surveys",), **profile):
@@ -231,3 +231,29 @@ async def test_a_school_sends_a_survey_from_the_command_line(app, sim, settings,
     # these tests, so the row is checked rather than sent).
     invited = [r.alumnus_id for r in await rows(app, OutboxMessage)]
     assert invited == [ada.id]
+
+
+async def test_only_alumni_whose_latest_consent_to_surveys_is_a_grant_get_one(app, sim):
+    """Consent is checked when the invitations are queued, and again when each is sent."""
+    graph = app.bot_data.graph
+    asked, asked_chat = await respondent(app, sim)
+    _, never = await respondent(app, sim, purposes=("llo", "aftercare"))
+    withdrew, withdrew_chat = await respondent(app, sim)
+    later, later_chat = await respondent(app, sim)
+    async with graph.deps.storage.transaction() as tx:
+        await graph.consent.set(tx, withdrew, "surveys", False, "privacy", 2)
+    assert await graph.surveys.reach("tevredenheid") == 2  # asked and later
+    dispatcher = graph.dispatcher
+    _, queued = await graph.surveys.send("tevredenheid")
+    assert queued == 2
+    # Withdrawn after the invitation was queued, before it went out: it does not go out.
+    async with graph.deps.storage.transaction() as tx:
+        await graph.consent.set(tx, later, "surveys", False, "privacy", 3)
+    dispatcher.wake()
+    await sim.wait_for_bot_messages(asked_chat.chat_id, 1)
+    await settle(app)
+    assert "Hoe kijk je terug" in asked_chat.last.text
+    for chat in (never, withdrew_chat, later_chat):
+        assert sim.bot_messages(chat.chat_id) == []
+    invited = {r.alumnus_id: r.status for r in await rows(app, OutboxMessage)}
+    assert invited == {asked.id: "sent", later.id: "cancelled"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 import yaml
 
 TYPES = ("scale", "nps", "single", "multi", "text")
+# A survey's code names it in the console's addresses and the outbox's keys.
+CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,47}")
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,21 @@ class SurveyQuestion:
 
 @dataclass(frozen=True)
 class Survey:
-    """A survey: title and intro per language, questions in order."""
+    """A survey: title and intro per language, questions in order.
+
+    ``team``: the code of the team whose coordinators may send it from the console, as an
+    offer's contact team lets them send its campaigns; without one only admins may.
+    """
 
     code: str
     titles: dict[str, str]
     intros: dict[str, str]
     questions: tuple[SurveyQuestion, ...]
+    team: str | None = None
+
+    def title(self, locale: str) -> str:
+        """Return the title in ``locale``, else in Dutch, else the code."""
+        return self.titles.get(locale) or self.titles.get("nl") or self.code
 
     def next_step(self, answers: Mapping[str, Any], after: int = -1) -> int | None:
         """Return the index of the next question that applies, or None when complete."""
@@ -68,6 +80,11 @@ class Survey:
     def parse(cls, data: dict[str, Any]) -> Survey:
         """Build a survey from its YAML mapping, checking what the chat relies on."""
         code = str(data["code"])
+        if not CODE.fullmatch(code):
+            raise ValueError(
+                f"survey {code!r}: a code is 1 to 48 of a-z, 0-9, '-' and '_', starting with "
+                "a letter or digit"
+            )
         questions = []
         seen: set[str] = set()
         for raw in data.get("questions") or []:
@@ -104,6 +121,7 @@ class Survey:
             titles={k: str(v) for k, v in (data.get("title") or {}).items()},
             intros={k: str(v) for k, v in (data.get("intro") or {}).items()},
             questions=tuple(questions),
+            team=str(data["team"]) if data.get("team") else None,
         )
 
 

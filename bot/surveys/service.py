@@ -102,33 +102,84 @@ class SurveyService:
 
     # ------------------------------------------------------------------ sending
 
+    def segment(self, **filters: Any) -> Segment:
+        """The segment a survey goes to: profile filters as in campaigns, consent for surveys.
+
+        The purpose is fixed here, never taken from ``filters``: only alumni whose latest
+        consent for surveys is a grant are invited (and the dispatcher checks it again when
+        each invitation is sent).
+        """
+        return Segment(**{**filters, "purpose": Purpose.SURVEYS.value})
+
+    async def reach(self, code: str, **filters: Any) -> int:
+        """How many alumni :meth:`send` would invite now (the console's confirmation)."""
+        if code not in self.surveys:
+            raise LookupError(f"no survey {code!r} in content/surveys")
+        async with self.deps.storage.transaction() as tx:
+            return await tx.surveys.reach(code, self.segment(**filters))
+
     async def send(self, code: str, **filters: Any) -> tuple[int, int]:
         """Send a survey to a segment (profile filters as in campaigns); return (send, queued).
 
-        Everyone in it who consented to surveys and has not responded gets one invitation,
-        queued with one ``INSERT .. SELECT``; quiet hours hold.
+        Everyone in it who consented to surveys, has not responded and was not invited
+        before gets one invitation, queued with one ``INSERT .. SELECT``; quiet hours hold.
         """
+        send, _ = await self._send(code, None, filters)
+        assert send.id is not None
+        return send.id, send.targeted
+
+    async def send_once(self, code: str, form_key: str, **filters: Any) -> tuple[SurveySend, bool]:
+        """Send as :meth:`send` does, once per ``form_key``; return the send and if it is new.
+
+        The console's confirmed form carries a one-time key: posted again (a double click,
+        a reload, two tabs), it queues nothing and returns the first send.
+        """
+        return await self._send(code, form_key, filters)
+
+    async def _send(
+        self, code: str, form_key: str | None, filters: dict[str, Any]
+    ) -> tuple[SurveySend, bool]:
         if code not in self.surveys:
             raise LookupError(f"no survey {code!r} in content/surveys")
-        segment = Segment(purpose=Purpose.SURVEYS.value, **filters)
+        segment = self.segment(**filters)
         now = self.deps.clock.now()
         settings = self.deps.settings
         not_before = outside_quiet_hours(
             now, settings.timezone, settings.quiet_hours_start, settings.quiet_hours_end
         )
+        row = SurveySend(
+            survey=code,
+            segment={k: v for k, v in vars(segment).items() if v},
+            created_at=now,
+            form_key=form_key,
+        )
         async with self.deps.storage.transaction() as tx:
-            send = await tx.surveys.add_send(
-                SurveySend(
-                    survey=code,
-                    segment={k: v for k, v in vars(segment).items() if v},
-                    created_at=now,
-                )
-            )
+            if form_key is None:
+                send = await tx.surveys.add_send(row)
+            else:
+                send, new = await tx.surveys.add_send_once(row)
+                if not new:
+                    logger.info("survey %s: send %s was posted again", code, send.id)
+                    return send, False
             queued = await tx.surveys.queue(send, segment, now, not_before)
-            send.targeted = queued
-        assert send.id is not None
+            await tx.surveys.set_targeted(send, queued)
         logger.info("survey %s: %d invitations queued", code, queued)
-        return send.id, queued
+        return send, True
+
+    async def sent(self, send_id: int) -> SurveySend | None:
+        """Return one send (the console's result page)."""
+        async with self.deps.storage.transaction() as tx:
+            return await tx.surveys.send(send_id)
+
+    async def sent_with(self, form_key: str) -> SurveySend | None:
+        """Return the send a console form with this one-time key made, if any."""
+        async with self.deps.storage.transaction() as tx:
+            return await tx.surveys.send_with_key(form_key)
+
+    async def totals(self) -> dict[str, tuple[int, int]]:
+        """Return per survey code (invited, responded), counts without people."""
+        async with self.deps.storage.transaction() as tx:
+            return await tx.surveys.totals()
 
     async def _deliver(self, row: OutboxMessage) -> int:
         """Send an invitation: the survey's title and intro, with its first question."""

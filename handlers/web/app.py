@@ -8,7 +8,7 @@ from aiohttp import web
 
 from bot.staff.service import LoginFormToken
 from handlers.graph import Graph
-from handlers.web import account, auth, inbox, monitor, offers, registry
+from handlers.web import account, auth, inbox, monitor, offers, registry, surveys
 from handlers.web.errors import show_not_found
 from handlers.web.pages import CONSOLE, Console, Pages
 from handlers.web.security import (
@@ -45,6 +45,7 @@ def console_app(graph: Graph, *, bot_username: str | None = None) -> web.Applica
         pages=Pages(deps.renderer, settings.content_dir / "web"),
         desk=graph.desk,
         studio=graph.studio,
+        surveys=graph.survey_console,
         links=graph.staff_links,
         bot_username=bot_username,
     )
@@ -84,6 +85,9 @@ def console_app(graph: Graph, *, bot_username: str | None = None) -> web.Applica
     app.router.add_get(r"/campaigns/{id:\d{1,12}}", offers.show_campaign)
     app.router.add_get(r"/campaigns/{id:\d{1,12}}/progress", offers.campaign_progress)
     app.router.add_post(r"/campaigns/{id:\d{1,12}}/{action:[a-z]{1,12}}", offers.control_campaign)
+    app.router.add_get("/surveys", surveys.show_surveys)
+    app.router.add_get(r"/surveys/{code:[a-z0-9][a-z0-9_-]{0,47}}", surveys.show_survey)
+    app.router.add_post(r"/surveys/{code:[a-z0-9][a-z0-9_-]{0,47}}", surveys.send_survey)
     registry.add_routes(app, graph)  # also lets its upload form be larger than 64 KiB
     app.router.add_get("/monitor", monitor.show_monitor)
     app.router.add_get("/monitor.csv", monitor.export_monitor)

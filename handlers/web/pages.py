@@ -16,6 +16,7 @@ from bot.core.render import DEFAULT_LOCALE, LOCALES, Renderer
 from bot.core.settings import Settings
 from bot.inbox.desk import Desk
 from bot.staff.service import ConsoleAuth, LoginFormToken, Principal, StaffLinks, StaffService
+from bot.surveys.console import SurveyConsole
 
 LOCALE_COOKIE = "alumnibot_lang"
 
@@ -32,6 +33,7 @@ class Console:
     pages: Pages
     desk: Desk
     studio: Studio
+    surveys: SurveyConsole
     links: StaffLinks
     bot_username: str | None = None  # for t.me links; None: the page shows the command
 
