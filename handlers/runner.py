@@ -10,7 +10,7 @@ import logging
 import secrets
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from urllib.parse import urlparse
 
@@ -20,6 +20,7 @@ from telegram import Update
 
 from bot.core.settings import Settings
 from bot.staff.service import DuplicateError, StaffService
+from handlers.cli.setup import ensure_teams, routed_teams
 from handlers.telegram.app import AlumniApplication, build_application, running
 from handlers.telegram.webhook import replay_unprocessed, webhook_app
 from handlers.web import console_app
@@ -128,13 +129,18 @@ SANDBOX_TEAM = ("demo", "Demo-team")
 SANDBOX_COORDINATOR = ("demo@sandbox.example", "Demo Coördinator")
 
 
-async def ensure_sandbox_demo(staff: StaffService, settings: Settings) -> str:
-    """Create the demo team and coordinator if missing, in every team; return its password.
+async def ensure_sandbox_demo(
+    staff: StaffService, settings: Settings, teams: Sequence[tuple[str, str]] = ()
+) -> str:
+    """Create the teams and the demo coordinator if missing, in every team; return its password.
 
     A new sandbox has no teams and no accounts: questions typed in the web chat would go to
-    a team nobody can see. The demo coordinator sees every team's conversations. Its
-    password is new at every start (only its hash is kept), so nobody can work it out.
+    a team nobody can see. It gets the teams ``alumnibot setup`` would make (``teams``: from
+    content/inbox.yaml), so it routes like a school that is set up, and the demo coordinator
+    is in every one of them. Its password is new at every start (only its hash is kept), so
+    nobody can work it out.
     """
+    await ensure_teams(staff, list(teams))
     code, name = SANDBOX_TEAM
     email, display_name = SANDBOX_COORDINATOR
     password = secrets.token_urlsafe(12)
@@ -154,7 +160,7 @@ def _sandbox_ready(
 ) -> Callable[[AlumniApplication, str], Awaitable[None]]:
     async def ready(application: AlumniApplication, console_url: str) -> None:
         graph = application.bot_data.graph
-        password = await ensure_sandbox_demo(graph.staff, settings)
+        password = await ensure_sandbox_demo(graph.staff, settings, routed_teams(graph))
         logger.info(
             "sandbox: demo coordinator %s can sign in to the console", SANDBOX_COORDINATOR[0]
         )

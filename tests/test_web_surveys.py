@@ -158,12 +158,12 @@ def text_of(page: str) -> str:
 async def test_the_menu_leads_to_the_list_in_dutch(deps):
     async with signed_in(deps) as client:
         async with client.get("/inbox") as inbox:
-            assert '<a href="/surveys">Enquêtes</a>' in await inbox.text()
+            assert '<a href="/surveys">Vragenlijsten</a>' in await inbox.text()
         async with client.get("/surveys") as response:
             page = text_of(await response.text())
     assert response.status == 200
-    assert '<a href="/surveys" aria-current="page">Enquêtes</a>' in page
-    assert '<h1 id="surveys-heading">Enquêtes</h1>' in page
+    assert '<a href="/surveys" aria-current="page">Vragenlijsten</a>' in page
+    assert '<h1 id="surveys-heading">Vragenlijsten</h1>' in page
     assert '<h2 class="survey-title">Hoe kijk je terug op je opleiding?</h2>' in page
     assert '<dd class="survey-questions">5</dd>' in page
     assert f'href="/surveys/{CODE}">Kies doelgroep en verstuur</a>' in page
@@ -518,7 +518,7 @@ async def test_a_coordinator_sends_only_a_survey_of_their_own_team(deps):
         assert (await log_in(client, "cor@school.example", PASSWORD)).status == 303
         async with client.get("/surveys") as response:
             listing = text_of(await response.text())
-        assert "Alleen een beheerder kan deze enquête versturen." in listing
+        assert "Alleen een beheerder kan deze vragenlijst versturen." in listing
         assert "Kies doelgroep en verstuur" not in listing
         async with client.get(PATH) as response:
             page = text_of(await response.text())

@@ -64,9 +64,9 @@ async def test_send_a_survey_to_a_segment_from_the_menu(app, sim, page, console_
 
     await sign_in(page, console_url, "ann@school.example", PASSWORD)
     await expect(page).to_have_url(console_url + "/inbox")
-    await page.click("nav >> text=Enquêtes")
+    await page.click("nav >> text=Vragenlijsten")
     await expect(page).to_have_url(console_url + "/surveys")
-    await expect(page.locator('nav a[aria-current="page"]')).to_have_text("Enquêtes")
+    await expect(page.locator('nav a[aria-current="page"]')).to_have_text("Vragenlijsten")
     survey = page.locator("#survey-tevredenheid")
     await expect(survey.locator(".survey-title")).to_have_text(
         "Hoe kijk je terug op je opleiding?"
@@ -78,7 +78,7 @@ async def test_send_a_survey_to_a_segment_from_the_menu(app, sim, page, console_
 
     await survey.locator(".send-link").click()
     await expect(page).to_have_url(console_url + "/surveys/tevredenheid")
-    await expect(page.locator('nav a[aria-current="page"]')).to_have_text("Enquêtes")
+    await expect(page.locator('nav a[aria-current="page"]')).to_have_text("Vragenlijsten")
     await page.select_option("#crebos", ["25180"])
     await page.fill("#cohort_from", "2022")
     await fits_the_width(page)
@@ -117,7 +117,7 @@ async def test_the_same_steps_fit_a_phone(app, sim, browser: Browser, console_ur
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         await sign_in(page, console_url, "ann@school.example", PASSWORD)
-        await page.click("nav >> text=Enquêtes")
+        await page.click("nav >> text=Vragenlijsten")
         await expect(page).to_have_url(console_url + "/surveys")
         await fits_the_width(page)
         await page.screenshot(path=SHOTS.format("mobile-1-list"), full_page=True)
