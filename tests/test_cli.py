@@ -211,6 +211,12 @@ async def test_offers_import_reports_every_bad_row_and_imports_nothing(tmp_path)
     stdout, _ = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0 and "1 aanbod geïmporteerd." in stdout.decode()
 
+    # A code the catalogue does not know (here: "Utrecht" for UT) is refused by name, as
+    # the console's composer refuses it; nothing is created.
+    process = await start(["campaigns", "create", "1", "--region", "Utrecht"], env, tmp_path)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 1 and "--region Utrecht: onbekend" in stderr.decode()
+    assert "er is niets verstuurd" in stderr.decode()
     process = await start(["campaigns", "create", "1", "--region", "UT"], env, tmp_path)
     stdout, _ = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0 and "Campagne 1: bereikt nu 0 oud-studenten." in stdout.decode()

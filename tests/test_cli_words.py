@@ -15,6 +15,7 @@ GROUPS = sorted(p.stem for p in (CONTENT_DIR / "nl" / "cli").glob("*.j2"))
 renderer = Renderer(CONTENT_DIR)
 
 SAMPLE = {
+    "problems": [("--crebo", ["99999"], None), ("--cohort-to", ["2020"], "te vroeg")],
     "reason": "Je tekst bevat onzichtbare tekens.",
     "campaign": 7,
     "offer": 3,

@@ -227,6 +227,23 @@ async def test_a_school_sends_a_survey_from_the_command_line(app, sim, settings,
     assert "Survey tevredenheid: 1 invitation is queued to be sent." in out
     code, _, err = await alumnibot(env, tmp_path, "surveys", "send", "onbekend")
     assert code == 1 and "There is no survey onbekend" in err
+    # A code the catalogue does not know would match nobody: refused, nothing queued.
+    code, _, err = await alumnibot(
+        env, tmp_path, "surveys", "send", "tevredenheid", "--crebo", "99999", "--region", "XX"
+    )
+    assert code == 1 and "--crebo 99999: unknown" in err and "--region XX: unknown" in err
+    code, _, err = await alumnibot(
+        env,
+        tmp_path,
+        "surveys",
+        "send",
+        "tevredenheid",
+        "--cohort-from",
+        "2026",
+        "--cohort-to",
+        "2024",
+    )
+    assert code == 1 and "--cohort-to 2024:" in err
     # Queued for Ada only (the command's own clock is the real one, the bot's is frozen in
     # these tests, so the row is checked rather than sent).
     invited = [r.alumnus_id for r in await rows(app, OutboxMessage)]

@@ -211,20 +211,24 @@ def group(cli: Cli) -> typer.Typer:
         async def work(graph: Graph) -> None:
             service = graph.campaigns
             send_at = moment(graph, at) if at else None
+            # Checked against the catalogue as the console's composer checks them.
+            chosen = cli.segment(
+                graph,
+                crebos=crebo,
+                levels=level,
+                regions=region,
+                locations=location,
+                situations=situation,
+                sectors=sector,
+                interests=interest,
+                cohort_from=cohort_from,
+                cohort_to=cohort_to,
+            )
             try:
-                # The filters as the campaign service takes them today (bot/campaigns).
                 campaign = await service.create(
                     offer,
                     send_at=send_at,
-                    crebos=crebo or [],
-                    levels=level or [],
-                    regions=region or [],
-                    locations=location or [],
-                    situations=situation or [],
-                    sectors=sector or [],
-                    interests=interest or [],
-                    cohort_from=cohort_from,
-                    cohort_to=cohort_to,
+                    **chosen.for_service(graph.deps.clock.now()),
                 )
             except LookupError as error:
                 if type(error) is not LookupError:  # a KeyError is a bug, not an offer

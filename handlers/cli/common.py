@@ -26,6 +26,7 @@ from rich.text import Text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.campaigns.segments import Filters, parse_filters, values_of
 from bot.core.messenger import QueueOnlyMessenger
 from bot.core.render import DEFAULT_LOCALE, LOCALES, Renderer
 from bot.core.settings import CONTENT_DIR, Settings
@@ -96,6 +97,20 @@ def pick_locale(argv: Sequence[str], environ: Mapping[str, str]) -> str:
     return DEFAULT_LOCALE
 
 
+# The segment options of `campaigns create` and `surveys send`, by the Filters' names.
+SEGMENT_OPTIONS = {
+    "crebos": "--crebo",
+    "levels": "--level",
+    "regions": "--region",
+    "locations": "--location",
+    "situations": "--situation",
+    "sectors": "--sector",
+    "interests": "--interest",
+    "cohort_from": "--cohort-from",
+    "cohort_to": "--cohort-to",
+}
+
+
 class Cli:
     """One invocation: its language, words, output streams and settings."""
 
@@ -151,6 +166,28 @@ class Cli:
     def line(self, text: str = "") -> None:
         """Print plain text as it is (no Rich markup: offer titles may hold brackets)."""
         self.out.print(text, markup=False, highlight=False)
+
+    def segment(self, graph: Graph, **options: Any) -> Filters:
+        """Check segment options against the catalogue, as the console's composer does.
+
+        ``options``: the names of :class:`Filters` (``crebos``, ``levels``, ...) with the
+        options' values. A code the catalogue does not know would quietly match nobody, so
+        the command is refused and every unknown value named with its option.
+        """
+        form = {name: value for name, value in options.items() if value not in (None, [])}
+        chosen, errors = parse_filters(form, graph.deps.catalogue)
+        if not errors:
+            return chosen
+        problems: list[tuple[str, list[str], str | None]] = []
+        for name, reason in errors.items():
+            given = values_of(form, name) or [str(form.get(name))]
+            if name in Filters.__dataclass_fields__ and name.endswith("s") and name != "levels":
+                kept = {str(v) for v in getattr(chosen, name)}
+                wrong = [v for v in given if v not in kept and v.upper() not in kept]
+                problems.append((SEGMENT_OPTIONS[name], wrong, None))  # codes it does not know
+            else:  # a level, a year, or the years' order: the console's reason says why
+                problems.append((SEGMENT_OPTIONS.get(name, name), given, self.text(reason)))
+        self.fail("main.bad_segment", problems=problems)
 
     def fail(self, block: str, /, *, exit_code: int = EXIT_REFUSED, **ctx: Any) -> NoReturn:
         """Print the words of a block on standard error and exit with ``exit_code``."""

@@ -61,13 +61,21 @@ def group(cli: Cli) -> typer.Typer:
         async def work(graph: Graph) -> int:
             if code not in graph.surveys.surveys:
                 cli.fail("surveys.no_survey", code=code)
-            _, queued = await graph.surveys.send(
-                code,
-                crebos=crebo or [],
-                levels=level or [],
-                regions=region or [],
+            chosen = cli.segment(
+                graph,
+                crebos=crebo,
+                levels=level,
+                regions=region,
                 cohort_from=cohort_from,
                 cohort_to=cohort_to,
+            )
+            _, queued = await graph.surveys.send(
+                code,
+                crebos=chosen.crebos,
+                levels=chosen.levels,
+                regions=chosen.regions,
+                cohort_from=chosen.cohort_from,
+                cohort_to=chosen.cohort_to,
             )
             return queued
 
