@@ -138,10 +138,18 @@ async def main(args: argparse.Namespace) -> int:
         document = merge_section(document or "# Benchmarks\n", section, REGISTRY_HEADING)
     if args.suite in ("all", "aftercare"):
         alumni = 10_000 if args.quick else 100_000
+        begun = datetime.now(UTC)
         aftercare = await run_aftercare(
             backends, alumni=alumni, due=alumni // 10, answered=alumni // 2
         )
-        section = render_aftercare(aftercare, command, code_version(str(ROOT)))
+        sqlite_version, pg_version = await server_versions()
+        section = render_aftercare(
+            aftercare,
+            command,
+            code_version(str(ROOT)),
+            begun,
+            None if args.suite == "all" else machine(sqlite_version, pg_version),
+        )
         print(section)
         document = merge_section(document or "# Benchmarks\n", section, AFTERCARE_HEADING)
     if str(args.output) != "-":

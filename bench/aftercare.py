@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -244,11 +245,20 @@ async def run_aftercare(
     return [await measure_one(b, alumni, due, answered) for b in backends]
 
 
-def render_aftercare(results: list[AftercareResult], command: str, code: str) -> str:
+def render_aftercare(
+    results: list[AftercareResult],
+    command: str,
+    code: str,
+    begun: datetime | None = None,
+    machine: Sequence[tuple[str, str]] | None = None,
+) -> str:
     """The section of docs/benchmarks.md."""
-    lines = [
-        HEADING,
-        "",
+    lines = [HEADING, ""]
+    if begun is not None:
+        lines += [f"Run: {begun.astimezone(UTC):%Y-%m-%d %H:%M} UTC.", ""]
+    if machine:
+        lines += ["| machine | |", "|---|---|", *[f"| {k} | {v} |" for k, v in machine], ""]
+    lines += [
         f"Command: `{command}` (code {code}). Each database: {results[0].alumni:,} onboarded "
         "alumni with aftercare consent and their five moments planned (one check-in row per "
         f"person and moment), {results[0].due:,} of them due now, {results[0].alumni // 2:,} "
