@@ -41,7 +41,7 @@ from bot.core.messenger import (
     forums_of,
 )
 from bot.core.render import DEFAULT_LOCALE
-from bot.delivery.dispatcher import Dispatcher, enqueue, row
+from bot.delivery.dispatcher import Dispatcher, NewRow, enqueue, outgoing_of, row
 from bot.inbox.escalation import Escalation
 from storage.models import (
     Alumnus,
@@ -204,6 +204,7 @@ class InboxService:
         self.burst_backlog = max(2, math.ceil(per_second * seconds))
         dispatcher.register("relay", self._deliver_relay)
         dispatcher.register(DELETE_TOPIC, self._delete_topic)
+        dispatcher.adopt_deferred(self._adopt_deferred)
         dispatcher.listen(self._heard)
 
     # ------------------------------------------------------------------ alumni side
@@ -818,6 +819,26 @@ class InboxService:
             now = self.deps.clock.now().timestamp()
             raise RetryLaterError(RIGHTS_RETRY_SECONDS - now % RIGHTS_RETRY_SECONDS) from error
 
+    async def _adopt_deferred(self, tx: Tx, item: NewRow) -> NewRow | None:
+        """Make a deferred reply in a conversation's topic a relay of that conversation.
+
+        A reply to staff in a topic ("note kept") that Telegram would take only later is
+        sent from the outbox. As a relay it goes where the conversation's topic is by then:
+        recreated, with a summary, if it was deleted; into the new group if the group moved.
+        """
+        thread_id = item["message_thread_id"]
+        if thread_id is None:
+            return None
+        team = await tx.teams.by_chat(item["chat_id"])
+        if team is None or team.id is None:
+            return None
+        conversation = await tx.inbox.by_thread(team.id, thread_id)
+        if conversation is None or conversation.id is None:
+            return None
+        payload = {**item["payload"], "kind": "relay", "conversation_id": conversation.id}
+        key = f"inbox:{conversation.id}:{item['dedupe_key']}"  # erasure drops it with the rest
+        return {**item, "dedupe_key": key, "payload": payload}
+
     async def _relay_into(self, row: OutboxMessage, conversation_id: int, chat_id: int) -> int:
         if self.forums is None:  # a messenger without topics: the group itself
             return await self._send_into(row, chat_id, None)
@@ -865,7 +886,7 @@ class InboxService:
             return await messenger.copy(
                 chat_id, source["from_chat_id"], source["message_id"], thread_id
             )
-        return await messenger.deliver(chat_id, Outgoing(row.payload["text"]), thread_id)
+        return await messenger.deliver(chat_id, outgoing_of(row.payload), thread_id)
 
     async def _topic(self, conversation_id: int, chat_id: int, *, recreated: bool = False) -> int:
         """Return the conversation's topic, creating it once (any process may try)."""
