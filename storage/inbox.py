@@ -290,6 +290,17 @@ class InboxRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def summary_sent(self, conversation_id: int, thread_id: int) -> None:
+        """Mark a recreated topic's summary as delivered: the topic is ready for relays."""
+        await self._session.execute(
+            update(InboxConversation)
+            .where(
+                col(InboxConversation.id) == conversation_id,
+                col(InboxConversation.thread_id) == thread_id,
+            )
+            .values(thread_state="ready")
+        )
+
     async def listing(
         self, team_ids: Sequence[int], status: str | None, search: str | None, limit: int = 200
     ) -> list[tuple[InboxConversation, Alumnus]]:

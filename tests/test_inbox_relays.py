@@ -130,6 +130,23 @@ async def test_a_deferred_topic_reply_whose_topic_is_gone_recreates_it_once(
     assert {r.status for r in await rows(app, OutboxMessage)} == {"sent"}
 
 
+async def test_the_summary_of_a_recreated_topic_waits_out_a_retry_after(app, sim, clock, new_chat):
+    group, _coordinator, chat, old = await conversation_with_topic(app, sim, new_chat)
+    sim.delete_topic(group, old)
+    # The summary is the first sendMessage into the recreated topic: Telegram says wait.
+    telegram_says_wait(sim, group.id, count=1)
+
+    await chat.say("Nog een vraag")
+    await later(app, clock)
+    [new] = sim.topics(group)
+    in_topic = texts_in(sim, group, new)
+    assert any("Overzicht van dit gesprek" in t for t in in_topic), in_topic
+    summary = next(i for i, t in enumerate(in_topic) if "Overzicht van dit gesprek" in t)
+    assert summary < in_topic.index("Nog een vraag")  # the summary comes first
+    assert sim.stats.calls["createForumTopic"] == 2
+    assert {r.status for r in await rows(app, OutboxMessage)} == {"sent"}
+
+
 async def test_a_deferred_reply_to_the_alumnus_keeps_its_buttons(app, sim, clock, new_chat):
     group, coordinator, chat, thread = await conversation_with_topic(app, sim, new_chat)
     await staff_says(sim, app, coordinator, group, thread, "/sluit")

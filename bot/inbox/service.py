@@ -31,6 +31,7 @@ from bot.core.messenger import (
     Action,
     Button,
     ChatMovedError,
+    MaybeDeliveredError,
     MissingRightsError,
     Outgoing,
     RetryLaterError,
@@ -77,6 +78,8 @@ def _parse_rating(payload: str) -> tuple[int, int] | None:
 # ``r:<conversation>:<score>``: the alumnus rates a closed conversation.
 RATING_BUTTON = CALLBACKS.declare("r", _parse_rating, longest="999999999999:5")
 SUMMARY_MESSAGES = 10  # how much history a recreated topic repeats
+# The thread state of a recreated topic whose summary has not been delivered yet.
+SUMMARY_OWED = "summary"
 DEFAULT_REMINDER_HOURS = 8.0
 DEFAULT_BURST_SECONDS = 10.0
 # A relay the bot lacks the rights for is tried again this often until an admin gives them
@@ -842,8 +845,8 @@ class InboxService:
     async def _relay_into(self, row: OutboxMessage, conversation_id: int, chat_id: int) -> int:
         if self.forums is None:  # a messenger without topics: the group itself
             return await self._send_into(row, chat_id, None)
-        thread_id = await self._topic(conversation_id, chat_id)
         try:
+            thread_id = await self._topic(conversation_id, chat_id)
             return await self._send_into(row, chat_id, thread_id)
         except TopicGoneError:
             logger.info("topic of conversation %s is gone; recreating it", conversation_id)
@@ -889,36 +892,74 @@ class InboxService:
         return await messenger.deliver(chat_id, outgoing_of(row.payload), thread_id)
 
     async def _topic(self, conversation_id: int, chat_id: int, *, recreated: bool = False) -> int:
-        """Return the conversation's topic, creating it once (any process may try)."""
+        """Return the conversation's topic, creating it once (any process may try).
+
+        A recreated topic owes its summary (``thread_state`` "summary") until the summary is
+        delivered, and nothing else goes into the topic before it: when Telegram asks to
+        wait in between, the relay that found the topic gone is sent again later, and the
+        summary first.
+        """
         async with self.deps.storage.transaction() as tx:
             conversation = await tx.inbox.get(conversation_id)
             if conversation is None:
                 raise TransientError("conversation gone")
-            if conversation.thread_state == "ready" and conversation.thread_id is not None:
-                return conversation.thread_id
-            if not await tx.inbox.claim_thread(conversation_id):
-                raise TransientError("topic is being created")
-            alumnus = await self._alumnus(tx, conversation)
-            name = self.deps.renderer.label(
-                "inbox.topic_name", self.staff_locale, **self._card(alumnus)
-            )
-            summary = await self._summary(tx, conversation) if recreated else None
+            thread_id, state = conversation.thread_id, conversation.thread_state
+            owed: str | None = None  # the summary this topic still owes
+            name = ""
+            if thread_id is not None and state in ("ready", SUMMARY_OWED):
+                if state == "ready":
+                    return thread_id
+                owed = await self._summary(tx, conversation)
+            else:
+                if not await tx.inbox.claim_thread(conversation_id):
+                    raise TransientError("topic is being created")
+                alumnus = await self._alumnus(tx, conversation)
+                name = self.deps.renderer.label(
+                    "inbox.topic_name", self.staff_locale, **self._card(alumnus)
+                )
+                owed = await self._summary(tx, conversation) if recreated else None
+                thread_id = None
+        if thread_id is None:
+            thread_id = await self._create_topic(conversation_id, chat_id, name, owed=bool(owed))
+        if owed:
+            await self._send_summary(conversation_id, chat_id, thread_id, owed)
+        return thread_id
+
+    async def _create_topic(
+        self, conversation_id: int, chat_id: int, name: str, *, owed: bool
+    ) -> int:
+        """Create the topic the caller claimed; record it, owing a summary if ``owed``."""
+        assert self.forums is not None
         try:
-            assert self.forums is not None
             thread_id = await self.forums.create_topic(chat_id, name)
         except Exception:
             async with self.deps.storage.transaction() as tx:
                 await tx.inbox.set(conversation_id, thread_state="none")
             raise
+        state = SUMMARY_OWED if owed else "ready"
         async with self.deps.storage.transaction() as tx:
-            await tx.inbox.set(conversation_id, thread_id=thread_id, thread_state="ready")
+            await tx.inbox.set(conversation_id, thread_id=thread_id, thread_state=state)
             erased = await tx.inbox.get(conversation_id) is None
         if erased:  # the person was erased while the topic was being created
             await self.forums.delete_topic(chat_id, thread_id)
             raise TransientError("conversation gone")
-        if summary:
-            await self.deps.messenger.deliver(chat_id, Outgoing(summary), thread_id)
         return thread_id
+
+    async def _send_summary(
+        self, conversation_id: int, chat_id: int, thread_id: int, summary: str
+    ) -> None:
+        """Send a recreated topic's summary; until it is sent, the topic still owes it.
+
+        Not sent (Telegram asks to wait, or did not answer before the request left): the
+        error goes to the dispatcher, which sends the relay again later, summary first.
+        Perhaps sent (no answer after the request left): never sent twice.
+        """
+        try:
+            await self.deps.messenger.deliver(chat_id, Outgoing(summary), thread_id)
+        except MaybeDeliveredError:
+            logger.warning("summary of conversation %s may not have arrived", conversation_id)
+        async with self.deps.storage.transaction() as tx:
+            await tx.inbox.summary_sent(conversation_id, thread_id)
 
     async def forget(self, tx: Tx, alumnus: Alumnus) -> int:
         """Erasure: queue the deletion of the person's topics; drop their queued words.
