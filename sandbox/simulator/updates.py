@@ -188,12 +188,20 @@ def media_content(user: SimUser, kind: str, new_file: NewFile) -> JSON:
             "poll": {
                 "id": f"poll{user.id}",
                 "question": "Welk niveau heeft deze opleiding?",
-                "options": [{"text": t, "voter_count": 0} for t in ("2", "3", "4")],
+                # persistent_id is required since Bot API 9.6 (telegram-bot-api Client.cpp,
+                # JsonPollOption); PTB 22.8 refuses an option without it.
+                "options": [
+                    {"persistent_id": str(i), "text": t, "voter_count": 0}
+                    for i, t in enumerate(("2", "3", "4"))
+                ],
                 "total_voter_count": 0,
                 "is_closed": False,
                 "is_anonymous": False,
                 "type": "quiz",
                 "allows_multiple_answers": False,
+                # Always sent since Bot API 9.6 / 10.0 (Client.cpp, JsonPoll).
+                "allows_revoting": False,
+                "members_only": False,
             }
         }
     specs: dict[str, tuple[bytes, str | None, str | None]] = {
