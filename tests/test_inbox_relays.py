@@ -14,9 +14,10 @@ from datetime import timedelta
 import pytest
 
 from sandbox.simulator import Fault
-from storage.models import OutboxMessage
-from tests.chat import ask, onboard_nl, staff_says, texts_in
-from tests.factories import staff_team
+from sandbox.simulator.updates import shallow
+from storage.models import InboxMessage, OutboxMessage
+from tests.chat import Chat, ask, onboard_nl, staff_says, texts_in
+from tests.factories import add_alumnus, staff_team
 from tests.harness import processed_of, rows, settle, the_conversation
 
 
@@ -158,3 +159,99 @@ async def test_a_deferred_reply_to_the_alumnus_keeps_its_buttons(app, sim, clock
     [prompt] = chat.messages[before:]
     assert "Waar gaat je vraag over?" in prompt.text
     assert prompt.reply_markup and prompt.reply_markup["inline_keyboard"]
+
+
+# ------------------------------------------------------------------ what cannot be copied
+
+TOPIC = {"nl": "Werk en loopbaan", "en": "Work and career"}
+# What the alumnus reads when what they sent could not be passed on, per language.
+NOT_PASSED_ON = {"nl": "kan ik niet doorsturen", "en": "can't pass"}
+
+
+async def asking(app, sim, locale: str = "nl"):
+    """A team with its forum, and an onboarded alumnus who has not asked anything yet."""
+    group, coordinator = await staff_team(app, sim)
+    user = sim.create_user(first_name="Sanne", language_code=locale)
+    await add_alumnus(app, user.id, first_name="Sanne", locale=locale, graduation_year=2025)
+    return group, coordinator, Chat(sim, processed_of(app), user)
+
+
+async def pins_a_message(sim, app, chat) -> None:
+    """The alumnus pins a message in the chat: the bot gets a service message."""
+    [pinned, *_] = sim.chat_messages(chat.chat_id)
+    service = sim.service_message(
+        sim.chats[chat.chat_id], chat.user.to_dict(), {"pinned_message": shallow(pinned.raw)}
+    )
+    sim.emit_for_chat(sim.chats[chat.chat_id], "message", service.raw)
+    await processed_of(app).wait(sim.last_update_id)
+
+
+def nothing_dead(outbox: list[OutboxMessage]) -> None:
+    assert {r.status for r in outbox} == {"sent"}, [(r.dedupe_key, r.last_error) for r in outbox]
+
+
+@pytest.mark.parametrize(("what", "locale"), [("quiz", "nl"), ("quiz", "en"), ("service", "nl")])
+async def test_what_the_alumnus_sends_that_cannot_be_copied_reaches_the_team_as_a_text(
+    app, sim, what, locale
+):
+    group, _coordinator, chat = await asking(app, sim, locale)
+    await chat.say("Eerste vraag")
+    await chat.tap(TOPIC[locale])
+    await settle(app)
+    [thread] = sim.topics(group)
+    before = len(chat.messages)
+
+    if what == "quiz":
+        await chat.send_media("quiz")
+    else:
+        await pins_a_message(sim, app, chat)
+    await settle(app)
+
+    notice = texts_in(sim, group, thread)[-1]
+    assert "kan ik niet doorsturen" in notice and "tekst of foto" in notice, notice
+    assert ("peiling" in notice) == (what == "quiz")
+    told = [m.text or "" for m in chat.messages[before:]]
+    assert any(NOT_PASSED_ON[locale] in t for t in told), told
+    nothing_dead(await rows(app, OutboxMessage))
+    history = await rows(app, InboxMessage)
+    assert [m.kind for m in history if m.direction == "in"][-1] == (
+        "poll" if what == "quiz" else "other"
+    )
+    assert "kan ik niet doorsturen" in history[-1].text and history[-1].direction == "system"
+
+
+async def test_a_quiz_as_the_first_message_reaches_the_team_as_a_text(app, sim):
+    group, _coordinator, chat = await asking(app, sim)
+    prompt = await chat.send_media("quiz")
+    assert "Waar gaat je vraag over?" in prompt[-1].text
+    await chat.tap(TOPIC["nl"])
+    await settle(app)
+    [thread] = sim.topics(group)
+    assert "kan ik niet doorsturen" in texts_in(sim, group, thread)[-1]
+    assert NOT_PASSED_ON["nl"] in chat.last.text
+    nothing_dead(await rows(app, OutboxMessage))
+
+
+@pytest.mark.parametrize("locale", ["nl", "en"])
+async def test_a_quiz_from_a_coordinator_reaches_the_alumnus_as_a_polite_text(app, sim, locale):
+    group, coordinator, chat = await asking(app, sim, locale)
+    await chat.say("Eerste vraag")
+    await chat.tap(TOPIC[locale])
+    await settle(app)
+    [thread] = sim.topics(group)
+    before = len(chat.messages)
+
+    await sim.user_sends_media(coordinator, kind="quiz", chat=group, message_thread_id=thread)
+    await processed_of(app).wait(sim.last_update_id)
+    await settle(app)
+    await settle(app)  # the team's notice is a relay queued by the failed copy
+
+    signed, polite = chat.messages[before:]
+    assert signed.text.startswith("Coördinator (Nazorg)")
+    assert NOT_PASSED_ON[locale] in polite.text, polite.text
+    notice = texts_in(sim, group, thread)[-1]
+    assert "kan ik niet doorsturen naar de alumnus" in notice and "tekst of foto" in notice
+    nothing_dead(await rows(app, OutboxMessage))
+    history = await rows(app, InboxMessage)
+    assert [(m.direction, m.kind) for m in history if m.direction == "out"] == [("out", "poll")]
+    assert history[-1].direction == "system" and "kan ik niet doorsturen" in history[-1].text

@@ -34,10 +34,12 @@ from bot.core.messenger import (
     MaybeDeliveredError,
     MissingRightsError,
     Outgoing,
+    RejectedError,
     RetryLaterError,
     Send,
     TopicGoneError,
     TransientError,
+    UncopyableError,
     UnreachableError,
     forums_of,
 )
@@ -62,6 +64,9 @@ TOPIC_CODE = re.compile(r"[a-z]{1,16}")
 # The outbox kind that deletes a forum topic with its messages (erasure): queued, so that it
 # survives a crash and keeps to the group's pace like any message.
 DELETE_TOPIC = "delete_topic"
+# The outbox kind of a staff message copied to the alumnus (what cannot be copied becomes a
+# polite text, and the team is told).
+ANSWER_COPY = "answer_copy"
 RATINGS = range(1, 6)
 
 
@@ -207,6 +212,7 @@ class InboxService:
         self.burst_backlog = max(2, math.ceil(per_second * seconds))
         dispatcher.register("relay", self._deliver_relay)
         dispatcher.register(DELETE_TOPIC, self._delete_topic)
+        dispatcher.register(ANSWER_COPY, self._deliver_answer_copy)
         dispatcher.adopt_deferred(self._adopt_deferred)
         dispatcher.listen(self._heard)
 
@@ -321,7 +327,11 @@ class InboxService:
             await self._away_notice(tx, conversation, now)
         await tx.inbox.set(conversation.id, **values)
         conversation.status = InboxStatus.OPEN.value
-        copy = {"from_chat_id": message.chat_id, "message_id": message.message_id}
+        copy = {
+            "from_chat_id": message.chat_id,
+            "message_id": message.message_id,
+            "kind": message.kind,  # named in the team's notice if it cannot be copied
+        }
         said = message.text if message.kind == "text" and message.text else None
         await self._relay(tx, conversation, f"in:{stored.id}", {"copy": copy}, said=said)
         if message.text and self.escalation.matches(message.text):
@@ -487,9 +497,14 @@ class InboxService:
                 tx, row(now, key=f"{key}:by", chat_id=alumnus.chat_id, message=Outgoing(signature))
             )
             payload = {
-                "kind": "copy",
-                "copy": {"from_chat_id": copy_of.chat_id, "message_id": copy_of.message_id},
+                "kind": ANSWER_COPY,
+                "copy": {
+                    "from_chat_id": copy_of.chat_id,
+                    "message_id": copy_of.message_id,
+                    "kind": copy_of.kind,
+                },
                 "conversation_id": conversation.id,
+                "by": staff.display_name,  # named in the team's notice if it cannot be copied
             }
             await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, payload=payload))
         else:
@@ -781,8 +796,12 @@ class InboxService:
         text: str,
         *,
         topic_only: str | None = None,
+        relay: bool = True,
     ) -> None:
-        """Store a line for the team and put it in their topic (``topic_only``: there only)."""
+        """Store a line for the team and put it in their topic (``topic_only``: there only).
+
+        ``relay`` off: the topic has it already (it was sent there in place of something).
+        """
         assert conversation.id is not None
         stored = await tx.inbox.add_message(
             InboxMessage(
@@ -792,8 +811,9 @@ class InboxService:
                 created_at=self.deps.clock.now(),
             )
         )
-        relayed = f"{text.rstrip()}\n\n{topic_only}" if topic_only else text
-        await self._relay(tx, conversation, f"system:{stored.id}", {"text": relayed})
+        if relay:
+            relayed = f"{text.rstrip()}\n\n{topic_only}" if topic_only else text
+            await self._relay(tx, conversation, f"system:{stored.id}", {"text": relayed})
 
     async def _deliver_relay(self, row: OutboxMessage) -> int:
         """Send a relay row into the conversation's topic, creating the topic when needed.
@@ -886,10 +906,84 @@ class InboxService:
         messenger = self.deps.messenger
         if "copy" in row.payload:
             source = row.payload["copy"]
-            return await messenger.copy(
-                chat_id, source["from_chat_id"], source["message_id"], thread_id
-            )
+            try:
+                return await messenger.copy(
+                    chat_id, source["from_chat_id"], source["message_id"], thread_id
+                )
+            except UncopyableError:
+                return await self._uncopyable_in(row, chat_id, thread_id)
         return await messenger.deliver(chat_id, outgoing_of(row.payload), thread_id)
+
+    async def _uncopyable_in(
+        self, relay: OutboxMessage, chat_id: int, thread_id: int | None
+    ) -> int:
+        """What the alumnus sent cannot be copied: tell the team in its place, and the alumnus.
+
+        The team's text takes the copy's place in the topic (and in the conversation, as a
+        system line); the alumnus hears, in their language, that it did not get through.
+        """
+        conversation_id = int(relay.payload["conversation_id"])
+        kind = str(relay.payload["copy"].get("kind") or "other")
+        logger.info("conversation %s: a %s of the alumnus cannot be copied", conversation_id, kind)
+        notice = self.deps.renderer.text("inbox.uncopyable_in", self.staff_locale, kind=kind)
+        sent = await self.deps.messenger.deliver(chat_id, Outgoing(notice), thread_id)
+        async with self.deps.storage.transaction() as tx:
+            conversation = await tx.inbox.get(conversation_id)
+            if conversation is None:  # erased meanwhile
+                return sent
+            await self._system(tx, conversation, notice, relay=False)
+            alumnus = await self._alumnus(tx, conversation)
+            told = self.deps.renderer.text(
+                "inbox.uncopyable_not_passed_on", alumnus.locale or DEFAULT_LOCALE, kind=kind
+            )
+            await enqueue(
+                tx,
+                row(
+                    self.deps.clock.now(),
+                    key=f"{relay.dedupe_key}:uncopyable",
+                    chat_id=alumnus.chat_id,
+                    message=Outgoing(told),
+                    alumnus_id=alumnus.id,
+                ),
+            )
+        return sent
+
+    async def _deliver_answer_copy(self, answer: OutboxMessage) -> int:
+        """Copy a staff message to the alumnus; what cannot be copied becomes a polite text.
+
+        Then the team is told in the topic (and the conversation keeps it as a system line)
+        that the alumnus got the explanation instead, and what to send instead.
+        """
+        source = answer.payload["copy"]
+        try:
+            return await self.deps.messenger.copy(
+                answer.chat_id, source["from_chat_id"], source["message_id"]
+            )
+        except UncopyableError:
+            pass
+        conversation_id = int(answer.payload["conversation_id"])
+        kind = str(source.get("kind") or "other")
+        logger.info("conversation %s: a %s of staff cannot be copied", conversation_id, kind)
+        async with self.deps.storage.transaction() as tx:
+            conversation = await tx.inbox.get(conversation_id)
+            if conversation is None:
+                raise RejectedError("conversation gone")
+            alumnus = await self._alumnus(tx, conversation)
+        text = self.deps.renderer.text(
+            "inbox.uncopyable_out", alumnus.locale or DEFAULT_LOCALE, kind=kind
+        )
+        sent = await self.deps.messenger.deliver(answer.chat_id, Outgoing(text))
+        notice = self.deps.renderer.text(
+            "inbox.uncopyable_answer",
+            self.staff_locale,
+            kind=kind,
+            staff=str(answer.payload.get("by") or ""),
+        )
+        async with self.deps.storage.transaction() as tx:
+            conversation = await tx.inbox.get(conversation_id)
+            if conversation is not None:
+                await self._system(tx, conversation, notice)
+        return sent
 
     async def _topic(self, conversation_id: int, chat_id: int, *, recreated: bool = False) -> int:
         """Return the conversation's topic, creating it once (any process may try).

@@ -35,6 +35,7 @@ from bot.core.messenger import (
     SendDocument,
     TopicGoneError,
     TransientError,
+    UncopyableError,
     UnreachableError,
 )
 from handlers.telegram.request import NOT_SENT, AiohttpRequest
@@ -52,6 +53,13 @@ TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid", "
 
 # createForumTopic without the right (telegram-bot-api Client.cpp).
 _NO_TOPIC_RIGHTS = ("not enough rights to create a topic", "chat_admin_required")
+
+# copyMessage of a message Telegram will not copy: a service message, a quiz whose answer
+# the bot does not know, a giveaway, an invoice, paid or self-destructing media. tdlib
+# (MessagesManager::forward_message) answers "The message can't be copied", which the Bot
+# API server passes on as "the message can't be copied"; "can't be forwarded" is its
+# wording for the same refusal elsewhere (tdlib can_forward_message_content).
+_UNCOPYABLE = ("can't be copied", "can't be forwarded")
 
 
 def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
@@ -301,6 +309,8 @@ def classify(error: TelegramError) -> DeliveryError:
             return TopicGoneError(error.message)
         if any(words in text for words in _NO_TOPIC_RIGHTS):
             return MissingRightsError("can_manage_topics", error.message)
+        if any(words in text for words in _UNCOPYABLE):
+            return UncopyableError(error.message)
         return RejectedError(error.message)
     cause = error.__cause__
     if isinstance(error, TimedOut | NetworkError):
