@@ -18,7 +18,7 @@ from sandbox.simulator.updates import shallow
 from storage.models import InboxMessage, OutboxMessage
 from tests.chat import Chat, ask, onboard_nl, staff_says, texts_in
 from tests.factories import add_alumnus, staff_team
-from tests.harness import processed_of, rows, settle, the_conversation
+from tests.harness import polling_app, processed_of, rows, settle, the_conversation
 
 
 @pytest.fixture
@@ -255,3 +255,44 @@ async def test_a_quiz_from_a_coordinator_reaches_the_alumnus_as_a_polite_text(ap
     history = await rows(app, InboxMessage)
     assert [(m.direction, m.kind) for m in history if m.direction == "out"] == [("out", "poll")]
     assert history[-1].direction == "system" and "kan ik niet doorsturen" in history[-1].text
+
+
+# ------------------------------------------------------------------ refused for good
+
+
+async def send_all(app) -> None:
+    while await app.bot_data.graph.dispatcher.run_once():
+        pass
+
+
+@pytest.mark.parametrize("side", ["alumnus", "coordinator"])
+async def test_a_relay_telegram_refuses_for_good_is_kept_in_the_conversation(
+    settings, sim, clock, side
+):
+    # The dispatcher is idle until send_all(): the photo is deleted before its copy is made.
+    async with polling_app(settings, clock, dispatch=False) as app:
+        group, coordinator = await staff_team(app, sim)
+        user = sim.create_user(first_name="Sanne", language_code="nl")
+        await add_alumnus(app, user.id, first_name="Sanne", graduation_year=2025)
+        chat = Chat(sim, processed_of(app), user)
+        await ask(chat, "Eerste vraag")
+        await send_all(app)
+        [thread] = sim.topics(group)
+
+        if side == "alumnus":
+            photo = await sim.user_sends_media(chat.user, kind="photo")
+        else:
+            photo = await sim.user_sends_media(
+                coordinator, kind="photo", chat=group, message_thread_id=thread
+            )
+        await processed_of(app).wait(sim.last_update_id)
+        sim.remove_message(sim.get_message(photo["chat"]["id"], photo["message_id"]))
+        await send_all(app)
+
+        history = await rows(app, InboxMessage)
+        assert history[-1].direction == "system" and "niet aangekomen" in history[-1].text
+        in_topic = texts_in(sim, group, thread)
+        if side == "coordinator":  # the team sees it where it answered
+            assert "niet aangekomen" in in_topic[-1]
+        else:  # the topic is what refused: the console keeps it
+            assert not any("niet aangekomen" in t for t in in_topic)

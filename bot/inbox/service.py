@@ -70,6 +70,16 @@ ANSWER_COPY = "answer_copy"
 RATINGS = range(1, 6)
 
 
+# The outbox rows of a conversation: ``inbox:<conversation>:...`` (relays, answers, notices).
+_CONVERSATION_KEY = re.compile(r"inbox:(\d+):")
+
+
+def _conversation_of(sent: OutboxMessage) -> int | None:
+    """Return the conversation an outbox row belongs to, if it is one of the inbox's."""
+    found = _CONVERSATION_KEY.match(sent.dedupe_key)
+    return int(found.group(1)) if found else None
+
+
 def _parse_rating(payload: str) -> tuple[int, int] | None:
     found = parts(payload, 2)
     if found is None:
@@ -1107,23 +1117,32 @@ class InboxService:
         }
 
     async def _heard(self, outcomes: Sequence[tuple[OutboxMessage, str]]) -> None:
-        """When an answer cannot reach the alumnus because they blocked the bot, say so."""
+        """Keep in the conversation what did not arrive, so nothing is lost in silence.
+
+        An answer that cannot reach the alumnus because they blocked the bot: the team is
+        told in the topic. A message of the conversation Telegram refused for good (dead):
+        a system line says so; one meant for the alumnus is shown in the topic too, one
+        meant for the topic only in the conversation (the topic may be what refuses).
+        """
         for sent, status in outcomes:
-            conversation_id = sent.payload.get("conversation_id")
-            if (
-                status != "failed"
-                or conversation_id is None
-                or sent.payload.get("kind") == "relay"
-            ):
+            conversation_id = _conversation_of(sent)
+            if conversation_id is None or status not in ("failed", "dead"):
                 continue
+            for_topic = sent.payload.get("kind") == "relay"
+            if status == "failed":
+                if for_topic or "conversation_id" not in sent.payload:
+                    continue  # the router tells the team of a block when it learns of it
+                block, show = "inbox.blocked", True
+            elif for_topic:
+                block, show = "inbox.undelivered_relay", False
+            else:
+                block, show = "inbox.undelivered_answer", True
+            logger.warning("conversation %s: outbox row %s %s", conversation_id, sent.id, status)
             async with self.deps.storage.transaction() as tx:
-                conversation = await tx.inbox.get(int(conversation_id))
+                conversation = await tx.inbox.get(conversation_id)
                 if conversation is not None:
-                    await self._system(
-                        tx,
-                        conversation,
-                        self.deps.renderer.text("inbox.blocked", self.staff_locale),
-                    )
+                    text = self.deps.renderer.text(block, self.staff_locale)
+                    await self._system(tx, conversation, text, relay=show)
 
     async def unreachable(self, tx: Tx, alumnus: Alumnus) -> None:
         """The alumnus blocked the bot: tell their open conversation's team."""
