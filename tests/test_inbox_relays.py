@@ -296,3 +296,28 @@ async def test_a_relay_telegram_refuses_for_good_is_kept_in_the_conversation(
             assert "niet aangekomen" in in_topic[-1]
         else:  # the topic is what refused: the console keeps it
             assert not any("niet aangekomen" in t for t in in_topic)
+
+
+# ------------------------------------------------------------------ only a sticker, GIF, voice
+
+
+@pytest.mark.parametrize("kind", ["sticker", "animation", "voice"])
+async def test_a_message_of_only_a_sticker_gif_or_voice_travels_both_ways(app, sim, kind):
+    group, coordinator, chat = await asking(app, sim)
+    await chat.send_media(kind)  # the first message: kept until the topic is chosen
+    await chat.tap(TOPIC["nl"])
+    await settle(app)
+    [thread] = sim.topics(group)
+    assert sim.bot_messages(group, thread_id=thread)[-1].kind == kind
+
+    await sim.user_sends_media(coordinator, kind=kind, chat=group, message_thread_id=thread)
+    await processed_of(app).wait(sim.last_update_id)
+    await settle(app)
+    signed, copied = chat.messages[-2:]
+    assert signed.text.startswith("Coördinator (Nazorg)") and copied.kind == kind
+    nothing_dead(await rows(app, OutboxMessage))
+    history = await rows(app, InboxMessage)
+    assert [(m.direction, m.kind) for m in history if m.direction != "system"] == [
+        ("in", kind),
+        ("out", kind),
+    ]

@@ -34,6 +34,8 @@ from handlers.telegram.rights import check_staff_groups
 logger = logging.getLogger(__name__)
 
 PRIVATE = filters.ChatType.PRIVATE
+# The first that a message has names its kind: a GIF comes with a ``document`` as well
+# (Bot API docs, Message.animation), so ``animation`` goes before it.
 _MEDIA_KINDS = (
     "sticker",
     "photo",
@@ -41,8 +43,8 @@ _MEDIA_KINDS = (
     "video",
     "video_note",
     "audio",
-    "document",
     "animation",
+    "document",
     "location",
     "contact",
     "poll",

@@ -1040,13 +1040,15 @@ class BotApiSimulator:
         message_thread_id: int | None = None,
         reply_to_message_id: int | None = None,
     ) -> JSON:
-        """Let a user send a sticker, photo, voice, document, location or contact.
+        """Let a user send a sticker, photo, voice, GIF, document, location, contact or quiz.
+
+        A quiz is what the bot cannot copy (its answer is hidden from the bot).
 
         The files are stored, so the bot can getFile and download them.
         """
         target = self._chat_for(user, chat)
         content = media_content(user, kind, self.new_file)
-        if caption and kind in ("photo", "voice", "document"):
+        if caption and kind in ("photo", "voice", "document", "animation"):
             content["caption"] = caption
         message = self._user_message(
             user,
