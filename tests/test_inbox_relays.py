@@ -321,3 +321,77 @@ async def test_a_message_of_only_a_sticker_gif_or_voice_travels_both_ways(app, s
         ("in", kind),
         ("out", kind),
     ]
+
+
+# ------------------------------------------------------------------ edits
+
+
+async def test_an_alumnus_edit_of_a_relayed_message_reaches_the_team(app, sim):
+    group, _coordinator, chat = await asking(app, sim)
+    question = await sim.user_sends(chat.user, "Ik zoek een stage in de zrog")
+    await processed_of(app).wait(sim.last_update_id)
+    await chat.tap(TOPIC["nl"])
+    await settle(app)
+    [thread] = sim.topics(group)
+    before = len(chat.messages)
+
+    await sim.user_edits(chat.user, question["message_id"], "Ik zoek een stage in de zorg")
+    await processed_of(app).wait(sim.last_update_id)
+    await settle(app)
+
+    edited = texts_in(sim, group, thread)[-1]
+    assert "aangepast" in edited and "Ik zoek een stage in de zorg" in edited, edited
+    assert len(chat.messages) == before  # no answer to an edit
+    history = await rows(app, InboxMessage)
+    assert (history[-1].direction, history[-1].kind, history[-1].text) == (
+        "in",
+        "edit",
+        "Ik zoek een stage in de zorg",
+    )
+    nothing_dead(await rows(app, OutboxMessage))
+
+
+async def test_an_edit_before_the_topic_is_chosen_is_what_the_team_gets(app, sim):
+    group, _coordinator, chat = await asking(app, sim)
+    question = await sim.user_sends(chat.user, "Eerste versie")
+    await processed_of(app).wait(sim.last_update_id)
+    await sim.user_edits(chat.user, question["message_id"], "Tweede versie")
+    await processed_of(app).wait(sim.last_update_id)
+    await chat.tap(TOPIC["nl"])
+    await settle(app)
+    [thread] = sim.topics(group)
+    assert texts_in(sim, group, thread)[1:] == ["Tweede versie"]  # after the card, once
+
+
+@pytest.mark.parametrize("locale", ["nl", "en"])
+async def test_a_coordinator_edit_of_an_answer_reaches_the_alumnus(app, sim, locale):
+    group, coordinator, chat = await asking(app, sim, locale)
+    await chat.say("Eerste vraag")
+    await chat.tap(TOPIC[locale])
+    await settle(app)
+    [thread] = sim.topics(group)
+    answer = await sim.user_sends(
+        coordinator, "Bel ons op maandag", chat=group, message_thread_id=thread
+    )
+    note = await sim.user_sends(
+        coordinator, "! niet vergeten", chat=group, message_thread_id=thread
+    )
+    await processed_of(app).wait(sim.last_update_id)
+    await settle(app)
+    before = len(chat.messages)
+
+    await sim.user_edits(coordinator, answer["message_id"], "Bel ons op dinsdag", chat=group)
+    await sim.user_edits(coordinator, note["message_id"], "! wel vergeten", chat=group)
+    await processed_of(app).wait(sim.last_update_id)
+    await settle(app)
+
+    [edited] = chat.messages[before:]  # the note's edit stays inside
+    assert edited.text.startswith("✏️ Coördinator (Nazorg)")
+    assert ("aangepast" if locale == "nl" else "changed") in edited.text
+    assert edited.text.endswith("Bel ons op dinsdag")
+    outgoing = [m for m in await rows(app, InboxMessage) if m.direction == "out"]
+    assert [(m.kind, m.text) for m in outgoing] == [
+        ("text", "Bel ons op maandag"),
+        ("edit", "Bel ons op dinsdag"),
+    ]
+    nothing_dead(await rows(app, OutboxMessage))

@@ -26,7 +26,7 @@ from markupsafe import Markup
 from bot.core.callbacks import CALLBACKS, number, parts
 from bot.core.deps import Deps
 from bot.core.hours import BusinessHours
-from bot.core.inbound import StaffInbound
+from bot.core.inbound import Inbound, StaffInbound
 from bot.core.messenger import (
     Action,
     Button,
@@ -68,6 +68,8 @@ DELETE_TOPIC = "delete_topic"
 # polite text, and the team is told).
 ANSWER_COPY = "answer_copy"
 RATINGS = range(1, 6)
+# The kind of a kept message that is a new version of an earlier one (an edit).
+EDIT = "edit"
 
 
 # The outbox rows of a conversation: ``inbox:<conversation>:...`` (relays, answers, notices).
@@ -488,13 +490,10 @@ class InboxService:
             )
         )
         key = f"inbox:{conversation.id}:out:{stored.id}"
-        team = await tx.teams.by_id(conversation.team_id)
-        # The alumnus sees who answers: the coordinator's first name and team.
         signature = self.deps.renderer.text(
             "inbox.signed",
             alumnus.locale or DEFAULT_LOCALE,
-            staff=staff.display_name.split()[0] if staff.display_name.split() else "",
-            team=team.name if team else "",
+            **await self._signer(tx, conversation, staff),
         )
         from_topic = copy_of is not None
         if copy_of is not None and copy_of.kind == "text" and copy_of.text is not None:
@@ -534,6 +533,100 @@ class InboxService:
             conversation.id, status=InboxStatus.WAITING.value, last_staff_at=now, updated_at=now
         )
         return stored
+
+    async def _signer(
+        self, tx: Tx, conversation: InboxConversation, staff: StaffMember
+    ) -> dict[str, str]:
+        """Who the alumnus sees answering: the coordinator's first name and team."""
+        team = await tx.teams.by_id(conversation.team_id)
+        names = staff.display_name.split()
+        return {"staff": names[0] if names else "", "team": team.name if team else ""}
+
+    async def alumnus_edited(self, event: Inbound) -> None:
+        """The alumnus edited a message the team got: show the team the new text, and keep it.
+
+        Only a message relayed into a conversation counts. An answer during onboarding is
+        no one's business, and a message still waiting for its topic is copied later as it
+        reads by then.
+        """
+        now = self.deps.clock.now()
+        async with self.deps.storage.transaction() as tx:
+            if not await tx.updates.claim(event.update_id, now) or event.message_id is None:
+                return
+            alumnus = await tx.alumni.by_chat(event.chat_id)
+            if alumnus is None or alumnus.id is None:
+                return
+            conversations = {c.id: c for c in await tx.inbox.of_alumnus(alumnus.id)}
+            original = await tx.inbox.relayed(
+                [c for c in conversations if c is not None], event.chat_id, event.message_id, "in"
+            )
+            if original is None:
+                return
+            conversation = conversations[original.conversation_id]
+            stored = await tx.inbox.add_message(
+                InboxMessage(
+                    conversation_id=original.conversation_id,
+                    direction="in",
+                    kind=EDIT,
+                    text=event.text,
+                    source_chat_id=event.chat_id,
+                    source_message_id=event.message_id,
+                    created_at=now,
+                )
+            )
+            text = self.deps.renderer.text(
+                "inbox.edited_in", self.staff_locale, text=event.text or ""
+            )
+            await self._relay(tx, conversation, f"edit:{stored.id}", {"text": text})
+
+    async def staff_edited(self, event: StaffInbound) -> None:
+        """A coordinator edited an answer in the topic: send the alumnus the new text, signed.
+
+        As for any staff action: the team's group, the conversation's topic, a linked staff
+        member who may act. Only an answer that went to the alumnus counts (a note or a
+        command stays inside).
+        """
+        now = self.deps.clock.now()
+        async with self.deps.storage.transaction() as tx:
+            if not await tx.updates.claim(event.update_id, now):
+                return
+            team = await tx.teams.by_chat(event.chat_id)
+            if team is None or team.id is None or event.thread_id is None:
+                return
+            conversation = await tx.inbox.by_thread(team.id, event.thread_id)
+            if conversation is None or conversation.id is None:
+                return
+            staff = await tx.staff.by_telegram(event.user_id) if event.user_id else None
+            if event.sender_chat_id is not None or not await self.may_act(tx, staff, team.id):
+                return
+            assert staff is not None
+            original = await tx.inbox.relayed(
+                [conversation.id], event.chat_id, event.message_id, "out"
+            )
+            if original is None:
+                return
+            stored = await tx.inbox.add_message(
+                InboxMessage(
+                    conversation_id=conversation.id,
+                    direction="out",
+                    kind=EDIT,
+                    text=event.text,
+                    source_chat_id=event.chat_id,
+                    source_message_id=event.message_id,
+                    staff_id=staff.id,
+                    via="telegram",
+                    created_at=now,
+                )
+            )
+            alumnus = await self._alumnus(tx, conversation)
+            text = self.deps.renderer.text(
+                "inbox.edited_out",
+                alumnus.locale or DEFAULT_LOCALE,
+                text=event.text or "",
+                **await self._signer(tx, conversation, staff),
+            )
+            key = f"inbox:{conversation.id}:out:{stored.id}"
+            await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, message=Outgoing(text)))
 
     async def note(
         self, tx: Tx, conversation: InboxConversation, staff: StaffMember, text: str, via: str
