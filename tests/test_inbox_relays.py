@@ -13,10 +13,12 @@ from datetime import timedelta
 
 import pytest
 
+from bot.staff.service import StaffService
 from sandbox.simulator import Fault
 from sandbox.simulator.updates import shallow
 from storage.models import InboxMessage, OutboxMessage
 from tests.chat import Chat, ask, onboard_nl, staff_says, texts_in
+from tests.console_fixtures import PASSWORD, post, web_as
 from tests.factories import add_alumnus, staff_team
 from tests.harness import polling_app, processed_of, rows, settle, the_conversation
 
@@ -24,7 +26,9 @@ from tests.harness import polling_app, processed_of, rows, settle, the_conversat
 @pytest.fixture
 def settings(settings):
     # As in test_inbox: the group's pacing is tested in test_dispatch.
-    return settings.model_copy(update={"group_messages_per_minute": 6000.0})
+    return settings.model_copy(
+        update={"group_messages_per_minute": 6000.0, "web_cookie_secure": False}
+    )
 
 
 def in_general(sim, group) -> list[str]:
@@ -394,4 +398,58 @@ async def test_a_coordinator_edit_of_an_answer_reaches_the_alumnus(app, sim, loc
         ("text", "Bel ons op maandag"),
         ("edit", "Bel ons op dinsdag"),
     ]
+    nothing_dead(await rows(app, OutboxMessage))
+
+
+# ------------------------------------------------------------------ long texts
+
+
+async def test_a_long_answer_and_a_long_edit_arrive_whole(app, sim):
+    group, coordinator, chat = await asking(app, sim)
+    await chat.say("Eerste vraag")
+    await chat.tap(TOPIC["nl"])
+    await settle(app)
+    [thread] = sim.topics(group)
+    before = len(chat.messages)
+    long = "Lees dit goed. " * 272  # 4080 characters: fits alone, not with a signature
+
+    answer = await sim.user_sends(coordinator, long, chat=group, message_thread_id=thread)
+    await processed_of(app).wait(sim.last_update_id)
+    await settle(app)
+    await sim.user_edits(coordinator, answer["message_id"], long.upper(), chat=group)
+    question = (await rows(app, InboxMessage))[1]
+    await sim.user_edits(chat.user, question.source_message_id, long)
+    await processed_of(app).wait(sim.last_update_id)
+    await settle(app)
+
+    texts = [m.text for m in chat.messages[before:]]
+    assert texts[0] == "Coördinator (Nazorg):" and texts[1] == long.strip()
+    assert long.upper().strip() in "".join(texts[2:])
+    heading, edited = texts_in(sim, group, thread)[-2:]
+    assert "aangepast" in heading and edited == long.strip()
+    nothing_dead(await rows(app, OutboxMessage))
+
+
+async def test_a_long_answer_from_the_web_inbox_arrives_whole_and_is_mirrored(app, sim):
+    group, _coordinator, chat = await asking(app, sim)
+    deps = app.bot_data.graph.deps
+    await StaffService(deps.storage, deps.clock).add_staff(
+        "cor@school.example", "Cor Coördinator", "coordinator", PASSWORD, ["nazorg"]
+    )
+    await chat.say("Eerste vraag")
+    await chat.tap(TOPIC["nl"])
+    await settle(app)
+    [thread] = sim.topics(group)
+    conversation = await the_conversation(app)
+    before = len(chat.messages)
+    long = "Lees dit goed. " * 272 + "Tot ziens."  # 4090: fits alone, not with a signature
+
+    async with web_as(app, "cor@school.example") as cor:
+        status, _ = await post(cor, f"/inbox/c/{conversation.id}/reply", text=long)
+    assert status == 303
+    await settle(app)
+
+    assert [m.text for m in chat.messages[before:]] == ["Cor (Nazorg):", long.strip()]
+    heading, mirrored = texts_in(sim, group, thread)[-2:]
+    assert "via de webinbox" in heading and mirrored == long.strip()
     nothing_dead(await rows(app, OutboxMessage))

@@ -518,21 +518,53 @@ class InboxService:
             await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, payload=payload))
         else:
             body = html.escape(text or "", quote=False)
-            message = Outgoing(f"{signature}\n{body}")
-            await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, message=message))
+            signed = f"{signature}\n{body}"
+            # An answer as long as a message may be gets its signature just before it.
+            parts = [signed] if self.deps.messenger.fits(signed) else [signature, body]
+            await self._send_parts(tx, alumnus.chat_id, key, parts)
         if not from_topic:
             # Web answers also appear in the topic, so both places show the same conversation.
-            mirror = self.deps.renderer.text(
+            mirror = self._around(
                 "inbox.web_reply" if via == "web" else "inbox.canned_sent",
                 self.staff_locale,
+                text or "",
                 staff=staff.display_name,
-                text=text or "",
             )
-            await self._relay(tx, conversation, f"mirror:{stored.id}", {"text": mirror})
+            await self._relay_parts(tx, conversation, f"mirror:{stored.id}", mirror)
         await tx.inbox.set(
             conversation.id, status=InboxStatus.WAITING.value, last_staff_at=now, updated_at=now
         )
         return stored
+
+    def _around(self, block: str, locale: str, text: str, **ctx: Any) -> list[str]:
+        """Render ``block`` around someone's plain ``text``, as one message if it fits.
+
+        Otherwise two: the block without the text, then the text on its own. Someone's text
+        fits one message by itself (Telegram's own, or checked by the console), so a
+        signature or a heading never makes a message too long for Telegram to take.
+        """
+        whole = self.deps.renderer.text(block, locale, text=text, **ctx)
+        if not text or self.deps.messenger.fits(whole):
+            return [whole]
+        heading = self.deps.renderer.text(block, locale, text="", **ctx)
+        return [heading, html.escape(text, quote=False)]
+
+    async def _send_parts(self, tx: Tx, chat_id: int, key: str, parts: Sequence[str]) -> None:
+        """Queue a message to the alumnus, in one or two parts (see :meth:`_around`)."""
+        now = self.deps.clock.now()
+        *first, last = parts
+        for part in first:  # before the message itself, as a signature before a copy
+            await enqueue(tx, row(now, key=f"{key}:by", chat_id=chat_id, message=Outgoing(part)))
+        await enqueue(tx, row(now, key=key, chat_id=chat_id, message=Outgoing(last)))
+
+    async def _relay_parts(
+        self, tx: Tx, conversation: InboxConversation, suffix: str, parts: Sequence[str]
+    ) -> None:
+        """Queue a text for the team's topic, in one or two parts (see :meth:`_around`)."""
+        *first, last = parts
+        for part in first:
+            await self._relay(tx, conversation, f"{suffix}:by", {"text": part})
+        await self._relay(tx, conversation, suffix, {"text": last})
 
     async def _signer(
         self, tx: Tx, conversation: InboxConversation, staff: StaffMember
@@ -574,10 +606,8 @@ class InboxService:
                     created_at=now,
                 )
             )
-            text = self.deps.renderer.text(
-                "inbox.edited_in", self.staff_locale, text=event.text or ""
-            )
-            await self._relay(tx, conversation, f"edit:{stored.id}", {"text": text})
+            edited = self._around("inbox.edited_in", self.staff_locale, event.text or "")
+            await self._relay_parts(tx, conversation, f"edit:{stored.id}", edited)
 
     async def staff_edited(self, event: StaffInbound) -> None:
         """A coordinator edited an answer in the topic: send the alumnus the new text, signed.
@@ -619,14 +649,14 @@ class InboxService:
                 )
             )
             alumnus = await self._alumnus(tx, conversation)
-            text = self.deps.renderer.text(
+            edited = self._around(
                 "inbox.edited_out",
                 alumnus.locale or DEFAULT_LOCALE,
-                text=event.text or "",
+                event.text or "",
                 **await self._signer(tx, conversation, staff),
             )
             key = f"inbox:{conversation.id}:out:{stored.id}"
-            await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, message=Outgoing(text)))
+            await self._send_parts(tx, alumnus.chat_id, key, edited)
 
     async def note(
         self, tx: Tx, conversation: InboxConversation, staff: StaffMember, text: str, via: str
@@ -644,10 +674,10 @@ class InboxService:
             )
         )
         if via == "web":
-            mirror = self.deps.renderer.text(
-                "inbox.web_note", self.staff_locale, staff=staff.display_name, text=text
+            mirror = self._around(
+                "inbox.web_note", self.staff_locale, text, staff=staff.display_name
             )
-            await self._relay(tx, conversation, f"note:{stored.id}", {"text": mirror})
+            await self._relay_parts(tx, conversation, f"note:{stored.id}", mirror)
         return stored
 
     async def close(self, tx: Tx, conversation: InboxConversation, staff: StaffMember) -> None:
