@@ -328,8 +328,9 @@ class Dispatcher:
     """Sends due outbox rows; run one per process (several on PostgreSQL is safe).
 
     A row's ``payload["kind"]`` picks how it is sent: ``text`` (the default) and ``copy``
-    here; features register more with :meth:`register` (the inbox adds ``relay``). Listeners
-    hear every recorded outcome (the inbox tells a topic when an alumnus blocked the bot).
+    here; features register more with :meth:`register` (the inbox adds ``relay`` and
+    ``answer_copy``). Listeners hear every recorded outcome (the inbox keeps in the
+    conversation what was refused, and tells a topic when an alumnus blocked the bot).
     """
 
     def __init__(self, deps: Deps, *, shared_rate: bool | None = None) -> None:
