@@ -57,6 +57,29 @@ class InboxRepository:
         )
         return result.scalar_one_or_none()
 
+    async def relayed(
+        self, conversation_ids: Sequence[int], chat_id: int, message_id: int, direction: str
+    ) -> InboxMessage | None:
+        """Return the message of these conversations that was relayed from this chat message.
+
+        ``direction`` "in" for an alumnus' message, "out" for a staff answer copied from the
+        team's topic. The conversations keep the search on their index.
+        """
+        if not conversation_ids:
+            return None
+        result = await self._session.execute(
+            select(InboxMessage)
+            .where(
+                col(InboxMessage.conversation_id).in_(list(conversation_ids)),
+                col(InboxMessage.direction) == direction,
+                col(InboxMessage.source_chat_id) == chat_id,
+                col(InboxMessage.source_message_id) == message_id,
+            )
+            .order_by(col(InboxMessage.id))
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
     async def add(self, conversation: InboxConversation) -> InboxConversation:
         """Insert a conversation and return it with its id."""
         self._session.add(conversation)
@@ -289,6 +312,17 @@ class InboxRepository:
             .values(thread_state="creating")
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def summary_sent(self, conversation_id: int, thread_id: int) -> None:
+        """Mark a recreated topic's summary as delivered: the topic is ready for relays."""
+        await self._session.execute(
+            update(InboxConversation)
+            .where(
+                col(InboxConversation.id) == conversation_id,
+                col(InboxConversation.thread_id) == thread_id,
+            )
+            .values(thread_state="ready")
+        )
 
     async def listing(
         self, team_ids: Sequence[int], status: str | None, search: str | None, limit: int = 200

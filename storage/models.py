@@ -452,7 +452,9 @@ class InboxConversation(SQLModel, table=True):
     status: str = Field(default=InboxStatus.OPEN.value, max_length=16)
     context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     thread_id: int | None = Field(default=None, sa_type=BigInteger)
-    thread_state: str = Field(default="none", max_length=12, description="none, creating, ready.")
+    thread_state: str = Field(
+        default="none", max_length=12, description="none, creating, summary (owed), ready."
+    )
     # Topics this conversation had before (moved to another team, [chat id, thread id]
     # pairs): erasure deletes them too.
     earlier_topics: list[list[int]] = Field(

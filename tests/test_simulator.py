@@ -205,6 +205,25 @@ async def test_media_updates_and_duplicate_update_ids(sim: BotApiSimulator, bot:
     assert sim.last_update_id == 500
 
 
+async def test_gifs_quizzes_and_edits_parse_in_ptb(sim: BotApiSimulator, bot: Bot) -> None:
+    user = sim.create_user("Sanne")
+    await sim.user_sends_media(user, kind="animation")
+    await sim.user_sends_media(user, kind="quiz")
+    said = await sim.user_sends(user, "Eerste versie")
+    await sim.user_edits(user, said["message_id"], "Tweede versie")
+    gif, quiz, text, edit = await bot.get_updates(timeout=0)
+    assert gif.message is not None and gif.message.animation is not None
+    assert gif.message.document is not None  # Telegram sends both (backward compatibility)
+    assert quiz.message is not None and quiz.message.poll is not None
+    assert quiz.message.poll.type == "quiz" and quiz.message.poll.options[0].persistent_id
+    assert text.message is not None and text.message.text == "Eerste versie"
+    assert edit.edited_message is not None and edit.edited_message.text == "Tweede versie"
+    assert edit.edited_message.message_id == said["message_id"]
+    assert edit.edited_message.edit_date is not None
+    with pytest.raises(KeyError):  # only one's own messages
+        await sim.user_edits(sim.create_user("Bob"), said["message_id"], "x", sim.chats[user.id])
+
+
 async def test_long_poll_wakes_on_update(sim: BotApiSimulator, bot: Bot) -> None:
     user = sim.create_user("Sanne")
     started = time.monotonic()

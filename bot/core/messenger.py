@@ -103,6 +103,14 @@ class TopicGoneError(RejectedError):
     """
 
 
+class UncopyableError(RejectedError):
+    """The messenger cannot copy this message (a quiz, a service message): never will.
+
+    Nothing was delivered. Whoever relays it sends a text in its place, so the other side
+    learns that something was sent; a :class:`RejectedError` for whoever does not.
+    """
+
+
 class ChatMovedError(RejectedError):
     """The group now lives under another id (Telegram: upgraded to a supergroup).
 

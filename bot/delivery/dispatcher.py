@@ -31,6 +31,7 @@ from bot.core.messenger import (
     Outgoing,
     RejectedError,
     RetryLaterError,
+    Send,
     TransientError,
     UnreachableError,
 )
@@ -302,6 +303,10 @@ class Journal:
 
 Sender = Callable[[OutboxMessage], Awaitable[int]]
 OutcomeListener = Callable[[Sequence[tuple[OutboxMessage, str]]], Awaitable[None]]
+# A feature's say over a reply the messenger deferred to the outbox: it returns the row as
+# that feature sends it (the inbox turns a reply in a conversation's topic into a relay, so
+# a topic deleted meanwhile is recreated), or None to leave the row as it is.
+DeferredAdopter = Callable[[Tx, NewRow], Awaitable[NewRow | None]]
 Verdict = tuple[OutboxStatus, str]  # what a row that must not go out becomes, and why
 
 
@@ -323,8 +328,9 @@ class Dispatcher:
     """Sends due outbox rows; run one per process (several on PostgreSQL is safe).
 
     A row's ``payload["kind"]`` picks how it is sent: ``text`` (the default) and ``copy``
-    here; features register more with :meth:`register` (the inbox adds ``relay``). Listeners
-    hear every recorded outcome (the inbox tells a topic when an alumnus blocked the bot).
+    here; features register more with :meth:`register` (the inbox adds ``relay`` and
+    ``answer_copy``). Listeners hear every recorded outcome (the inbox keeps in the
+    conversation what was refused, and tells a topic when an alumnus blocked the bot).
     """
 
     def __init__(self, deps: Deps, *, shared_rate: bool | None = None) -> None:
@@ -339,6 +345,7 @@ class Dispatcher:
         self._senders: dict[str, Sender] = {"text": self._send_text, "copy": self._send_copy}
         self._listeners: list[OutcomeListener] = []
         self._policies: list[SendPolicy] = []
+        self._adopters: list[DeferredAdopter] = []
         interval_of = deps.messenger.interval
         self.pacer: Pacer
         if shared_rate is None:
@@ -366,6 +373,10 @@ class Dispatcher:
     def screen(self, policy: SendPolicy) -> None:
         """Check every claimed row against ``policy`` before it is sent."""
         self._policies.append(policy)
+
+    def adopt_deferred(self, adopter: DeferredAdopter) -> None:
+        """Let ``adopter`` take over deferred replies it knows how to send (see queue_replies)."""
+        self._adopters.append(adopter)
 
     def listen(self, listener: OutcomeListener) -> None:
         """Call ``listener`` with (row, status) pairs after each batch's outcomes are recorded."""
@@ -397,17 +408,29 @@ class Dispatcher:
             await self._task
             self._task = None
 
-    async def queue_replies(self, chat_id: int, messages: Sequence[Outgoing]) -> None:
+    async def queue_replies(self, chat_id: int, sends: Sequence[Send]) -> None:
         """Queue direct replies in the outbox, in order, and send them as soon as allowed.
 
-        For replies the messenger could not send now (Telegram asked to wait long).
+        For replies the messenger could not send now (Telegram asked to wait long). Each row
+        keeps what its send carried: the message with its buttons, and its forum topic. A
+        feature that registered with :meth:`adopt_deferred` may take a row over first.
         """
         async with self.deps.storage.transaction() as tx:
-            for message in messages:
+            for send in sends:
                 key = f"reply:{chat_id}:{uuid.uuid4().hex}"
-                await enqueue(
-                    tx, row(self.deps.clock.now(), key=key, chat_id=chat_id, message=message)
+                item = row(
+                    self.deps.clock.now(),
+                    key=key,
+                    chat_id=chat_id,
+                    message=send.message,
+                    thread_id=send.thread_id,
                 )
+                for adopt in self._adopters:
+                    adopted = await adopt(tx, item)
+                    if adopted is not None:
+                        item = adopted
+                        break
+                await enqueue(tx, item)
         self.wake()
 
     def wake(self) -> None:

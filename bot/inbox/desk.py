@@ -22,7 +22,9 @@ from storage.models import Alumnus, InboxConversation, InboxMessage, InboxStatus
 from storage.repositories import Tx
 
 STATUSES = (InboxStatus.OPEN.value, InboxStatus.WAITING.value, InboxStatus.CLOSED.value)
-MEDIA_KINDS = frozenset({"photo", "document", "voice", "video", "audio", "sticker"})
+MEDIA_KINDS = frozenset(
+    {"photo", "document", "voice", "video", "audio", "sticker", "animation", "poll", "edit"}
+)
 Words = Callable[[str], str]
 _TAG = re.compile(r"<[^>]*>")
 

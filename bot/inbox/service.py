@@ -26,22 +26,25 @@ from markupsafe import Markup
 from bot.core.callbacks import CALLBACKS, number, parts
 from bot.core.deps import Deps
 from bot.core.hours import BusinessHours
-from bot.core.inbound import StaffInbound
+from bot.core.inbound import Inbound, StaffInbound
 from bot.core.messenger import (
     Action,
     Button,
     ChatMovedError,
+    MaybeDeliveredError,
     MissingRightsError,
     Outgoing,
+    RejectedError,
     RetryLaterError,
     Send,
     TopicGoneError,
     TransientError,
+    UncopyableError,
     UnreachableError,
     forums_of,
 )
 from bot.core.render import DEFAULT_LOCALE
-from bot.delivery.dispatcher import Dispatcher, enqueue, row
+from bot.delivery.dispatcher import Dispatcher, NewRow, enqueue, outgoing_of, row
 from bot.inbox.escalation import Escalation
 from storage.models import (
     Alumnus,
@@ -61,7 +64,22 @@ TOPIC_CODE = re.compile(r"[a-z]{1,16}")
 # The outbox kind that deletes a forum topic with its messages (erasure): queued, so that it
 # survives a crash and keeps to the group's pace like any message.
 DELETE_TOPIC = "delete_topic"
+# The outbox kind of a staff message copied to the alumnus (what cannot be copied becomes a
+# polite text, and the team is told).
+ANSWER_COPY = "answer_copy"
 RATINGS = range(1, 6)
+# The kind of a kept message that is a new version of an earlier one (an edit).
+EDIT = "edit"
+
+
+# The outbox rows of a conversation: ``inbox:<conversation>:...`` (relays, answers, notices).
+_CONVERSATION_KEY = re.compile(r"inbox:(\d+):")
+
+
+def _conversation_of(sent: OutboxMessage) -> int | None:
+    """Return the conversation an outbox row belongs to, if it is one of the inbox's."""
+    found = _CONVERSATION_KEY.match(sent.dedupe_key)
+    return int(found.group(1)) if found else None
 
 
 def _parse_rating(payload: str) -> tuple[int, int] | None:
@@ -77,6 +95,8 @@ def _parse_rating(payload: str) -> tuple[int, int] | None:
 # ``r:<conversation>:<score>``: the alumnus rates a closed conversation.
 RATING_BUTTON = CALLBACKS.declare("r", _parse_rating, longest="999999999999:5")
 SUMMARY_MESSAGES = 10  # how much history a recreated topic repeats
+# The thread state of a recreated topic whose summary has not been delivered yet.
+SUMMARY_OWED = "summary"
 DEFAULT_REMINDER_HOURS = 8.0
 DEFAULT_BURST_SECONDS = 10.0
 # A relay the bot lacks the rights for is tried again this often until an admin gives them
@@ -204,6 +224,8 @@ class InboxService:
         self.burst_backlog = max(2, math.ceil(per_second * seconds))
         dispatcher.register("relay", self._deliver_relay)
         dispatcher.register(DELETE_TOPIC, self._delete_topic)
+        dispatcher.register(ANSWER_COPY, self._deliver_answer_copy)
+        dispatcher.adopt_deferred(self._adopt_deferred)
         dispatcher.listen(self._heard)
 
     # ------------------------------------------------------------------ alumni side
@@ -317,7 +339,11 @@ class InboxService:
             await self._away_notice(tx, conversation, now)
         await tx.inbox.set(conversation.id, **values)
         conversation.status = InboxStatus.OPEN.value
-        copy = {"from_chat_id": message.chat_id, "message_id": message.message_id}
+        copy = {
+            "from_chat_id": message.chat_id,
+            "message_id": message.message_id,
+            "kind": message.kind,  # named in the team's notice if it cannot be copied
+        }
         said = message.text if message.kind == "text" and message.text else None
         await self._relay(tx, conversation, f"in:{stored.id}", {"copy": copy}, said=said)
         if message.text and self.escalation.matches(message.text):
@@ -464,13 +490,10 @@ class InboxService:
             )
         )
         key = f"inbox:{conversation.id}:out:{stored.id}"
-        team = await tx.teams.by_id(conversation.team_id)
-        # The alumnus sees who answers: the coordinator's first name and team.
         signature = self.deps.renderer.text(
             "inbox.signed",
             alumnus.locale or DEFAULT_LOCALE,
-            staff=staff.display_name.split()[0] if staff.display_name.split() else "",
-            team=team.name if team else "",
+            **await self._signer(tx, conversation, staff),
         )
         from_topic = copy_of is not None
         if copy_of is not None and copy_of.kind == "text" and copy_of.text is not None:
@@ -483,28 +506,157 @@ class InboxService:
                 tx, row(now, key=f"{key}:by", chat_id=alumnus.chat_id, message=Outgoing(signature))
             )
             payload = {
-                "kind": "copy",
-                "copy": {"from_chat_id": copy_of.chat_id, "message_id": copy_of.message_id},
+                "kind": ANSWER_COPY,
+                "copy": {
+                    "from_chat_id": copy_of.chat_id,
+                    "message_id": copy_of.message_id,
+                    "kind": copy_of.kind,
+                },
                 "conversation_id": conversation.id,
+                "by": staff.display_name,  # named in the team's notice if it cannot be copied
             }
             await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, payload=payload))
         else:
             body = html.escape(text or "", quote=False)
-            message = Outgoing(f"{signature}\n{body}")
-            await enqueue(tx, row(now, key=key, chat_id=alumnus.chat_id, message=message))
+            signed = f"{signature}\n{body}"
+            # An answer as long as a message may be gets its signature just before it.
+            parts = [signed] if self.deps.messenger.fits(signed) else [signature, body]
+            await self._send_parts(tx, alumnus.chat_id, key, parts)
         if not from_topic:
             # Web answers also appear in the topic, so both places show the same conversation.
-            mirror = self.deps.renderer.text(
+            mirror = self._around(
                 "inbox.web_reply" if via == "web" else "inbox.canned_sent",
                 self.staff_locale,
+                text or "",
                 staff=staff.display_name,
-                text=text or "",
             )
-            await self._relay(tx, conversation, f"mirror:{stored.id}", {"text": mirror})
+            await self._relay_parts(tx, conversation, f"mirror:{stored.id}", mirror)
         await tx.inbox.set(
             conversation.id, status=InboxStatus.WAITING.value, last_staff_at=now, updated_at=now
         )
         return stored
+
+    def _around(self, block: str, locale: str, text: str, **ctx: Any) -> list[str]:
+        """Render ``block`` around someone's plain ``text``, as one message if it fits.
+
+        Otherwise two: the block without the text, then the text on its own. Someone's text
+        fits one message by itself (Telegram's own, or checked by the console), so a
+        signature or a heading never makes a message too long for Telegram to take.
+        """
+        whole = self.deps.renderer.text(block, locale, text=text, **ctx)
+        if not text or self.deps.messenger.fits(whole):
+            return [whole]
+        heading = self.deps.renderer.text(block, locale, text="", **ctx)
+        return [heading, html.escape(text, quote=False)]
+
+    async def _send_parts(self, tx: Tx, chat_id: int, key: str, parts: Sequence[str]) -> None:
+        """Queue a message to the alumnus, in one or two parts (see :meth:`_around`)."""
+        now = self.deps.clock.now()
+        *first, last = parts
+        for part in first:  # before the message itself, as a signature before a copy
+            await enqueue(tx, row(now, key=f"{key}:by", chat_id=chat_id, message=Outgoing(part)))
+        await enqueue(tx, row(now, key=key, chat_id=chat_id, message=Outgoing(last)))
+
+    async def _relay_parts(
+        self, tx: Tx, conversation: InboxConversation, suffix: str, parts: Sequence[str]
+    ) -> None:
+        """Queue a text for the team's topic, in one or two parts (see :meth:`_around`)."""
+        *first, last = parts
+        for part in first:
+            await self._relay(tx, conversation, f"{suffix}:by", {"text": part})
+        await self._relay(tx, conversation, suffix, {"text": last})
+
+    async def _signer(
+        self, tx: Tx, conversation: InboxConversation, staff: StaffMember
+    ) -> dict[str, str]:
+        """Who the alumnus sees answering: the coordinator's first name and team."""
+        team = await tx.teams.by_id(conversation.team_id)
+        names = staff.display_name.split()
+        return {"staff": names[0] if names else "", "team": team.name if team else ""}
+
+    async def alumnus_edited(self, event: Inbound) -> None:
+        """The alumnus edited a message the team got: show the team the new text, and keep it.
+
+        Only a message relayed into a conversation counts. An answer during onboarding is
+        no one's business, and a message still waiting for its topic is copied later as it
+        reads by then.
+        """
+        now = self.deps.clock.now()
+        async with self.deps.storage.transaction() as tx:
+            if not await tx.updates.claim(event.update_id, now) or event.message_id is None:
+                return
+            alumnus = await tx.alumni.by_chat(event.chat_id)
+            if alumnus is None or alumnus.id is None:
+                return
+            conversations = {c.id: c for c in await tx.inbox.of_alumnus(alumnus.id)}
+            original = await tx.inbox.relayed(
+                [c for c in conversations if c is not None], event.chat_id, event.message_id, "in"
+            )
+            if original is None:
+                return
+            conversation = conversations[original.conversation_id]
+            stored = await tx.inbox.add_message(
+                InboxMessage(
+                    conversation_id=original.conversation_id,
+                    direction="in",
+                    kind=EDIT,
+                    text=event.text,
+                    source_chat_id=event.chat_id,
+                    source_message_id=event.message_id,
+                    created_at=now,
+                )
+            )
+            edited = self._around("inbox.edited_in", self.staff_locale, event.text or "")
+            await self._relay_parts(tx, conversation, f"edit:{stored.id}", edited)
+
+    async def staff_edited(self, event: StaffInbound) -> None:
+        """A coordinator edited an answer in the topic: send the alumnus the new text, signed.
+
+        As for any staff action: the team's group, the conversation's topic, a linked staff
+        member who may act. Only an answer that went to the alumnus counts (a note or a
+        command stays inside).
+        """
+        now = self.deps.clock.now()
+        async with self.deps.storage.transaction() as tx:
+            if not await tx.updates.claim(event.update_id, now):
+                return
+            team = await tx.teams.by_chat(event.chat_id)
+            if team is None or team.id is None or event.thread_id is None:
+                return
+            conversation = await tx.inbox.by_thread(team.id, event.thread_id)
+            if conversation is None or conversation.id is None:
+                return
+            staff = await tx.staff.by_telegram(event.user_id) if event.user_id else None
+            if event.sender_chat_id is not None or not await self.may_act(tx, staff, team.id):
+                return
+            assert staff is not None
+            original = await tx.inbox.relayed(
+                [conversation.id], event.chat_id, event.message_id, "out"
+            )
+            if original is None:
+                return
+            stored = await tx.inbox.add_message(
+                InboxMessage(
+                    conversation_id=conversation.id,
+                    direction="out",
+                    kind=EDIT,
+                    text=event.text,
+                    source_chat_id=event.chat_id,
+                    source_message_id=event.message_id,
+                    staff_id=staff.id,
+                    via="telegram",
+                    created_at=now,
+                )
+            )
+            alumnus = await self._alumnus(tx, conversation)
+            edited = self._around(
+                "inbox.edited_out",
+                alumnus.locale or DEFAULT_LOCALE,
+                event.text or "",
+                **await self._signer(tx, conversation, staff),
+            )
+            key = f"inbox:{conversation.id}:out:{stored.id}"
+            await self._send_parts(tx, alumnus.chat_id, key, edited)
 
     async def note(
         self, tx: Tx, conversation: InboxConversation, staff: StaffMember, text: str, via: str
@@ -522,10 +674,10 @@ class InboxService:
             )
         )
         if via == "web":
-            mirror = self.deps.renderer.text(
-                "inbox.web_note", self.staff_locale, staff=staff.display_name, text=text
+            mirror = self._around(
+                "inbox.web_note", self.staff_locale, text, staff=staff.display_name
             )
-            await self._relay(tx, conversation, f"note:{stored.id}", {"text": mirror})
+            await self._relay_parts(tx, conversation, f"note:{stored.id}", mirror)
         return stored
 
     async def close(self, tx: Tx, conversation: InboxConversation, staff: StaffMember) -> None:
@@ -777,8 +929,12 @@ class InboxService:
         text: str,
         *,
         topic_only: str | None = None,
+        relay: bool = True,
     ) -> None:
-        """Store a line for the team and put it in their topic (``topic_only``: there only)."""
+        """Store a line for the team and put it in their topic (``topic_only``: there only).
+
+        ``relay`` off: the topic has it already (it was sent there in place of something).
+        """
         assert conversation.id is not None
         stored = await tx.inbox.add_message(
             InboxMessage(
@@ -788,8 +944,9 @@ class InboxService:
                 created_at=self.deps.clock.now(),
             )
         )
-        relayed = f"{text.rstrip()}\n\n{topic_only}" if topic_only else text
-        await self._relay(tx, conversation, f"system:{stored.id}", {"text": relayed})
+        if relay:
+            relayed = f"{text.rstrip()}\n\n{topic_only}" if topic_only else text
+            await self._relay(tx, conversation, f"system:{stored.id}", {"text": relayed})
 
     async def _deliver_relay(self, row: OutboxMessage) -> int:
         """Send a relay row into the conversation's topic, creating the topic when needed.
@@ -818,11 +975,31 @@ class InboxService:
             now = self.deps.clock.now().timestamp()
             raise RetryLaterError(RIGHTS_RETRY_SECONDS - now % RIGHTS_RETRY_SECONDS) from error
 
+    async def _adopt_deferred(self, tx: Tx, item: NewRow) -> NewRow | None:
+        """Make a deferred reply in a conversation's topic a relay of that conversation.
+
+        A reply to staff in a topic ("note kept") that Telegram would take only later is
+        sent from the outbox. As a relay it goes where the conversation's topic is by then:
+        recreated, with a summary, if it was deleted; into the new group if the group moved.
+        """
+        thread_id = item["message_thread_id"]
+        if thread_id is None:
+            return None
+        team = await tx.teams.by_chat(item["chat_id"])
+        if team is None or team.id is None:
+            return None
+        conversation = await tx.inbox.by_thread(team.id, thread_id)
+        if conversation is None or conversation.id is None:
+            return None
+        payload = {**item["payload"], "kind": "relay", "conversation_id": conversation.id}
+        key = f"inbox:{conversation.id}:{item['dedupe_key']}"  # erasure drops it with the rest
+        return {**item, "dedupe_key": key, "payload": payload}
+
     async def _relay_into(self, row: OutboxMessage, conversation_id: int, chat_id: int) -> int:
         if self.forums is None:  # a messenger without topics: the group itself
             return await self._send_into(row, chat_id, None)
-        thread_id = await self._topic(conversation_id, chat_id)
         try:
+            thread_id = await self._topic(conversation_id, chat_id)
             return await self._send_into(row, chat_id, thread_id)
         except TopicGoneError:
             logger.info("topic of conversation %s is gone; recreating it", conversation_id)
@@ -862,42 +1039,154 @@ class InboxService:
         messenger = self.deps.messenger
         if "copy" in row.payload:
             source = row.payload["copy"]
-            return await messenger.copy(
-                chat_id, source["from_chat_id"], source["message_id"], thread_id
+            try:
+                return await messenger.copy(
+                    chat_id, source["from_chat_id"], source["message_id"], thread_id
+                )
+            except UncopyableError:
+                return await self._uncopyable_in(row, chat_id, thread_id)
+        return await messenger.deliver(chat_id, outgoing_of(row.payload), thread_id)
+
+    async def _uncopyable_in(
+        self, relay: OutboxMessage, chat_id: int, thread_id: int | None
+    ) -> int:
+        """What the alumnus sent cannot be copied: tell the team in its place, and the alumnus.
+
+        The team's text takes the copy's place in the topic (and in the conversation, as a
+        system line); the alumnus hears, in their language, that it did not get through.
+        """
+        conversation_id = int(relay.payload["conversation_id"])
+        kind = str(relay.payload["copy"].get("kind") or "other")
+        logger.info("conversation %s: a %s of the alumnus cannot be copied", conversation_id, kind)
+        notice = self.deps.renderer.text("inbox.uncopyable_in", self.staff_locale, kind=kind)
+        sent = await self.deps.messenger.deliver(chat_id, Outgoing(notice), thread_id)
+        async with self.deps.storage.transaction() as tx:
+            conversation = await tx.inbox.get(conversation_id)
+            if conversation is None:  # erased meanwhile
+                return sent
+            await self._system(tx, conversation, notice, relay=False)
+            alumnus = await self._alumnus(tx, conversation)
+            told = self.deps.renderer.text(
+                "inbox.uncopyable_not_passed_on", alumnus.locale or DEFAULT_LOCALE, kind=kind
             )
-        return await messenger.deliver(chat_id, Outgoing(row.payload["text"]), thread_id)
+            await enqueue(
+                tx,
+                row(
+                    self.deps.clock.now(),
+                    key=f"{relay.dedupe_key}:uncopyable",
+                    chat_id=alumnus.chat_id,
+                    message=Outgoing(told),
+                    alumnus_id=alumnus.id,
+                ),
+            )
+        return sent
+
+    async def _deliver_answer_copy(self, answer: OutboxMessage) -> int:
+        """Copy a staff message to the alumnus; what cannot be copied becomes a polite text.
+
+        Then the team is told in the topic (and the conversation keeps it as a system line)
+        that the alumnus got the explanation instead, and what to send instead.
+        """
+        source = answer.payload["copy"]
+        try:
+            return await self.deps.messenger.copy(
+                answer.chat_id, source["from_chat_id"], source["message_id"]
+            )
+        except UncopyableError:
+            pass
+        conversation_id = int(answer.payload["conversation_id"])
+        kind = str(source.get("kind") or "other")
+        logger.info("conversation %s: a %s of staff cannot be copied", conversation_id, kind)
+        async with self.deps.storage.transaction() as tx:
+            conversation = await tx.inbox.get(conversation_id)
+            if conversation is None:
+                raise RejectedError("conversation gone")
+            alumnus = await self._alumnus(tx, conversation)
+        text = self.deps.renderer.text(
+            "inbox.uncopyable_out", alumnus.locale or DEFAULT_LOCALE, kind=kind
+        )
+        sent = await self.deps.messenger.deliver(answer.chat_id, Outgoing(text))
+        notice = self.deps.renderer.text(
+            "inbox.uncopyable_answer",
+            self.staff_locale,
+            kind=kind,
+            staff=str(answer.payload.get("by") or ""),
+        )
+        async with self.deps.storage.transaction() as tx:
+            conversation = await tx.inbox.get(conversation_id)
+            if conversation is not None:
+                await self._system(tx, conversation, notice)
+        return sent
 
     async def _topic(self, conversation_id: int, chat_id: int, *, recreated: bool = False) -> int:
-        """Return the conversation's topic, creating it once (any process may try)."""
+        """Return the conversation's topic, creating it once (any process may try).
+
+        A recreated topic owes its summary (``thread_state`` "summary") until the summary is
+        delivered, and nothing else goes into the topic before it: when Telegram asks to
+        wait in between, the relay that found the topic gone is sent again later, and the
+        summary first.
+        """
         async with self.deps.storage.transaction() as tx:
             conversation = await tx.inbox.get(conversation_id)
             if conversation is None:
                 raise TransientError("conversation gone")
-            if conversation.thread_state == "ready" and conversation.thread_id is not None:
-                return conversation.thread_id
-            if not await tx.inbox.claim_thread(conversation_id):
-                raise TransientError("topic is being created")
-            alumnus = await self._alumnus(tx, conversation)
-            name = self.deps.renderer.label(
-                "inbox.topic_name", self.staff_locale, **self._card(alumnus)
-            )
-            summary = await self._summary(tx, conversation) if recreated else None
+            thread_id, state = conversation.thread_id, conversation.thread_state
+            owed: str | None = None  # the summary this topic still owes
+            name = ""
+            if thread_id is not None and state in ("ready", SUMMARY_OWED):
+                if state == "ready":
+                    return thread_id
+                owed = await self._summary(tx, conversation)
+            else:
+                if not await tx.inbox.claim_thread(conversation_id):
+                    raise TransientError("topic is being created")
+                alumnus = await self._alumnus(tx, conversation)
+                name = self.deps.renderer.label(
+                    "inbox.topic_name", self.staff_locale, **self._card(alumnus)
+                )
+                owed = await self._summary(tx, conversation) if recreated else None
+                thread_id = None
+        if thread_id is None:
+            thread_id = await self._create_topic(conversation_id, chat_id, name, owed=bool(owed))
+        if owed:
+            await self._send_summary(conversation_id, chat_id, thread_id, owed)
+        return thread_id
+
+    async def _create_topic(
+        self, conversation_id: int, chat_id: int, name: str, *, owed: bool
+    ) -> int:
+        """Create the topic the caller claimed; record it, owing a summary if ``owed``."""
+        assert self.forums is not None
         try:
-            assert self.forums is not None
             thread_id = await self.forums.create_topic(chat_id, name)
         except Exception:
             async with self.deps.storage.transaction() as tx:
                 await tx.inbox.set(conversation_id, thread_state="none")
             raise
+        state = SUMMARY_OWED if owed else "ready"
         async with self.deps.storage.transaction() as tx:
-            await tx.inbox.set(conversation_id, thread_id=thread_id, thread_state="ready")
+            await tx.inbox.set(conversation_id, thread_id=thread_id, thread_state=state)
             erased = await tx.inbox.get(conversation_id) is None
         if erased:  # the person was erased while the topic was being created
             await self.forums.delete_topic(chat_id, thread_id)
             raise TransientError("conversation gone")
-        if summary:
-            await self.deps.messenger.deliver(chat_id, Outgoing(summary), thread_id)
         return thread_id
+
+    async def _send_summary(
+        self, conversation_id: int, chat_id: int, thread_id: int, summary: str
+    ) -> None:
+        """Send a recreated topic's summary; until it is sent, the topic still owes it.
+
+        Not sent (Telegram asks to wait, or did not answer before the request left): the
+        error goes to the dispatcher, which sends the relay again later, summary first.
+        Perhaps sent (no answer after the request left): never sent twice.
+        """
+        try:
+            await self.deps.messenger.deliver(chat_id, Outgoing(summary), thread_id)
+        except MaybeDeliveredError:
+            logger.warning("summary of conversation %s may not have arrived", conversation_id)
+        async with self.deps.storage.transaction() as tx:
+            await tx.inbox.summary_sent(conversation_id, thread_id)
 
     async def forget(self, tx: Tx, alumnus: Alumnus) -> int:
         """Erasure: queue the deletion of the person's topics; drop their queued words.
@@ -951,23 +1240,32 @@ class InboxService:
         }
 
     async def _heard(self, outcomes: Sequence[tuple[OutboxMessage, str]]) -> None:
-        """When an answer cannot reach the alumnus because they blocked the bot, say so."""
+        """Keep in the conversation what did not arrive, so nothing is lost in silence.
+
+        An answer that cannot reach the alumnus because they blocked the bot: the team is
+        told in the topic. A message of the conversation Telegram refused for good (dead):
+        a system line says so; one meant for the alumnus is shown in the topic too, one
+        meant for the topic only in the conversation (the topic may be what refuses).
+        """
         for sent, status in outcomes:
-            conversation_id = sent.payload.get("conversation_id")
-            if (
-                status != "failed"
-                or conversation_id is None
-                or sent.payload.get("kind") == "relay"
-            ):
+            conversation_id = _conversation_of(sent)
+            if conversation_id is None or status not in ("failed", "dead"):
                 continue
+            for_topic = sent.payload.get("kind") == "relay"
+            if status == "failed":
+                if for_topic or "conversation_id" not in sent.payload:
+                    continue  # the router tells the team of a block when it learns of it
+                block, show = "inbox.blocked", True
+            elif for_topic:
+                block, show = "inbox.undelivered_relay", False
+            else:
+                block, show = "inbox.undelivered_answer", True
+            logger.warning("conversation %s: outbox row %s %s", conversation_id, sent.id, status)
             async with self.deps.storage.transaction() as tx:
-                conversation = await tx.inbox.get(int(conversation_id))
+                conversation = await tx.inbox.get(conversation_id)
                 if conversation is not None:
-                    await self._system(
-                        tx,
-                        conversation,
-                        self.deps.renderer.text("inbox.blocked", self.staff_locale),
-                    )
+                    text = self.deps.renderer.text(block, self.staff_locale)
+                    await self._system(tx, conversation, text, relay=show)
 
     async def unreachable(self, tx: Tx, alumnus: Alumnus) -> None:
         """The alumnus blocked the bot: tell their open conversation's team."""

@@ -34,6 +34,8 @@ from handlers.telegram.rights import check_staff_groups
 logger = logging.getLogger(__name__)
 
 PRIVATE = filters.ChatType.PRIVATE
+# The first that a message has names its kind: a GIF comes with a ``document`` as well
+# (Bot API docs, Message.animation), so ``animation`` goes before it.
 _MEDIA_KINDS = (
     "sticker",
     "photo",
@@ -41,8 +43,8 @@ _MEDIA_KINDS = (
     "video",
     "video_note",
     "audio",
-    "document",
     "animation",
+    "document",
     "location",
     "contact",
     "poll",
@@ -64,15 +66,23 @@ def handlers() -> list[BaseHandler[Update, AlumniContext, None]]:
         # The command menu (Dutch names and English aliases); the router's table decides.
         *(CommandHandler(names(c.key), _command(c.key), filters=PRIVATE) for c in COMMANDS),
         MessageHandler(PRIVATE & filters.COMMAND, _command("unknown")),
+        # An alumnus edits a message: the inbox passes it on if the team got the message.
+        MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, relay_edit),
         # Typed text and media in a private chat, and every button press.
         MessageHandler(PRIVATE & filters.UpdateType.MESSAGE, route),
         CallbackQueryHandler(route),
         # The person blocked the bot, or came back.
         ChatMemberHandler(track_block, ChatMemberHandler.MY_CHAT_MEMBER, chat_id=None),
-        # Messages in the teams' staff groups.
+        # Messages in the teams' staff groups, and edits of them.
         MessageHandler(
             filters.ChatType.SUPERGROUP & filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL,
             relay_staff_message,
+        ),
+        MessageHandler(
+            filters.ChatType.SUPERGROUP
+            & filters.UpdateType.EDITED_MESSAGE
+            & ~filters.StatusUpdate.ALL,
+            relay_staff_edit,
         ),
     ]
 
@@ -197,26 +207,47 @@ async def track_block(update: Update, context: AlumniContext) -> None:
     )
 
 
+async def relay_edit(update: Update, context: AlumniContext) -> None:
+    """An alumnus edited a message: the inbox passes it on if it went to a team."""
+    context.update_claimed = True
+    await context.graph.inbox.alumnus_edited(to_inbound(update))
+
+
 async def relay_staff_message(update: Update, context: AlumniContext) -> None:
     """A message in a staff group: the inbox decides whether it is an answer."""
+    event = _staff_inbound(update)
+    if event is None:
+        return
+    context.update_claimed = True
+    await context.graph.inbox.staff_message(event)
+
+
+async def relay_staff_edit(update: Update, context: AlumniContext) -> None:
+    """An edited message in a staff group: the inbox decides whether it was an answer."""
+    event = _staff_inbound(update)
+    if event is None:
+        return
+    context.update_claimed = True
+    await context.graph.inbox.staff_edited(event)
+
+
+def _staff_inbound(update: Update) -> StaffInbound | None:
+    """Translate a (new or edited) message in a group into the inbox's neutral event."""
     message = update.effective_message
     if message is None or update.effective_chat is None:
-        return
+        return None
     media, file_id = media_of(message)
     text = message.text or message.caption
-    context.update_claimed = True
-    await context.graph.inbox.staff_message(
-        StaffInbound(
-            chat_id=update.effective_chat.id,
-            update_id=update.update_id,
-            message_id=message.message_id,
-            thread_id=message.message_thread_id if message.is_topic_message else None,
-            user_id=message.from_user.id if message.from_user else None,
-            sender_chat_id=message.sender_chat.id if message.sender_chat else None,
-            text=strip_controls(text) if text is not None else None,
-            media=media,
-            file_id=file_id,
-        )
+    return StaffInbound(
+        chat_id=update.effective_chat.id,
+        update_id=update.update_id,
+        message_id=message.message_id,
+        thread_id=message.message_thread_id if message.is_topic_message else None,
+        user_id=message.from_user.id if message.from_user else None,
+        sender_chat_id=message.sender_chat.id if message.sender_chat else None,
+        text=strip_controls(text) if text is not None else None,
+        media=media,
+        file_id=file_id,
     )
 
 

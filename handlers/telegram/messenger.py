@@ -35,6 +35,7 @@ from bot.core.messenger import (
     SendDocument,
     TopicGoneError,
     TransientError,
+    UncopyableError,
     UnreachableError,
 )
 from handlers.telegram.request import NOT_SENT, AiohttpRequest
@@ -52,6 +53,13 @@ TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid", "
 
 # createForumTopic without the right (telegram-bot-api Client.cpp).
 _NO_TOPIC_RIGHTS = ("not enough rights to create a topic", "chat_admin_required")
+
+# copyMessage of a message Telegram will not copy: a service message, a quiz whose answer
+# the bot does not know, a giveaway, an invoice, paid or self-destructing media. tdlib
+# (MessagesManager::forward_message) answers "The message can't be copied", which the Bot
+# API server passes on as "the message can't be copied"; "can't be forwarded" is its
+# wording for the same refusal elsewhere (tdlib can_forward_message_content).
+_UNCOPYABLE = ("can't be copied", "can't be forwarded")
 
 
 def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
@@ -106,8 +114,9 @@ def fits(text: str) -> bool:
 # something and waits for the answer. A longer wait hands the rest to the outbox.
 PERFORM_WAIT = 5.0
 
-# Receives the replies ``perform`` could not send in time (chat id, messages in order).
-Deferrer = Callable[[int, Sequence[Outgoing]], Awaitable[None]]
+# Receives the replies ``perform`` could not send in time (chat id, sends in order, each
+# with the forum topic it was meant for).
+Deferrer = Callable[[int, Sequence[Send]], Awaitable[None]]
 
 
 class TelegramMessenger:
@@ -178,22 +187,28 @@ class TelegramMessenger:
             raise UnreachableError(str(blocked)) from blocked
 
     async def _defer(self, chat_id: int, actions: Sequence[Action], delay: float) -> None:
-        """Hand replies Telegram will not take soon to the outbox; edits become messages."""
-        messages: list[Outgoing] = []
+        """Hand replies Telegram will not take soon to the outbox; edits become messages.
+
+        A send keeps its forum topic: a reply in a staff topic must not land in the group's
+        General topic.
+        """
+        sends: list[Send] = []
         for action in actions:
             match action:
-                case Send(message=message) | Edit(message=message):
-                    messages.append(message)
+                case Send():
+                    sends.append(action)
+                case Edit(message=message):
+                    sends.append(Send(message))
                 case SendDocument():
                     logger.warning("chat %s: a document reply was dropped (rate limit)", chat_id)
         logger.warning(
             "chat %s: Telegram asks to wait %.0fs; %d replies go through the outbox",
             chat_id,
             delay,
-            len(messages),
+            len(sends),
         )
-        if messages and self._on_deferred is not None:
-            await self._on_deferred(chat_id, messages)
+        if sends and self._on_deferred is not None:
+            await self._on_deferred(chat_id, sends)
 
     async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
         """Send one outbox message; translate PTB's errors into delivery outcomes."""
@@ -294,6 +309,8 @@ def classify(error: TelegramError) -> DeliveryError:
             return TopicGoneError(error.message)
         if any(words in text for words in _NO_TOPIC_RIGHTS):
             return MissingRightsError("can_manage_topics", error.message)
+        if any(words in text for words in _UNCOPYABLE):
+            return UncopyableError(error.message)
         return RejectedError(error.message)
     cause = error.__cause__
     if isinstance(error, TimedOut | NetworkError):

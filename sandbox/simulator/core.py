@@ -446,7 +446,11 @@ class BotApiSimulator:
         """
         if chat.is_group and chat.id not in self.bot_groups:
             return
-        hidden = kind == "message" and chat.is_group and not self.sees_all_messages(chat)
+        hidden = (
+            kind in ("message", "edited_message")
+            and chat.is_group
+            and not self.sees_all_messages(chat)
+        )
         if hidden and not self._meant_for_bot(payload):
             self.stats.hidden_by_privacy += 1
             return
@@ -1040,13 +1044,15 @@ class BotApiSimulator:
         message_thread_id: int | None = None,
         reply_to_message_id: int | None = None,
     ) -> JSON:
-        """Let a user send a sticker, photo, voice, document, location or contact.
+        """Let a user send a sticker, photo, voice, GIF, document, location, contact or quiz.
+
+        A quiz is what the bot cannot copy (its answer is hidden from the bot).
 
         The files are stored, so the bot can getFile and download them.
         """
         target = self._chat_for(user, chat)
         content = media_content(user, kind, self.new_file)
-        if caption and kind in ("photo", "voice", "document"):
+        if caption and kind in ("photo", "voice", "document", "animation"):
             content["caption"] = caption
         message = self._user_message(
             user,
@@ -1058,6 +1064,34 @@ class BotApiSimulator:
         )
         self.emit_for_chat(target, "message", message.raw)
         return message.raw
+
+    async def user_edits(
+        self, user: SimUser, message_id: int, text: str, chat: SimChat | None = None
+    ) -> JSON:
+        """Let a user edit the text (or caption) of their own message; return the Message.
+
+        The bot gets an ``edited_message`` update with the new version (Bot API docs,
+        Update.edited_message: "new version of a message that is known to the bot and was
+        edited"), carrying ``edit_date``. KeyError for a message that is not theirs.
+        """
+        target = self._chat_for(user, chat)
+        message = self.get_message(target.id, message_id)
+        if message is None or (message.raw.get("from") or {}).get("id") != user.id:
+            raise KeyError(f"user {user.id} has no message {message_id} in chat {target.id}")
+        # A new Message object: the update of the first version keeps what it said.
+        raw = {k: v for k, v in message.raw.items() if k not in ("entities", "caption_entities")}
+        if "text" in raw:
+            content = _text_content(text)
+            raw.update(content)
+            message.text, message.entities = text, content.get("entities", [])
+        else:
+            raw["caption"] = text
+            message.caption = text
+        raw["edit_date"] = int(time.time())
+        message.raw, message.edited = raw, True
+        self.message_changed(message)
+        self.emit_for_chat(target, "edited_message", raw)
+        return raw
 
     async def anonymous_admin_sends(
         self,

@@ -127,7 +127,9 @@ async def copy_message(sim: SimState, p: Params) -> JSON:
         raise bad_request("message to copy not found")
     content: JSON = {key: source.raw[key] for key in COPYABLE_FIELDS if key in source.raw}
     if source.kind == "service" or not content:
-        raise bad_request("message can't be copied")
+        # tdlib MessagesManager::forward_message: "The message can't be copied"; the Bot API
+        # server lowers the first letter (Client.cpp, fail_query_with_error).
+        raise bad_request("the message can't be copied")
     is_text = "text" in content
     html = source.html
     if is_text:

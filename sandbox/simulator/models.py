@@ -147,7 +147,12 @@ class StoredFile:
         return f"{folder}/{self.file_unique_id}"
 
 
-_FILE_FOLDERS = {"photo": "photos", "voice": "voice", "sticker": "stickers"}
+_FILE_FOLDERS = {
+    "photo": "photos",
+    "voice": "voice",
+    "sticker": "stickers",
+    "animation": "animations",
+}
 
 # Telegram's fixed palette for forum topic icons (createForumTopic's icon_color).
 TOPIC_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)

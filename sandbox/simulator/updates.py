@@ -30,13 +30,23 @@ COPYABLE_FIELDS = (
     "photo",
     "document",
     "voice",
+    "animation",
     "sticker",
     "location",
     "contact",
     "caption",
     "caption_entities",
 )
-MEDIA_FIELDS = ("photo", "document", "voice", "sticker", "location", "contact")
+MEDIA_FIELDS = (
+    "photo",
+    "document",
+    "voice",
+    "animation",
+    "sticker",
+    "location",
+    "contact",
+    "poll",
+)
 
 
 class NewFile(Protocol):
@@ -188,12 +198,20 @@ def media_content(user: SimUser, kind: str, new_file: NewFile) -> JSON:
             "poll": {
                 "id": f"poll{user.id}",
                 "question": "Welk niveau heeft deze opleiding?",
-                "options": [{"text": t, "voter_count": 0} for t in ("2", "3", "4")],
+                # persistent_id is required since Bot API 9.6 (telegram-bot-api Client.cpp,
+                # JsonPollOption); PTB 22.8 refuses an option without it.
+                "options": [
+                    {"persistent_id": str(i), "text": t, "voter_count": 0}
+                    for i, t in enumerate(("2", "3", "4"))
+                ],
                 "total_voter_count": 0,
                 "is_closed": False,
                 "is_anonymous": False,
                 "type": "quiz",
                 "allows_multiple_answers": False,
+                # Always sent since Bot API 9.6 / 10.0 (Client.cpp, JsonPoll).
+                "allows_revoting": False,
+                "members_only": False,
             }
         }
     specs: dict[str, tuple[bytes, str | None, str | None]] = {
@@ -201,6 +219,7 @@ def media_content(user: SimUser, kind: str, new_file: NewFile) -> JSON:
         "photo": (b"\xff\xd8\xff-photo", None, "image/jpeg"),
         "voice": (b"OggS-voice", None, "audio/ogg"),
         "document": (b"%PDF-1.4 cv", "cv.pdf", "application/pdf"),
+        "animation": (b"\x00\x00\x00\x18ftypmp4-gif", "giphy.mp4", "video/mp4"),
     }
     if kind not in specs:
         raise ValueError(f"unsupported media kind {kind!r}")
@@ -223,6 +242,11 @@ def media_content(user: SimUser, kind: str, new_file: NewFile) -> JSON:
         }
     if kind == "voice":
         return {"voice": voice_object(stored)}
+    if kind == "animation":
+        # A GIF (sent by Telegram as a silent MP4): "for backward compatibility, when this
+        # field is set, the document field will also be set" (Bot API docs, Message).
+        animation = {**document_object(stored), "width": 320, "height": 240, "duration": 3}
+        return {"animation": animation, "document": document_object(stored)}
     return {"document": document_object(stored)}
 
 
