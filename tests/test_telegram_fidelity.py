@@ -369,3 +369,23 @@ async def test_the_bot_publishes_its_description_in_both_languages(app, sim):
     en = sim.descriptions[("description", "en")]
     assert "alumnibot van Testcollege" in nl and "alumni bot of Testcollege" in en
     assert sim.descriptions[("short_description", "")].startswith("Blijf in contact")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "a" * 4096,
+        "a" * 4097,
+        "&amp;" * 4096,  # 4096 characters once parsed: Telegram takes it
+        "&amp;" * 4097,
+        "<b>" + "x" * 4096 + "</b>",
+        "😀" * 4096,  # one character each, not two UTF-16 units
+        "😀" * 4097,
+        '<a href="https://example.org/?a=1&amp;b=2">' + "y" * 4090 + "</a>&lt;&gt;&#39;",
+    ],
+)
+def test_the_adapter_judges_length_as_telegram_does(source):
+    from handlers.telegram.messenger import TEXT_LIMIT, fits
+    from sandbox.simulator import parse_html
+
+    assert fits(source) == (len(parse_html(source).text) <= TEXT_LIMIT)

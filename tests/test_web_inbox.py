@@ -209,7 +209,8 @@ async def test_canned_reply_assign_and_move(app, world):
         assert found is not None
         cor_id = found.group(1)
         assert (await post(cor, f"/inbox/c/{cid}/canned", template="bedankt"))[0] == 303
-        assert (await post(cor, f"/inbox/c/{cid}/canned", template="nope"))[0] == 303
+        # An unknown template is refused with the reason on the page (it was silently ignored).
+        assert (await post(cor, f"/inbox/c/{cid}/canned", template="nope"))[0] == 422
         assert (await post(cor, f"/inbox/c/{cid}/assign", staff_id=cor_id))[0] == 303
         await settle(app)
         _, html = await page(cor, f"/inbox/c/{cid}")
@@ -425,3 +426,41 @@ async def test_words_that_need_a_person_soon_put_a_conversation_first_until_clos
         assert (await post(ann, f"/inbox/c/{world['sanne_id']}/close"))[0] == 303
         _, html = await page(ann, "/inbox?status=all")
         assert badge not in html and 'class="urgent"' not in html  # closed: an ordinary row
+
+
+async def test_an_answer_that_cannot_go_says_why_and_keeps_what_was_typed(app, sim, world):
+    sanne, cid = world["sanne"], world["sanne_id"]
+    before = len(sanne.messages)
+    async with web_as(app, "cor@school.example") as cor:
+        _, html = await page(cor, f"/inbox/c/{cid}")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert token
+        too_long = "Lang verhaal. " * 300  # 4200 characters
+        async with cor.post(
+            f"/inbox/c/{cid}/reply",
+            data={"csrf_token": token.group(1), "text": too_long},
+            allow_redirects=False,
+        ) as response:
+            assert response.status == 422
+            html = await response.text()
+        assert 'id="act-problem"' in html and "te lang" in html
+        assert too_long.strip() in html  # still in its box, not lost
+        await settle(app)
+        assert len(sanne.messages) == before
+        # "&" is one character for Telegram: 3000 of them go (they were once refused).
+        assert (await post(cor, f"/inbox/c/{cid}/reply", text="&" * 3000))[0] == 303
+        await settle(app)
+        assert sanne.last.text.endswith("&" * 3000)
+        assert (await post(cor, f"/inbox/c/{cid}/close"))[0] == 303
+        async with cor.post(
+            f"/inbox/c/{cid}/canned",
+            data={"csrf_token": token.group(1), "template": "bedankt"},
+            allow_redirects=False,
+        ) as response:
+            assert response.status == 422 and "gesloten" in await response.text()
+        async with cor.post(
+            f"/inbox/c/{cid}/note",
+            data={"csrf_token": token.group(1), "text": "   "},
+            allow_redirects=False,
+        ) as response:
+            assert response.status == 422 and "leeg" in await response.text()

@@ -122,12 +122,17 @@ class Desk(ConsoleService):
 
     # ------------------------------------------------------------------ helpers
 
-    def _text(self, value: object) -> str | None:
-        """Return a form's text, trimmed, if it fits in one message once escaped."""
-        if not isinstance(value, str):
-            return None
-        text = value.strip()
-        return text if text and self.fits(html.escape(text, quote=False)) else None
+    def _text(self, value: object) -> tuple[str | None, str | None]:
+        """Return a form's text, trimmed, or why it cannot go (a ``web.act_*`` block).
+
+        It must fit in one Telegram message once escaped: "&" takes five characters there.
+        """
+        text = value.strip() if isinstance(value, str) else ""
+        if not text:
+            return None, "act_empty"
+        if not self.fits(html.escape(text, quote=False)):
+            return None, "act_too_long"
+        return text, None
 
     @staticmethod
     def overdue(conversation: InboxConversation) -> bool:
@@ -288,8 +293,12 @@ class Desk(ConsoleService):
 
     async def act(
         self, principal: Principal, conversation_id: int, action: str, form: Mapping[str, Any]
-    ) -> bool:
-        """Do one action on a conversation in one transaction; False if nothing was done."""
+    ) -> str | None:
+        """Do one action on a conversation in one transaction.
+
+        Returns None when it is done, else why not: a ``web.act_*`` block the page shows
+        (nothing is lost: the page keeps what was typed).
+        """
         service = self.service
         if service is None:
             raise RefusedError()
@@ -301,38 +310,43 @@ class Desk(ConsoleService):
             if staff is None or not await service.may_act(tx, staff, conversation.team_id):
                 raise RefusedError()
             closed = conversation.status == InboxStatus.CLOSED.value
-            text = self._text(form.get("text"))
-            if action == "reply" and text and not closed:
-                await service.reply(tx, conversation, staff, text=text, via="web")
-            elif action == "note" and text:
-                await service.note(tx, conversation, staff, text, via="web")
-            elif action == "canned" and not closed:
+            if closed and action in ("reply", "canned"):
+                return "act_closed"
+            if action in ("reply", "note"):
+                text, problem = self._text(form.get("text"))
+                if text is None:
+                    return problem
+                if action == "reply":
+                    await service.reply(tx, conversation, staff, text=text, via="web")
+                else:
+                    await service.note(tx, conversation, staff, text, via="web")
+            elif action == "canned":
                 alumnus = await tx.alumni.by_id(conversation.alumnus_id)
                 assert alumnus is not None
                 locale = alumnus.locale or DEFAULT_LOCALE
                 name = form.get("template")
                 if name not in self.renderer.blocks("canned", locale):
-                    return False
+                    return "act_no_template"
                 body = self.renderer.label(f"canned.{name}", locale).strip()
                 await service.reply(tx, conversation, staff, text=body, via="canned")
             elif action == "assign":
                 to = await tx.staff.by_id(_int(form.get("staff_id")))
                 if to is None or to.id is None or not to.active:
-                    return False
+                    return "act_no_member"
                 if not await tx.teams.is_member(to.id, conversation.team_id):
-                    return False
+                    return "act_no_member"
                 await service.assign(tx, conversation, staff, to)
             elif action == "move":
                 team = await tx.teams.by_code(str(form.get("team", "")))
                 if team is None:
-                    return False
+                    return "act_no_team"
                 await service.move(tx, conversation, staff, team)
             elif action == "close":
                 await service.close(tx, conversation, staff)
             else:
-                return False
+                return "act_unknown"
         self.wake()
-        return True
+        return None
 
 
 def _plain(telegram_html: str) -> str:

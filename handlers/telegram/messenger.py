@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import html
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
@@ -97,17 +99,18 @@ def chat_interval(chat_id: int, group_per_minute: float = GROUP_MESSAGES_PER_MIN
 
 
 TEXT_LIMIT = 4096  # Telegram: characters of one message's text
+_TAG = re.compile(r"<[^>]*>")  # the bot's own HTML: tags, never a bare "<" (escaped)
 
 
 def fits(text: str) -> bool:
     """Whether an HTML text fits in one Telegram message.
 
-    Telegram counts characters of the text after entity parsing (tdlib's utf8_length of the
-    parsed text; the Bot API docs say "after entities parsing"). This measures the HTML
-    source in UTF-16 units, which is never less: a text may be judged too long a little
-    early, never too late. Kept for that safety.
+    Telegram counts the characters of the text after entity parsing (tdlib's utf8_length of
+    the parsed text; the Bot API docs say "after entities parsing"): tags do not count, an
+    entity such as ``&amp;`` is one character, an emoji one. Measuring the HTML source
+    instead refused a coordinator's answer full of "&" that Telegram would take.
     """
-    return len(text.encode("utf-16-le")) // 2 <= TEXT_LIMIT
+    return len(html.unescape(_TAG.sub("", text))) <= TEXT_LIMIT
 
 
 # How long a direct reply may wait in all for Telegram's "retry after": a person just did

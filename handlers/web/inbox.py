@@ -9,6 +9,7 @@ from handlers.web.pages import console_of, signed_in
 from handlers.web.security import ADMIN, PUBLIC, STAFF, access, forbidden, form_of
 
 ACTIONS = frozenset({"reply", "note", "canned", "assign", "move", "close"})
+MAX_DRAFT = 20_000  # what a refused answer gives back to its box (more than any message)
 _MAX_SEARCH = 100
 
 
@@ -64,9 +65,20 @@ async def list_marker(request: web.Request) -> web.StreamResponse:
 @access(STAFF)
 async def show_conversation(request: web.Request) -> web.StreamResponse:
     """Show one conversation of the member's teams; refuse any other (nothing of it shown)."""
+    return await _conversation_page(request, _conversation_id(request))
+
+
+async def _conversation_page(
+    request: web.Request,
+    conversation_id: int,
+    *,
+    problem: str | None = None,
+    action: str | None = None,
+    draft: str = "",
+) -> web.StreamResponse:
+    """The conversation page; after an action that could not be done, why, with the draft."""
     console = console_of(request)
     principal = signed_in(request)
-    conversation_id = _conversation_id(request)
     try:
         thread = await console.desk.thread(
             principal, conversation_id, console.pages.words(request)
@@ -85,6 +97,10 @@ async def show_conversation(request: web.Request) -> web.StreamResponse:
         card=thread.card,
         last_id=thread.lines[-1].id if thread.lines else 0,
         can_act=console.desk.service is not None,
+        problem=problem,
+        problem_action=action,
+        draft=draft,
+        status=422 if problem else 200,
     )
 
 
@@ -120,11 +136,18 @@ async def act(request: web.Request) -> web.StreamResponse:
     conversation_id = _conversation_id(request)
     form = form_of(request)
     try:
-        await console.desk.act(signed_in(request), conversation_id, action, form)
+        problem = await console.desk.act(signed_in(request), conversation_id, action, form)
     except MissingError:
         raise web.HTTPNotFound() from None
     except RefusedError:
         return forbidden(request)
+    if problem is not None:
+        # Not done: say why on the page, with what was typed still in its box.
+        text = form.get("text")
+        draft = text[:MAX_DRAFT] if isinstance(text, str) else ""
+        return await _conversation_page(
+            request, conversation_id, problem=problem, action=action, draft=draft
+        )
     if action == "move":  # it may now belong to a team the member is not in
         raise web.HTTPSeeOther("/inbox")
     raise web.HTTPSeeOther(f"/inbox/c/{conversation_id}")
