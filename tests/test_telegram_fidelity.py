@@ -6,7 +6,7 @@ docs/telegram-fidelity.md lists what is modelled and where Telegram says so.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp import web
@@ -147,7 +147,9 @@ async def test_a_short_retry_after_on_a_direct_reply_is_waited_for(app, sim, new
     assert apologies(chat) == []
 
 
-async def test_a_long_retry_after_on_an_edit_hands_the_screen_to_the_outbox(app, sim, new_chat):
+async def test_a_long_retry_after_on_an_edit_hands_the_screen_to_the_outbox(
+    app, sim, new_chat, clock
+):
     chat = new_chat()
     await chat.say("/start")
     await chat.tap("Nederlands")
@@ -155,6 +157,12 @@ async def test_a_long_retry_after_on_an_edit_hands_the_screen_to_the_outbox(app,
     sim.faults.add(Fault(method="editMessageText", kind="429", retry_after=60, count=1))
     before = len(chat.messages)
     await chat.tap("Cursussen", consent)
+    # Queued, and not tried again before the minute Telegram asked for is over.
+    [deferred] = [r for r in await rows(app, OutboxMessage) if r.dedupe_key.startswith("reply:")]
+    assert deferred.not_before == clock.now() + timedelta(seconds=60)
+    assert len(chat.messages) == before
+    clock.advance(timedelta(seconds=61))
+    app.bot_data.graph.dispatcher.wake()
     await sim.wait_for_bot_messages(chat.chat_id, before + 1)
     assert "✅ Cursussen (LLO)" in [t for t, _ in buttons(chat.last)]
     assert apologies(chat) == []

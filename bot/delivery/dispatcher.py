@@ -408,22 +408,27 @@ class Dispatcher:
             await self._task
             self._task = None
 
-    async def queue_replies(self, chat_id: int, sends: Sequence[Send]) -> None:
+    async def queue_replies(self, chat_id: int, sends: Sequence[Send], wait: float = 0.0) -> None:
         """Queue direct replies in the outbox, in order, and send them as soon as allowed.
 
-        For replies the messenger could not send now (Telegram asked to wait long). Each row
-        keeps what its send carried: the message with its buttons, and its forum topic. A
-        feature that registered with :meth:`adopt_deferred` may take a row over first.
+        For replies the messenger could not send now (Telegram asked to wait ``wait``
+        seconds: the rows are not tried before, which would only earn a second "retry
+        after"). Each row keeps what its send carried: the message with its buttons, and its
+        forum topic. A feature that registered with :meth:`adopt_deferred` may take a row
+        over first.
         """
+        now = self.deps.clock.now()
+        not_before = now + timedelta(seconds=wait) if wait > 0 else None
         async with self.deps.storage.transaction() as tx:
             for send in sends:
                 key = f"reply:{chat_id}:{uuid.uuid4().hex}"
                 item = row(
-                    self.deps.clock.now(),
+                    now,
                     key=key,
                     chat_id=chat_id,
                     message=send.message,
                     thread_id=send.thread_id,
+                    not_before=not_before,
                 )
                 for adopt in self._adopters:
                     adopted = await adopt(tx, item)

@@ -118,8 +118,8 @@ def fits(text: str) -> bool:
 PERFORM_WAIT = 5.0
 
 # Receives the replies ``perform`` could not send in time (chat id, sends in order, each
-# with the forum topic it was meant for).
-Deferrer = Callable[[int, Sequence[Send]], Awaitable[None]]
+# with the forum topic it was meant for, and the seconds Telegram asked to wait).
+Deferrer = Callable[[int, Sequence[Send], float], Awaitable[None]]
 
 
 class TelegramMessenger:
@@ -211,7 +211,7 @@ class TelegramMessenger:
             len(sends),
         )
         if sends and self._on_deferred is not None:
-            await self._on_deferred(chat_id, sends)
+            await self._on_deferred(chat_id, sends, delay)
 
     async def deliver(self, chat_id: int, message: Outgoing, thread_id: int | None = None) -> int:
         """Send one outbox message; translate PTB's errors into delivery outcomes."""
