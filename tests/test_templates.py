@@ -147,3 +147,15 @@ def test_catalogue_files_are_complete(tmp_path: Path):
     sectors = {s.code for s in catalogue.sectors}
     assert all(p.sector in sectors for p in catalogue.programmes)
     assert len(catalogue.regions) == 12
+
+
+def test_a_summary_names_a_message_kind_in_words():
+    """A recreated topic's summary listed a photo as "[photo]": Telegram's word, not ours."""
+    from types import SimpleNamespace
+
+    history = [SimpleNamespace(direction="in", text=None, kind=k) for k in ("photo", "poll")]
+    card = {"first_name": "Ada", "programme": "Kok", "cohort": 2024, "moved_from": None}
+    nl = renderer.text("inbox.summary", "nl", history=history, **card)
+    en = renderer.text("inbox.summary", "en", history=history, **card)
+    assert "[foto]" in nl and "[peiling]" in nl and "[photo]" not in nl
+    assert "[photo]" in en and "[poll]" in en
