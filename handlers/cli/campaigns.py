@@ -176,37 +176,15 @@ def group(cli: Cli) -> typer.Typer:
     def create(
         offer: Annotated[int, typer.Argument(help=w("campaigns.help_offer"))],
         at: at_option = None,
-        crebo: Annotated[
-            list[str] | None, typer.Option(metavar="CODE", help=w("campaigns.help_crebo"))
-        ] = None,
-        level: Annotated[
-            list[int] | None,
-            typer.Option(min=1, max=4, metavar="1-4", help=w("campaigns.help_level")),
-        ] = None,
-        region: Annotated[
-            list[str] | None, typer.Option(metavar="CODE", help=w("campaigns.help_region"))
-        ] = None,
-        location: Annotated[
-            list[str] | None, typer.Option(metavar="CODE", help=w("campaigns.help_location"))
-        ] = None,
-        situation: Annotated[
-            list[str] | None,
-            typer.Option(
-                metavar="working|studying|looking|other", help=w("campaigns.help_situation")
-            ),
-        ] = None,
-        sector: Annotated[
-            list[str] | None, typer.Option(metavar="CODE", help=w("campaigns.help_sector"))
-        ] = None,
-        interest: Annotated[
-            list[str] | None, typer.Option(metavar="CODE", help=w("campaigns.help_interest"))
-        ] = None,
-        cohort_from: Annotated[
-            int | None, typer.Option(metavar="YEAR", help=w("campaigns.help_cohort_from"))
-        ] = None,
-        cohort_to: Annotated[
-            int | None, typer.Option(metavar="YEAR", help=w("campaigns.help_cohort_to"))
-        ] = None,
+        crebo: Annotated[list[str] | None, cli.segment_option("crebo")] = None,
+        level: Annotated[list[int] | None, cli.segment_option("level")] = None,
+        region: Annotated[list[str] | None, cli.segment_option("region")] = None,
+        location: Annotated[list[str] | None, cli.segment_option("location")] = None,
+        situation: Annotated[list[str] | None, cli.segment_option("situation")] = None,
+        sector: Annotated[list[str] | None, cli.segment_option("sector")] = None,
+        interest: Annotated[list[str] | None, cli.segment_option("interest")] = None,
+        cohort_from: Annotated[int | None, cli.segment_option("cohort_from")] = None,
+        cohort_to: Annotated[int | None, cli.segment_option("cohort_to")] = None,
     ) -> None:
         async def work(graph: Graph) -> None:
             service = graph.campaigns
@@ -214,13 +192,13 @@ def group(cli: Cli) -> typer.Typer:
             # Checked against the catalogue as the console's composer checks them.
             chosen = cli.segment(
                 graph,
-                crebos=crebo,
-                levels=level,
-                regions=region,
-                locations=location,
-                situations=situation,
-                sectors=sector,
-                interests=interest,
+                crebo=crebo,
+                level=level,
+                region=region,
+                location=location,
+                situation=situation,
+                sector=sector,
+                interest=interest,
                 cohort_from=cohort_from,
                 cohort_to=cohort_to,
             )

@@ -97,18 +97,21 @@ def pick_locale(argv: Sequence[str], environ: Mapping[str, str]) -> str:
     return DEFAULT_LOCALE
 
 
-# The segment options of `campaigns create` and `surveys send`, by the Filters' names.
-SEGMENT_OPTIONS = {
-    "crebos": "--crebo",
-    "levels": "--level",
-    "regions": "--region",
-    "locations": "--location",
-    "situations": "--situation",
-    "sectors": "--sector",
-    "interests": "--interest",
-    "cohort_from": "--cohort-from",
-    "cohort_to": "--cohort-to",
+# The segment options of `campaigns create` and `surveys send`, in one place for both: the
+# option's name, the name it has in :class:`Filters`, and how Typer reads it.
+SEGMENT_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "crebo": ("crebos", {"metavar": "CODE"}),
+    "level": ("levels", {"min": 1, "max": 4, "metavar": "1-4"}),
+    "region": ("regions", {"metavar": "CODE"}),
+    "location": ("locations", {"metavar": "CODE"}),
+    "situation": ("situations", {"metavar": "working|studying|looking|other"}),
+    "sector": ("sectors", {"metavar": "CODE"}),
+    "interest": ("interests", {"metavar": "CODE"}),
+    "cohort_from": ("cohort_from", {"metavar": "YEAR"}),
+    "cohort_to": ("cohort_to", {"metavar": "YEAR"}),
 }
+# Filters that are lists of catalogue codes: a wrong value there is a code it does not know.
+CODE_LISTS = frozenset({"crebos", "regions", "locations", "situations", "sectors", "interests"})
 
 
 class Cli:
@@ -167,26 +170,36 @@ class Cli:
         """Print plain text as it is (no Rich markup: offer titles may hold brackets)."""
         self.out.print(text, markup=False, highlight=False)
 
+    def segment_option(self, name: str) -> Any:
+        """The ``typer.Option`` of a segment option (``crebo``, ``level``, ...), in our words."""
+        _, how = SEGMENT_OPTIONS[name]
+        return typer.Option(**how, help=self.words(f"campaigns.help_{name}"))
+
     def segment(self, graph: Graph, **options: Any) -> Filters:
         """Check segment options against the catalogue, as the console's composer does.
 
-        ``options``: the names of :class:`Filters` (``crebos``, ``levels``, ...) with the
-        options' values. A code the catalogue does not know would quietly match nobody, so
-        the command is refused and every unknown value named with its option.
+        ``options``: the segment options given (``crebo=[...]``, ``level=[...]``, ...). A code
+        the catalogue does not know would quietly match nobody, so the command is refused
+        and every wrong value named with its option.
         """
-        form = {name: value for name, value in options.items() if value not in (None, [])}
+        flags = {SEGMENT_OPTIONS[o][0]: "--" + o.replace("_", "-") for o in options}
+        form = {
+            SEGMENT_OPTIONS[option][0]: value
+            for option, value in options.items()
+            if value not in (None, [])
+        }
         chosen, errors = parse_filters(form, graph.deps.catalogue)
         if not errors:
             return chosen
         problems: list[tuple[str, list[str], str | None]] = []
         for name, reason in errors.items():
-            given = values_of(form, name) or [str(form.get(name))]
-            if name in Filters.__dataclass_fields__ and name.endswith("s") and name != "levels":
+            given = values_of(form, name)
+            if name in CODE_LISTS:
                 kept = {str(v) for v in getattr(chosen, name)}
                 wrong = [v for v in given if v not in kept and v.upper() not in kept]
-                problems.append((SEGMENT_OPTIONS[name], wrong, None))  # codes it does not know
+                problems.append((flags[name], wrong, None))  # codes it does not know
             else:  # a level, a year, or the years' order: the console's reason says why
-                problems.append((SEGMENT_OPTIONS.get(name, name), given, self.text(reason)))
+                problems.append((flags.get(name, name), given, self.text(reason)))
         self.fail("main.bad_segment", problems=problems)
 
     def fail(self, block: str, /, *, exit_code: int = EXIT_REFUSED, **ctx: Any) -> NoReturn:

@@ -41,31 +41,20 @@ def group(cli: Cli) -> typer.Typer:
     @app.command("send", help=w("surveys.help_send"))
     def send(
         code: Annotated[str, typer.Argument(help=w("surveys.help_code"))],
-        crebo: Annotated[
-            list[str] | None, typer.Option(metavar="CODE", help=w("campaigns.help_crebo"))
-        ] = None,
-        level: Annotated[
-            list[int] | None,
-            typer.Option(min=1, max=4, metavar="1-4", help=w("campaigns.help_level")),
-        ] = None,
-        region: Annotated[
-            list[str] | None, typer.Option(metavar="CODE", help=w("campaigns.help_region"))
-        ] = None,
-        cohort_from: Annotated[
-            int | None, typer.Option(metavar="YEAR", help=w("campaigns.help_cohort_from"))
-        ] = None,
-        cohort_to: Annotated[
-            int | None, typer.Option(metavar="YEAR", help=w("campaigns.help_cohort_to"))
-        ] = None,
+        crebo: Annotated[list[str] | None, cli.segment_option("crebo")] = None,
+        level: Annotated[list[int] | None, cli.segment_option("level")] = None,
+        region: Annotated[list[str] | None, cli.segment_option("region")] = None,
+        cohort_from: Annotated[int | None, cli.segment_option("cohort_from")] = None,
+        cohort_to: Annotated[int | None, cli.segment_option("cohort_to")] = None,
     ) -> None:
         async def work(graph: Graph) -> int:
             if code not in graph.surveys.surveys:
                 cli.fail("surveys.no_survey", code=code)
             chosen = cli.segment(
                 graph,
-                crebos=crebo,
-                levels=level,
-                regions=region,
+                crebo=crebo,
+                level=level,
+                region=region,
                 cohort_from=cohort_from,
                 cohort_to=cohort_to,
             )
