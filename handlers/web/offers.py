@@ -385,7 +385,7 @@ async def edit_offer(request: web.Request) -> web.StreamResponse:
     principal = signed_in(request)
     offer = await _offer_of(request)
     assert offer.id is not None
-    row = console.studio.offer_row(await request.post())
+    row = console.studio.offer_row(form_of(request))
     try:
         changed, reasons = await console.studio.edit_offer(principal, offer.id, row)
     except NotFoundError:
@@ -405,7 +405,7 @@ async def withdraw_offer(request: web.Request) -> web.StreamResponse:
     principal = signed_in(request)
     offer = await _offer_of(request)
     assert offer.id is not None
-    form = await request.post()
+    form = form_of(request)
     if form.get("confirm") != "yes":
         return await _offer_edit_page(
             request,
@@ -453,7 +453,7 @@ async def send_match(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     principal = signed_in(request)
     offer = await _offer_of(request)
-    form = await request.post()
+    form = form_of(request)
     if not console.studio.matches_personally(offer):
         raise web.HTTPNotFound()
     now, digest, _ = await console.studio.match_reach(offer)
