@@ -109,15 +109,13 @@ async def main(args: argparse.Namespace) -> int:
     if args.suite in ("all", "delivery"):
         started, begun = time.perf_counter(), datetime.now(UTC)
         results = await run_delivery(delivery_options(args, backends))
-        sqlite_version, pg_version = await server_versions()
         section = render_delivery(
             results,
             command,
             code_version(str(ROOT)),
             begun,
             time.perf_counter() - started,
-            # The machine table is in the onboarding part when both suites ran.
-            None if args.suite == "all" else machine(sqlite_version, pg_version),
+            await machine_of(args),
         )
         print(section)
         document = merge_section(document or "# Benchmarks\n", section)
@@ -125,14 +123,13 @@ async def main(args: argparse.Namespace) -> int:
         started, begun = time.perf_counter(), datetime.now(UTC)
         repeats = 1 if args.quick else 3
         figures = await run_registry(backends, repeats=repeats)
-        sqlite_version, pg_version = await server_versions()
         section = render_registry(
             figures,
             command,
             code_version(str(ROOT)),
             begun,
             time.perf_counter() - started,
-            None if args.suite == "all" else machine(sqlite_version, pg_version),
+            await machine_of(args),
         )
         print(section)
         document = merge_section(document or "# Benchmarks\n", section, REGISTRY_HEADING)
@@ -142,13 +139,8 @@ async def main(args: argparse.Namespace) -> int:
         aftercare = await run_aftercare(
             backends, alumni=alumni, due=alumni // 10, answered=alumni // 2
         )
-        sqlite_version, pg_version = await server_versions()
         section = render_aftercare(
-            aftercare,
-            command,
-            code_version(str(ROOT)),
-            begun,
-            None if args.suite == "all" else machine(sqlite_version, pg_version),
+            aftercare, command, code_version(str(ROOT)), begun, await machine_of(args)
         )
         print(section)
         document = merge_section(document or "# Benchmarks\n", section, AFTERCARE_HEADING)
@@ -157,6 +149,14 @@ async def main(args: argparse.Namespace) -> int:
         args.output.write_text(document, encoding="utf-8")
         log(f"wrote {args.output}")
     return 0
+
+
+async def machine_of(args: argparse.Namespace) -> list[tuple[str, str]] | None:
+    """The machine's facts for a suite's section; None when all ran (onboarding has them)."""
+    if args.suite == "all":
+        return None
+    sqlite_version, pg_version = await server_versions()
+    return machine(sqlite_version, pg_version)
 
 
 async def onboarding(args: argparse.Namespace, backends: tuple[str, ...], command: str) -> str:
