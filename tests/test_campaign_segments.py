@@ -70,3 +70,20 @@ def test_the_staff_locale_is_a_known_language():
     assert Settings(staff_locale="en").staff_locale == "en"
     with pytest.raises(ValueError, match="staff_locale"):
         Settings(staff_locale="de")
+
+
+def test_a_chosen_segment_carried_on_as_form_fields_reads_back_the_same(catalogue):
+    chosen, errors = parse_filters(
+        {
+            "crebos": ["25180"],
+            "levels": ["4", "3"],
+            "regions": "UT, 35",
+            "cohort_from": "2022",
+            "cohort_to": "2024",
+            "active_days": "90",
+        },
+        catalogue,
+    )
+    assert errors == {}
+    again, errors = parse_filters(MultiDict(chosen.as_form()), catalogue)
+    assert errors == {} and again == chosen

@@ -87,6 +87,21 @@ class Filters:
             "active_days": self.active_days,
         }
 
+    def as_form(self) -> list[tuple[str, str]]:
+        """Return the chosen values as form fields (a confirmation carries them on).
+
+        :func:`parse_filters` reads them back to the same filters.
+        """
+        fields = [(name, str(v)) for name in FILTER_LISTS for v in getattr(self, name)]
+        fields += [
+            (name, str(year))
+            for name, year in (("cohort_from", self.cohort_from), ("cohort_to", self.cohort_to))
+            if year is not None
+        ]
+        if self.active_days:
+            fields.append(("active_days", str(self.active_days)))
+        return fields
+
     def for_service(self, now: datetime) -> dict[str, Any]:
         """Return the keyword filters of ``CampaignService.segment_for`` and ``create``."""
         return {

@@ -94,19 +94,6 @@ def _typed(form: Form) -> dict[str, str]:
     }
 
 
-def _carried(chosen: Filters) -> list[tuple[str, str]]:
-    """The chosen segment as the confirmation form carries it on: checked values only."""
-    carried = [("crebos", code) for code in chosen.crebos]
-    carried += [("levels", str(level)) for level in chosen.levels]
-    carried += [("regions", code) for code in chosen.regions]
-    carried += [
-        (name, str(year))
-        for name, year in (("cohort_from", chosen.cohort_from), ("cohort_to", chosen.cohort_to))
-        if year is not None
-    ]
-    return carried
-
-
 @access(STAFF)
 async def show_surveys(request: web.Request) -> web.StreamResponse:
     """List the surveys with their counts and, for who may, the way to send one."""
@@ -175,7 +162,7 @@ async def send_survey(request: web.Request) -> web.StreamResponse:
             catalogue=surveys.catalogue,
             reach=reach,
             changed=confirmed,
-            hidden=_carried(chosen),
+            hidden=chosen.as_form(),
             form_key=form_key if surveys.is_form_key(form_key) else surveys.new_form_key(),
         )
     assert isinstance(form_key, str)
